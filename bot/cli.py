@@ -1,0 +1,118 @@
+"""`rabfang` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .config import Settings
+from .surveys import SURVEY_DIR, SurveyError, load_catalog, survey_files
+
+
+def _date(value: str) -> datetime:
+    """A date (Bangkok midnight) or a full ISO 8601 time."""
+    from exports.csvfiles import BANGKOK
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=BANGKOK)
+
+
+def _until(value: str) -> datetime:
+    """Like _date, but a bare date includes that whole day."""
+    parsed = _date(value)
+    return parsed + timedelta(days=1) if len(value) == 10 else parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rabfang", description="รับฟัง: a LINE and Telegram consultation bot.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="converse with the bot in this terminal (the console channel)")
+    demo.add_argument("--user", default="demo", help="console participant id; the same id resumes (default: demo)")
+
+    sub.add_parser("run", help="run every configured channel and the scheduler until SIGINT/SIGTERM")
+
+    export = sub.add_parser("export", help="write the CSV export set")
+    export.add_argument("--out", type=Path, required=True, help="output folder")
+    export.add_argument("--area", help="only this area")
+    export.add_argument("--since", type=_date, help="answers from this date (Bangkok time)")
+    export.add_argument("--until", type=_until, help="answers before this date (Bangkok time)")
+    export.add_argument("--channel", help="only this channel: line, telegram, console")
+
+    surveys = sub.add_parser("surveys", help="survey files")
+    surveys_sub = surveys.add_subparsers(dest="surveys_command", required=True)
+    validate = surveys_sub.add_parser("validate", help="check survey files; report every error with file, field, line")
+    validate.add_argument("files", nargs="*", type=Path, help="area files (default: every file in use)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="replace")
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "surveys":
+            return validate_surveys(settings, args.files)
+        return asyncio.run(COMMANDS[args.command](settings, args))
+    except SurveyError as exc:
+        print(f"rabfang: the survey files are invalid:\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def validate_surveys(settings: Settings, files: list[Path]) -> int:
+    directory = settings.surveys_dir or SURVEY_DIR
+    try:
+        catalog = load_catalog(directory, files or None)
+    except SurveyError as exc:
+        print(exc, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    checked = files or survey_files(directory)
+    for area in catalog.areas.values():
+        print(f"ok  {area.id}: {len(area.items)} items, {len(catalog.flow(area.id))} questions")
+    print(f"{len(checked)} file(s) valid.")
+    return 0
+
+
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from .app import open_app
+    from .handlers.console import run_console
+
+    async with open_app(settings) as app:
+        await run_console(app.service, args.user)
+    return 0
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from .runner import run
+
+    return await run(settings)
+
+
+async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from exports import write_export
+    from storage.queries import Filter
+
+    from .app import open_app
+
+    flt = Filter(area=args.area, channel=args.channel, since=args.since, until=args.until)
+    async with open_app(settings) as app:
+        result = await write_export(app.db, args.out, flt)
+    for name, n in result.rows.items():
+        print(f"{args.out / name}: {n} rows")
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "run": cmd_run, "export": cmd_export}

@@ -1,0 +1,158 @@
+"""Every participant-facing sentence the engine says, in Thai (first) and English.
+
+Survey content lives in bot/surveys/*.yaml; this file holds the conversation around it.
+"""
+
+from __future__ import annotations
+
+NOTICE_VERSION = "2026-11-25"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "welcome": (
+        "สวัสดีค่ะ ยินดีต้อนรับสู่ “รับฟัง” ช่องทางแสดงความคิดเห็นต่อ (ร่าง) แผนพัฒนารัฐบาลดิจิทัลของประเทศไทย "
+        "พ.ศ. 2566–2570 ของสำนักงานพัฒนารัฐบาลดิจิทัล (สพร.)",
+        "Welcome to rabfang (“to listen”): have your say on Thailand's draft Digital Government "
+        "Development Plan 2023–2027 by the Digital Government Development Agency (DGA).",
+    ),
+    "choose_lang": ("กรุณาเลือกภาษา", "Please choose a language"),
+    "lang_set": ("ใช้ภาษาไทยแล้วค่ะ", "Language set to English."),
+    "consent": (
+        "ก่อนเริ่ม โปรดอ่านประกาศความเป็นส่วนตัวโดยย่อ:\n\n{notice}\n\nท่านยินยอมให้เก็บและใช้คำตอบของท่านตามนี้หรือไม่",
+        "Before we start, please read this short privacy notice:\n\n{notice}\n\n"
+        "Do you agree that your answers are kept and used as described?",
+    ),
+    "notice": (
+        "• วัตถุประสงค์: นำความคิดเห็นของท่านไปประกอบการจัดทำ (ร่าง) แผนพัฒนารัฐบาลดิจิทัล พ.ศ. 2566–2570\n"
+        "• ข้อมูลที่เก็บ: คำตอบ ข้อคิดเห็น กลุ่มผู้มีส่วนได้ส่วนเสีย ภูมิภาค ช่วงอายุ (ถ้าระบุ) และภาษา "
+        "ไม่เก็บชื่อหรือเบอร์โทรศัพท์\n"
+        "• ระยะเวลาเก็บ: {retention} วัน แล้วลบ\n"
+        "• ผู้เห็นข้อมูล: เจ้าหน้าที่ สพร. และนักวิเคราะห์ของโครงการ โดยเห็นเป็นรหัสแฝง (pseudonym) "
+        "ไม่ใช่บัญชีของท่าน ผลที่เผยแพร่เป็นภาพรวมเท่านั้น\n"
+        "• สิทธิของท่านตาม พ.ร.บ. คุ้มครองข้อมูลส่วนบุคคล พ.ศ. 2562: ขอดูข้อมูล (พิมพ์ “ข้อมูลของฉัน”) "
+        "ขอลบและถอนความยินยอมได้ทุกเมื่อ (พิมพ์ “ลบข้อมูล”)\n"
+        "• ติดต่อ: {contact}",
+        "• Purpose: your views inform the draft Digital Government Development Plan 2023–2027.\n"
+        "• What is kept: your answers and comments, stakeholder group, region, age band (if given) and "
+        "language. No name or phone number.\n"
+        "• How long: {retention} days, then deleted.\n"
+        "• Who sees it: DGA staff and the project's analysts, under a pseudonym, not your account. "
+        "Only aggregate results are published.\n"
+        "• Your rights under Thailand's PDPA (B.E. 2562): see your data (type “my data”), delete it and "
+        "withdraw consent at any time (type “delete my data”).\n"
+        "• Contact: {contact}",
+    ),
+    "privacy_title": ("ประกาศความเป็นส่วนตัว (ฉบับ {version})", "Privacy notice (version {version})"),
+    "consent_yes": ("ยินยอม", "I agree"),
+    "consent_no": ("ไม่ยินยอม", "I do not agree"),
+    "consent_thanks": ("ขอบคุณค่ะ ขอทราบข้อมูลเบื้องต้นสั้น ๆ 3 ข้อ", "Thank you. Three short questions about you first."),
+    "declined": (
+        "รับทราบค่ะ เราไม่ได้บันทึกคำตอบใด ๆ ของท่าน หากเปลี่ยนใจ กด “ยินยอม” หรือพิมพ์ “เริ่ม” ได้ทุกเมื่อ",
+        "Understood: nothing of yours has been recorded. If you change your mind, tap “I agree” or type “start”.",
+    ),
+    "ask_group": ("ท่านอยู่ในกลุ่มใด", "Which best describes you?"),
+    "ask_region": ("ท่านอยู่ภูมิภาคใด", "Which region are you in?"),
+    "ask_age": ("ช่วงอายุของท่าน (ไม่ตอบก็ได้ กด “ข้าม”)", "Your age band (optional: tap “Skip”)"),
+    "menu": (
+        "เลือกด้านที่ท่านต้องการแสดงความคิดเห็น (✓ = ตอบครบแล้ว)",
+        "Choose an area to comment on (✓ = completed)",
+    ),
+    "area_intro": (
+        "{intro}\n\nกด “ย้อนกลับ” หรือพิมพ์ “ข้าม” ได้ตลอด",
+        "{intro}\n\nYou can type “back” or “skip” at any time.",
+    ),
+    "progress": ("ข้อ {n}/{total} · {area}", "Question {n}/{total} · {area}"),
+    "capability": ("ขีดความสามารถ: {text}", "Capability: {text}"),
+    "current": ("สถานภาพปัจจุบัน: ระดับ {level} {name}", "Current status: level {level} {name}"),
+    "target": ("ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ {level} {name}", "2027 target: level {level} {name}"),
+    "type_text": (
+        "(พิมพ์คำตอบได้ไม่เกิน {max} ตัวอักษร)",
+        "(type your answer, up to {max} characters)",
+    ),
+    "too_long": (
+        "ข้อความยาวเกินไป ({n} ตัวอักษร) กรุณาพิมพ์ไม่เกิน {max} ตัวอักษร",
+        "That message is too long ({n} characters). Please keep it to {max} characters.",
+    ),
+    "pick_option": (
+        "ขออภัย ไม่เข้าใจคำตอบนี้ กรุณากดปุ่ม หรือพิมพ์หมายเลข 1–{n}",
+        "Sorry, I didn't understand. Please tap a button or type a number 1–{n}.",
+    ),
+    "empty_text": ("กรุณาพิมพ์คำตอบ หรือกด “ข้าม”", "Please type your answer, or tap “Skip”."),
+    "unsupported": (
+        "ขออภัย รับได้เฉพาะข้อความ กรุณาพิมพ์หรือกดปุ่มค่ะ",
+        "Sorry, I can only read text. Please type or tap a button.",
+    ),
+    "not_optional": (
+        "ข้อนี้ข้ามไม่ได้ แต่เลือก “ไม่ทราบ” ได้",
+        "This question can't be skipped, but you can choose “Don't know”.",
+    ),
+    "nothing_to_skip": ("ตอนนี้ไม่มีคำถามให้ข้าม", "There is no question to skip right now."),
+    "at_start": ("นี่คือคำถามแรกแล้ว", "This is already the first question."),
+    "changed": ("แก้คำตอบแล้ว: {question} → {choice}", "Answer changed: {question} → {choice}"),
+    "stale": ("ปุ่มนี้ใช้ไม่ได้แล้ว กรุณาตอบคำถามล่าสุด", "That button is no longer valid; please answer the latest question."),
+    "already_consented": ("ท่านให้ความยินยอมไว้แล้วค่ะ", "You have already given consent."),
+    "area_done": (
+        "ขอบคุณค่ะ ท่านตอบ{area}ครบแล้ว สรุปคำตอบของท่าน:",
+        "Thank you, you have completed {area}. Your answers:",
+    ),
+    "summary_item": (
+        "• {capability}: ถูกต้อง {current} · เป็นไปได้ {feasible} · เหมาะสม {appropriate}",
+        "• {capability}: correct {current} · feasible {feasible} · appropriate {appropriate}",
+    ),
+    "summary_texts": ("ข้อคิดเห็นที่พิมพ์ไว้: {n} ข้อ", "Comments written: {n}"),
+    "another": ("ต้องการแสดงความคิดเห็นด้านอื่นต่อหรือไม่", "Would you like to comment on another area?"),
+    "all_done": (
+        "ท่านตอบครบทั้ง 6 ด้านแล้ว ขอบคุณมากค่ะ ความคิดเห็นของท่านจะนำไปประกอบการจัดทำแผน",
+        "You have completed every area. Thank you: your views will inform the plan.",
+    ),
+    "resume": ("ยินดีต้อนรับกลับค่ะ ทำต่อจากข้อเดิมนะคะ", "Welcome back, let's continue where you left off."),
+    "help": (
+        "วิธีใช้: กดปุ่มหรือพิมพ์คำตอบ (เช่น 1–5 หรือ “เห็นด้วย”) คำสั่งที่พิมพ์ได้:\n"
+        "• ย้อนกลับ: กลับไปแก้คำถามก่อนหน้า\n• ข้าม: ข้ามคำถามที่ไม่บังคับ\n• เมนู: เลือกด้านอื่น\n"
+        "• สถานะ: ดูความคืบหน้า\n• ภาษา: เปลี่ยนภาษา\n• ความเป็นส่วนตัว: อ่านประกาศ\n"
+        "• ข้อมูลของฉัน: ดูข้อมูลของท่าน\n• ลบข้อมูล: ลบข้อมูลทั้งหมดของท่าน",
+        "How to answer: tap a button or type (e.g. 1–5 or “agree”). Things you can type:\n"
+        "• back: return to the previous question\n• skip: skip an optional question\n• menu: choose another area\n"
+        "• status: your progress\n• language: change language\n• privacy: read the notice\n"
+        "• my data: see your data\n• delete my data: erase everything about you",
+    ),
+    "status": ("ความคืบหน้าของท่าน:", "Your progress:"),
+    "status_area": ("• {area}: {state}", "• {area}: {state}"),
+    "st_done": ("ตอบครบแล้ว", "completed"),
+    "st_doing": ("ตอบแล้ว {n}/{total} ข้อ", "{n}/{total} answered"),
+    "st_none": ("ยังไม่เริ่ม", "not started"),
+    "status_none": ("ท่านยังไม่ได้เริ่มตอบแบบสอบถาม", "You haven't started a survey yet."),
+    "confirm_delete": (
+        "ยืนยันการลบข้อมูลทั้งหมดของท่าน (คำตอบ ข้อคิดเห็น และข้อมูลเบื้องต้น) หรือไม่ ลบแล้วกู้คืนไม่ได้",
+        "Delete everything about you (answers, comments and profile)? This cannot be undone.",
+    ),
+    "delete_yes": ("ยืนยันลบ", "Yes, delete"),
+    "delete_no": ("ยกเลิก", "Cancel"),
+    "deleted": (
+        "ลบข้อมูลทั้งหมดของท่านแล้ว และถอนความยินยอมแล้ว ขอบคุณที่ร่วมแสดงความคิดเห็นค่ะ ส่งข้อความใดก็ได้หากต้องการเริ่มใหม่",
+        "Everything about you has been deleted and your consent withdrawn. Thank you. Send any message to start again.",
+    ),
+    "delete_cancelled": ("ยกเลิกการลบแล้วค่ะ", "Deletion cancelled."),
+    "mydata": ("ข้อมูลของท่านที่เราเก็บไว้:", "The data we keep about you:"),
+    "mydata_profile": (
+        "ภาษา: {lang} · กลุ่ม: {group} · ภูมิภาค: {region} · อายุ: {age}\nให้ความยินยอมเมื่อ: {consent_at}",
+        "Language: {lang} · Group: {group} · Region: {region} · Age: {age}\nConsent given: {consent_at}",
+    ),
+    "mydata_none": ("เรายังไม่ได้เก็บข้อมูลใดของท่าน", "We don't hold any data about you."),
+    "skip": ("ข้าม", "Skip"),
+    "back": ("ย้อนกลับ", "Back"),
+    "try_later": (
+        "ขออภัย ระบบบันทึกคำตอบไม่ได้ชั่วคราว คำตอบล่าสุดยังไม่ถูกบันทึก กรุณาลองใหม่ภายหลัง",
+        "Sorry, we can't save answers right now; your last answer was not saved. Please try again later.",
+    ),
+    "not_given": ("ไม่ระบุ", "not given"),
+    "dk_short": ("ไม่ทราบ", "don't know"),
+    "unknown_area": ("ไม่พบด้าน “{area}” กรุณาเลือกจากเมนู", "There is no area “{area}”; please choose from the menu."),
+}
+
+
+def tr(lang: str | None, key: str, **values: object) -> str:
+    """The message `key` in `lang`; both languages, Thai first, while the language is unknown."""
+    th, en = MESSAGES[key]
+    if lang is None:
+        return f"{th.format(**values)}\n\n{en.format(**values)}"
+    return (en if lang == "en" else th).format(**values)

@@ -1,0 +1,106 @@
+"""The channel-neutral vocabulary shared by the engine, the service, storage and the channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TEXT = 2000  # longest free-text answer we accept, in characters
+
+InboundKind = Literal["text", "button", "unsupported", "follow"]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """What a participant did: typed `text` (commands start with "/"), tapped a button carrying
+    `data`, sent something we cannot read (`unsupported`), or followed the account."""
+
+    kind: InboundKind
+    text: str = ""
+    data: str = ""
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str  # fits LINE's 20-character label limit
+    data: str  # short ASCII, fits Telegram's 64-byte callback_data
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    attachment: Attachment | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to send where the channel can (Telegram); others fall back to the text alone."""
+
+    filename: str
+    content: bytes
+    mime: str
+
+
+class Answer(BaseModel):
+    """One stored answer: a chosen option (with its numeric value), a text, or a skip."""
+
+    model_config = ConfigDict(frozen=True)
+
+    option: str | None = None
+    value: int | None = None
+    text: str | None = None
+    skipped: bool = False
+    lang: str = "th"
+    at: datetime
+
+
+Step = Literal["new", "lang", "consent", "declined", "group", "region", "age", "menu", "survey", "confirm_delete"]
+
+
+class State(BaseModel):
+    """Everything the engine knows about one participant. Storage persists it; the engine
+    returns a new one for every inbound event. Progress is kept by question key, never by index."""
+
+    lang: Literal["th", "en"] | None = None
+    consent: Literal["given", "declined"] | None = None
+    consent_at: datetime | None = None
+    consent_version: str | None = None
+    group: str | None = None
+    region: str | None = None
+    age: str | None = None
+    step: Step = "new"
+    area: str | None = None
+    key: str | None = None  # the question being asked when step == "survey"
+    resume: Step | None = None  # where an interruption (language, delete) returns to
+    pending_area: str | None = None  # a deep link's area, opened once consent and profile are done
+    answers: dict[str, Answer] = Field(default_factory=dict)  # by question key
+    started: dict[str, datetime] = Field(default_factory=dict)  # area -> when first opened
+    completed: dict[str, datetime] = Field(default_factory=dict)  # area -> when finished
+
+
+@dataclass
+class Outcome:
+    """What the engine decided: the new state, the replies, and whether to erase everything."""
+
+    state: State
+    replies: list[Reply] = field(default_factory=list)
+    chosen: str | None = None  # label of the tapped choice, when a button was accepted
+    erase: bool = False
+    refused: bool = False  # a stale or forged button, politely refused
+
+
+def chunks(text: str, limit: int) -> list[str]:
+    """Split text for a platform's message limit, preferring line breaks."""
+    out: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        out.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    out.append(text)
+    return out

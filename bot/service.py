@@ -1,0 +1,71 @@
+"""The service: runs one inbound event through the engine inside one storage transaction.
+
+Channels call `handle` and render what comes back; they never see state or storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from storage import Database
+
+from .config import Settings
+from .engine import Context, Engine
+from .i18n import tr
+from .model import Inbound, Reply
+from .surveys import Catalog
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Handled:
+    """The replies for one event, plus what a channel needs to render them well."""
+
+    replies: list[Reply]
+    lang: str | None
+    pseudonym: str
+    chosen: str | None = None  # the label of an accepted tap, for marking the question answered
+    refused: bool = False
+    erased: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Service:
+    def __init__(self, db: Database, catalog: Catalog, settings: Settings, clock: Callable[[], datetime] = utcnow):
+        self.db = db
+        self.catalog = catalog
+        self.settings = settings
+        self.clock = clock
+
+    def engine(self, now: datetime) -> Engine:
+        s = self.settings
+        return Engine(Context(self.catalog, now, retention_days=s.retention_days, contact=s.contact))
+
+    async def handle(self, channel: str, user_ref: str, event: Inbound, event_id: str | None = None) -> Handled | None:
+        """Decide and store one event; None when `event_id` was already handled.
+
+        Raises storage.StorageError when nothing could be stored: the event is not claimed,
+        so the platform's redelivery (or the participant's retry) will be handled later."""
+        now = self.clock()
+        engine = self.engine(now)
+        outcome = await self.db.handle_event(channel, user_ref, event_id, lambda st: engine.decide(st, event), now)
+        if outcome is None:
+            return None
+        return Handled(
+            replies=outcome.replies,
+            lang=outcome.state.lang,
+            pseudonym=self.db.pseudonym(channel, user_ref),
+            chosen=outcome.chosen,
+            refused=outcome.refused,
+            erased=outcome.erase,
+        )
+
+    @staticmethod
+    def try_later(lang: str | None) -> Reply:
+        """What a participant is told when their answer could not be stored."""
+        return Reply(tr(lang, "try_later"))

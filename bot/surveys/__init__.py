@@ -1,0 +1,195 @@
+"""Load and validate the survey files; flatten each area into the ordered questions it asks.
+
+`common.yaml` holds the maturity levels, the rating scale and the questions asked of every
+capability item; every other `*.yaml` file here is one focus area. Organizers edit these files
+(or a copy in `RABFANG_SURVEYS_DIR`) and check them with `rabfang surveys validate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from .schema import CALLBACK_MAX, Area, Common, Item, Option, Question
+
+SURVEY_DIR = Path(__file__).parent
+COMMON_FILE = "common.yaml"
+
+
+@dataclass(frozen=True)
+class SurveyProblem:
+    file: str
+    field: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field or '(file)'}: {self.message}"
+
+
+class SurveyError(Exception):
+    """One or more survey files are invalid; `problems` says where and why."""
+
+    def __init__(self, problems: list[SurveyProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question as asked in an area: an item question (item set) or a closing question."""
+
+    area: str
+    item: Item | None
+    question: Question
+
+    @property
+    def item_id(self) -> str:
+        return self.item.id if self.item else ""
+
+    @property
+    def key(self) -> str:
+        """Stable id of this question within the catalog, e.g. `education.learner_data.current`."""
+        return f"{self.area}.{self.item_id}.{self.question.id}"
+
+
+class Catalog:
+    """All areas plus the shared scale; read-only after load."""
+
+    def __init__(self, common: Common, areas: Iterable[Area]):
+        self.common = common
+        self.areas: dict[str, Area] = {a.id: a for a in sorted(areas, key=lambda a: (a.order, a.id))}
+        self._flows = {a: self._flatten(area) for a, area in self.areas.items()}
+        self._by_key = {s.key: s for flow in self._flows.values() for s in flow}
+
+    def _flatten(self, area: Area) -> tuple[Step, ...]:
+        item_qs = area.item_questions or self.common.item_questions
+        steps = [Step(area.id, item, q) for item in area.items for q in item_qs]
+        steps += [Step(area.id, None, q) for q in area.closing]
+        return tuple(steps)
+
+    def flow(self, area: str) -> tuple[Step, ...]:
+        return self._flows.get(area, ())
+
+    def step(self, key: str) -> Step | None:
+        return self._by_key.get(key)
+
+    def options(self, step: Step) -> tuple[Option, ...]:
+        return self.common.scale if step.question.kind == "rating" else ()
+
+    @cached_property
+    def longest_button_data(self) -> tuple[str, int]:
+        longest = max(len(o.id) for o in self.common.scale)
+        key = max(self._by_key, key=len, default="")
+        return key, len(f"q.{key}=") + max(longest, 5)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    """Follow a pydantic error location through the YAML node tree to a line number."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _parse(path: Path, model: type[Common] | type[Area]) -> tuple[object | None, list[SurveyProblem]]:
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        tree = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [SurveyProblem(name, "", None, f"cannot read: {exc}")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        return None, [SurveyProblem(name, "", line, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            field = ".".join(str(p) for p in loc)
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(SurveyProblem(name, field, _line_of(tree, loc), msg))
+        return None, problems
+
+
+def survey_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.yaml") if p.name != COMMON_FILE)
+
+
+def load_catalog(directory: Path | None = None, files: Iterable[Path] | None = None) -> Catalog:
+    """Load `common.yaml` and the area files of `directory`; raise SurveyError listing every problem."""
+    directory = directory or SURVEY_DIR
+    common, problems = _parse(directory / COMMON_FILE, Common)
+    areas: list[Area] = []
+    paths = list(files) if files is not None else survey_files(directory)
+    seen: dict[str, str] = {}
+    for path in paths:
+        area, errs = _parse(path, Area)
+        problems += errs
+        if area is None:
+            continue
+        assert isinstance(area, Area)
+        if area.id in seen:
+            problems.append(SurveyProblem(str(path), "id", 1, f"area id {area.id!r} also used by {seen[area.id]}"))
+            continue
+        seen[area.id] = str(path)
+        if common is not None:
+            problems += _cross_check(path, area, common)  # type: ignore[arg-type]
+        areas.append(area)
+    if not paths:
+        problems.append(SurveyProblem(str(directory), "", None, "no area survey files (*.yaml)"))
+    if problems:
+        raise SurveyError(problems)
+    assert isinstance(common, Common)
+    catalog = Catalog(common, areas)
+    key, size = catalog.longest_button_data
+    if size > CALLBACK_MAX:
+        raise SurveyError(
+            [
+                SurveyProblem(
+                    str(directory), key, None, f"ids too long: button data would be {size} bytes (max {CALLBACK_MAX})"
+                )
+            ]
+        )
+    return catalog
+
+
+def _cross_check(path: Path, area: Area, common: Common) -> list[SurveyProblem]:
+    """References from an area file into common.yaml: levels that exist."""
+    tree = yaml.compose(path.read_text(encoding="utf-8"))
+    problems = []
+    for i, item in enumerate(area.items):
+        for field in ("current", "target"):
+            n = getattr(item, field)
+            if common.level(n) is None:
+                loc = ("items", i, field)
+                problems.append(
+                    SurveyProblem(
+                        str(path),
+                        ".".join(map(str, loc)),
+                        _line_of(tree, loc),
+                        f"level {n} is not in common.yaml levels",
+                    )
+                )
+    return problems
+
+
+__all__ = ["SURVEY_DIR", "Catalog", "Step", "SurveyError", "SurveyProblem", "load_catalog"]

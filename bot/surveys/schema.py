@@ -1,0 +1,162 @@
+"""Survey files as validated data: the pydantic models behind bot/surveys/*.yaml."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,19}$")]
+Lang = Literal["th", "en"]
+LANGS: tuple[Lang, ...] = ("th", "en")
+LINE_LABEL_MAX = 20  # LINE quick-reply label limit, in characters
+CALLBACK_MAX = 64  # Telegram callback_data limit, in bytes
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A participant-facing string in both languages."""
+
+    th: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    en: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+    def __call__(self, lang: str) -> str:
+        return self.en if lang == "en" else self.th
+
+
+class ShortText(Text):
+    """A button label: must fit LINE's quick-reply limit in both languages."""
+
+    @model_validator(mode="after")
+    def _fits(self) -> ShortText:
+        for lang in LANGS:
+            if len(getattr(self, lang)) > LINE_LABEL_MAX:
+                raise ValueError(f"{lang} label longer than {LINE_LABEL_MAX} characters")
+        return self
+
+
+class Level(Strict):
+    level: int = Field(ge=1, le=9)
+    name: Text
+
+
+class Option(Strict):
+    """One answer choice; `id` is what buttons carry, `value` what analysts count."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,12}$")]
+    value: int | None = None
+    label: Text
+    short: ShortText | None = None
+    aliases: tuple[str, ...] = ()
+
+    def button(self, lang: str) -> str:
+        return (self.short or self.label)(lang)
+
+
+class AskIf(Strict):
+    """Ask a question only when one of the named ratings is at most `rating_at_most`."""
+
+    of: tuple[Id, ...] = Field(min_length=1)
+    rating_at_most: int
+
+
+class Question(Strict):
+    id: Id
+    kind: Literal["rating", "text"]
+    prompt: Text
+    optional: bool = False
+    ask_if: AskIf | None = None
+
+
+class Item(Strict):
+    """A capability of the maturity model with its assessed and proposed levels."""
+
+    id: Id
+    capability: Text
+    current: int
+    target: int
+
+    @model_validator(mode="after")
+    def _target_not_below(self) -> Item:
+        if self.target < self.current:
+            raise ValueError(f"target level {self.target} is below current level {self.current}")
+        return self
+
+
+def _unique(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"duplicate {what} id {v!r}")
+        seen.add(v)
+
+
+def _check_ask_if(questions: tuple[Question, ...], earlier: set[str] | None = None) -> None:
+    """Every `ask_if` must name a rating question asked before it."""
+    kinds: dict[str, str] = {}
+    for q in questions:
+        if q.ask_if:
+            for ref in q.ask_if.of:
+                if kinds.get(ref) != "rating":
+                    raise ValueError(
+                        f"question {q.id!r}: ask_if refers to {ref!r}, which is not a rating question asked before it"
+                    )
+        kinds[q.id] = q.kind
+
+
+class Profile(Strict):
+    """The short profile asked after consent; `age` may be skipped."""
+
+    group: tuple[Option, ...] = Field(min_length=2)
+    region: tuple[Option, ...] = Field(min_length=2)
+    age: tuple[Option, ...] = Field(min_length=2)
+
+
+class Common(Strict):
+    """What every area shares: the maturity scale, the rating scale, the per-item questions."""
+
+    levels: tuple[Level, ...] = Field(min_length=1)
+    scale: tuple[Option, ...] = Field(min_length=2)
+    item_questions: tuple[Question, ...] = Field(min_length=1)
+    profile: Profile
+
+    @model_validator(mode="after")
+    def _refs(self) -> Common:
+        _unique([str(lv.level) for lv in self.levels], "level")
+        _unique([o.id for o in self.scale], "scale option")
+        for name in ("group", "region", "age"):
+            _unique([o.id for o in getattr(self.profile, name)], f"profile {name} option")
+        _unique([q.id for q in self.item_questions], "question")
+        _check_ask_if(self.item_questions)
+        return self
+
+    def level(self, n: int) -> Level | None:
+        return next((lv for lv in self.levels if lv.level == n), None)
+
+
+class Area(Strict):
+    """One focus area's survey: its capability items and its closing free-text questions."""
+
+    id: Id
+    order: int = 100  # position in the area menu
+    title: Text
+    short: ShortText
+    intro: Text
+    items: tuple[Item, ...] = Field(min_length=1)
+    closing: tuple[Question, ...] = ()
+    item_questions: tuple[Question, ...] | None = None  # overrides the common ones
+
+    @model_validator(mode="after")
+    def _refs(self) -> Area:
+        _unique([i.id for i in self.items], "item")
+        _unique([q.id for q in self.closing], "closing question")
+        for q in self.closing:
+            if q.ask_if:
+                raise ValueError(f"closing question {q.id!r}: ask_if is only for item questions")
+        if self.item_questions is not None:
+            _unique([q.id for q in self.item_questions], "question")
+            _check_ask_if(self.item_questions)
+        return self

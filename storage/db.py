@@ -1,0 +1,369 @@
+"""The database: the only module with SQL.
+
+One writer connection behind an asyncio lock; every unit of work is one `BEGIN IMMEDIATE`
+transaction. Migrations are numbered SQL files in `storage/migrations/`, recorded in a table.
+Readers (exports) get their own connection, so a long export never blocks a participant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.model import Answer, Outcome, State
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA secure_delete=ON",  # an erased participant's bytes are overwritten, not left in free pages
+)
+
+
+class StorageError(Exception):
+    """A write could not be made durable (disk full, read-only file, corruption).
+
+    Nothing of the unit of work was kept; the caller tells the participant to try again and
+    the webhook answers with a status that makes the platform redeliver."""
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat()
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def split_key(key: str) -> tuple[str, str, str]:
+    area, item, question = key.split(".", 2)
+    return area, item, question
+
+
+class Database:
+    """An open rabfang database. Use `async with await Database.open(path) as db:`."""
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection, pseudonym_key: bytes):
+        self.path = path
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._key = pseudonym_key
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: str | Path, pseudonym_key: str | None = None) -> Database:
+        path = Path(path)
+        conn = await _connect(path)
+        try:
+            await _migrate(conn)
+            key = pseudonym_key or await _stored_key(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(path, conn, key.encode())
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---- units of work -----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; rolled back on any error, which surfaces as StorageError."""
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StorageError(str(exc)) from exc
+            try:
+                yield self._conn
+                await self._conn.commit()
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    await self._conn.rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageError(str(exc)) from exc
+                raise
+
+    def pseudonym(self, channel: str, user_ref: str) -> str:
+        """The stable, keyed pseudonym exports show instead of the platform id."""
+        return hmac.new(self._key, f"{channel}:{user_ref}".encode(), hashlib.sha256).hexdigest()[:16]
+
+    async def handle_event(
+        self,
+        channel: str,
+        user_ref: str,
+        event_id: str | None,
+        decide: Callable[[State], Outcome],
+        now: datetime,
+    ) -> Outcome | None:
+        """Claim the event id, load the participant, decide, and store the result: all or nothing.
+
+        Returns None when the event id was seen before (a redelivery changes nothing)."""
+        async with self.transaction() as db:
+            if event_id is not None and not await _claim(db, channel, event_id, now):
+                return None
+            pid, state = await _load(db, channel, user_ref)
+            outcome = decide(state)
+            if outcome.erase:
+                if pid is not None:
+                    await _erase(db, pid, channel, now)
+            else:
+                await _save(db, pid, channel, user_ref, self.pseudonym(channel, user_ref), state, outcome.state, now)
+        if outcome.erase:
+            await self.checkpoint()  # old page images in the WAL would still hold the erased rows
+        return outcome
+
+    async def checkpoint(self) -> None:
+        async with self._lock:
+            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def claim_event(self, channel: str, event_id: str, now: datetime) -> bool:
+        """Record an event id on its own; False when it was already there."""
+        async with self.transaction() as db:
+            return await _claim(db, channel, event_id, now)
+
+    async def load_state(self, channel: str, user_ref: str) -> State:
+        async with self._lock:
+            return (await _load(self._conn, channel, user_ref))[1]
+
+    async def set_active(self, channel: str, user_ref: str, active: bool, now: datetime) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE participants SET active = ?, updated_at = ? WHERE channel = ? AND user_ref = ?",
+                (int(active), iso(now), channel, user_ref),
+            )
+
+    async def meta(self, key: str) -> str | None:
+        async with self._lock:
+            cur = await self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,))
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # ---- reading for exports -----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A separate read-only connection: a consistent snapshot that never blocks writers."""
+        conn = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            await conn.execute("PRAGMA busy_timeout=10000")
+            await conn.execute("BEGIN")
+            yield conn
+        finally:
+            await conn.close()
+
+    async def fetch_all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        async with self._lock:
+            cur = await self._conn.execute(sql, params)
+            return list(await cur.fetchall())
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        for pragma in PRAGMAS:
+            await conn.execute(pragma)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+def migration_files() -> list[tuple[str, str]]:
+    folder = resources.files("storage") / "migrations"
+    files = sorted((f.name, f.read_text(encoding="utf-8")) for f in folder.iterdir() if f.name.endswith(".sql"))
+    return files
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    """Apply each migration not yet recorded, each in its own transaction."""
+    await conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    cur = await conn.execute("SELECT name FROM migrations")
+    done = {row[0] for row in await cur.fetchall()}
+    for name, sql in migration_files():
+        if name in done:
+            continue
+        now = iso(datetime.now(UTC))
+        script = (
+            f"BEGIN IMMEDIATE;\n{sql}\n;INSERT INTO migrations (name, applied_at) VALUES ('{name}', '{now}');\nCOMMIT;"
+        )
+        try:
+            await conn.executescript(script)
+        except sqlite3.Error:
+            if conn.in_transaction:
+                await conn.rollback()
+            raise
+
+
+async def _stored_key(conn: aiosqlite.Connection) -> str:
+    """The pseudonym key: generated once, kept in the database's meta table, never exported."""
+    cur = await conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'")
+    row = await cur.fetchone()
+    if row:
+        return row[0]
+    key = secrets.token_hex(32)
+    await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('pseudonym_key', ?)", (key,))
+    cur = await conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'")
+    return (await cur.fetchone())[0]
+
+
+async def _claim(db: aiosqlite.Connection, channel: str, event_id: str, now: datetime) -> bool:
+    cur = await db.execute(
+        "INSERT INTO events (channel, event_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (channel, event_id, iso(now)),
+    )
+    return cur.rowcount == 1
+
+
+_PARTICIPANT_COLUMNS = "id, lang, consent, consent_at, consent_version, stakeholder, region, age_band, cursor"
+
+
+async def _load(db: aiosqlite.Connection, channel: str, user_ref: str) -> tuple[int | None, State]:
+    cur = await db.execute(
+        f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE channel = ? AND user_ref = ?", (channel, user_ref)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None, State()
+    pid, lang, consent, consent_at, version, group, region, age, cursor = row
+    answers = {}
+    cur = await db.execute(
+        "SELECT area, item, question, option, value, text, skipped, lang, answered_at FROM answers WHERE participant_id = ?",
+        (pid,),
+    )
+    for area, item, question, option, value, text, skipped, alang, at in await cur.fetchall():
+        answers[f"{area}.{item}.{question}"] = Answer(
+            option=option, value=value, text=text, skipped=bool(skipped), lang=alang, at=datetime.fromisoformat(at)
+        )
+    started, completed = {}, {}
+    cur = await db.execute("SELECT area, started_at, completed_at FROM progress WHERE participant_id = ?", (pid,))
+    for area, started_at, completed_at in await cur.fetchall():
+        started[area] = datetime.fromisoformat(started_at)
+        if completed_at:
+            completed[area] = datetime.fromisoformat(completed_at)
+    state = State(
+        lang=lang,
+        consent=consent,
+        consent_at=parse_time(consent_at),
+        consent_version=version,
+        group=group,
+        region=region,
+        age=age,
+        answers=answers,
+        started=started,
+        completed=completed,
+        **json.loads(cursor),
+    )
+    return pid, state
+
+
+_CURSOR_FIELDS = {"step", "area", "key", "resume", "pending_area"}
+
+
+async def _save(
+    db: aiosqlite.Connection,
+    pid: int | None,
+    channel: str,
+    user_ref: str,
+    pseudonym: str,
+    old: State,
+    new: State,
+    now: datetime,
+) -> None:
+    """Write what changed between `old` and `new`: the participant row, answers, progress."""
+    cursor = json.dumps(new.model_dump(mode="json", include=_CURSOR_FIELDS), ensure_ascii=False)
+    values = (
+        new.lang,
+        new.consent,
+        iso(new.consent_at) if new.consent_at else None,
+        new.consent_version,
+        new.group,
+        new.region,
+        new.age,
+        cursor,
+        iso(now),
+    )
+    if pid is None:
+        cur = await db.execute(
+            "INSERT INTO participants (lang, consent, consent_at, consent_version, stakeholder, region, age_band,"
+            " cursor, updated_at, channel, user_ref, pseudonym, created_at, active)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            (*values, channel, user_ref, pseudonym, iso(now)),
+        )
+        pid = cur.lastrowid
+    else:
+        await db.execute(
+            "UPDATE participants SET lang = ?, consent = ?, consent_at = ?, consent_version = ?, stakeholder = ?,"
+            " region = ?, age_band = ?, cursor = ?, updated_at = ?, active = 1 WHERE id = ?",
+            (*values, pid),
+        )
+    changed = [(k, a) for k, a in new.answers.items() if old.answers.get(k) != a]
+    if changed:
+        await db.executemany(
+            "INSERT INTO answers (participant_id, area, item, question, option, value, text, skipped, lang, answered_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (participant_id, area, item, question) DO UPDATE SET option = excluded.option,"
+            " value = excluded.value, text = excluded.text, skipped = excluded.skipped, lang = excluded.lang,"
+            " answered_at = excluded.answered_at",
+            [(pid, *split_key(k), a.option, a.value, a.text, int(a.skipped), a.lang, iso(a.at)) for k, a in changed],
+        )
+    gone = [k for k in old.answers if k not in new.answers]
+    if gone:
+        await db.executemany(
+            "DELETE FROM answers WHERE participant_id = ? AND area = ? AND item = ? AND question = ?",
+            [(pid, *split_key(k)) for k in gone],
+        )
+    for area in set(new.started) | set(old.started):
+        before = (old.started.get(area), old.completed.get(area))
+        after = (new.started.get(area), new.completed.get(area))
+        if before == after:
+            continue
+        if after[0] is None:
+            await db.execute("DELETE FROM progress WHERE participant_id = ? AND area = ?", (pid, area))
+            continue
+        await db.execute(
+            "INSERT INTO progress (participant_id, area, started_at, completed_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (participant_id, area) DO UPDATE SET started_at = excluded.started_at,"
+            " completed_at = excluded.completed_at",
+            (pid, area, iso(after[0]), iso(after[1]) if after[1] else None),
+        )
+
+
+async def _erase(db: aiosqlite.Connection, pid: int, channel: str, now: datetime) -> None:
+    """Delete every row about a participant (cascading), leaving only a count in the log."""
+    cur = await db.execute("SELECT count(*) FROM answers WHERE participant_id = ? AND skipped = 0", (pid,))
+    (count,) = await cur.fetchone()
+    await db.execute("DELETE FROM participants WHERE id = ?", (pid,))
+    await db.execute(
+        "INSERT INTO deletions (deleted_at, channel, answers) VALUES (?, ?, ?)", (iso(now), channel, count)
+    )
