@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .i18n import NOTICE_VERSION, tr
+from .i18n import NOTICE_VERSION, tr, when
 from .model import MAX_TEXT, Answer, Button, Inbound, Outcome, Reply, State
 from .surveys import Catalog, Step
 from .surveys.schema import Option
@@ -122,7 +122,7 @@ class Engine:
         """The prompt for the step the participant is on, with its buttons."""
         lang = s.lang or "th"
         if s.step in ("new", "lang"):
-            text = tr(None, "welcome") + "\n\n" + tr(None, "choose_lang")
+            text = tr(None, "choose_lang") if s.lang else tr(None, "welcome") + "\n\n" + tr(None, "choose_lang")
             return Reply(text, self._buttons("lang", LANG_CHOICES, lang))
         if s.step in ("consent", "declined"):
             return Reply(tr(lang, "consent", notice=self._notice_text(lang)), self._consent_buttons(lang))
@@ -275,7 +275,8 @@ class Engine:
             out.replies += [Reply(self._status_text(s)), self.ask(s)]
         elif command == "privacy":
             text = tr(lang, "privacy_title", version=NOTICE_VERSION) + "\n\n" + self._notice_text(lang or "th")
-            out.replies += [Reply(text), self.ask(s)]
+            # the consent question already carries the notice
+            out.replies += [self.ask(s)] if s.step in ("consent", "declined") else [Reply(text), self.ask(s)]
         elif command == "mydata":
             out.replies += [Reply(self._mydata_text(s)), self.ask(s)]
         elif command == "deleteme":
@@ -600,11 +601,11 @@ class Engine:
             tr(
                 lang,
                 "mydata_profile",
-                lang="ไทย" if lang == "th" else "English",
+                language="ไทย" if lang == "th" else "English",
                 group=label("group"),
                 region=label("region"),
                 age=label("age"),
-                consent_at=s.consent_at.isoformat(timespec="minutes") if s.consent_at else "-",
+                consent_at=when(s.consent_at, lang) if s.consent_at else "-",
             ),
         ]
         for key, ans in sorted(s.answers.items()):

@@ -5,6 +5,13 @@ Survey content lives in bot/surveys/*.yaml; this file holds the conversation aro
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+BANGKOK = ZoneInfo("Asia/Bangkok")
+_TH_DAYS = ("จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส.", "อา.")
+_TH_MONTHS = ("ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.")
+
 NOTICE_VERSION = "2026-11-25"
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -134,8 +141,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "delete_cancelled": ("ยกเลิกการลบแล้วค่ะ", "Deletion cancelled."),
     "mydata": ("ข้อมูลของท่านที่เราเก็บไว้:", "The data we keep about you:"),
     "mydata_profile": (
-        "ภาษา: {lang} · กลุ่ม: {group} · ภูมิภาค: {region} · อายุ: {age}\nให้ความยินยอมเมื่อ: {consent_at}",
-        "Language: {lang} · Group: {group} · Region: {region} · Age: {age}\nConsent given: {consent_at}",
+        "ภาษา: {language} · กลุ่ม: {group} · ภูมิภาค: {region} · อายุ: {age}\nให้ความยินยอมเมื่อ: {consent_at}",
+        "Language: {language} · Group: {group} · Region: {region} · Age: {age}\nConsent given: {consent_at}",
     ),
     "mydata_none": ("เรายังไม่ได้เก็บข้อมูลใดของท่าน", "We don't hold any data about you."),
     "skip": ("ข้าม", "Skip"),
@@ -156,3 +163,12 @@ def tr(lang: str | None, key: str, **values: object) -> str:
     if lang is None:
         return f"{th.format(**values)}\n\n{en.format(**values)}"
     return (en if lang == "en" else th).format(**values)
+
+
+def when(dt: datetime, lang: str | None) -> str:
+    """A moment in Bangkok time, the Thai way (`จ. 1 ธ.ค. 2569 เวลา 09:00 น.`, Buddhist Era) or English."""
+    local = dt.astimezone(BANGKOK)
+    if lang == "en":
+        return local.strftime("%a %-d %b %Y, %H:%M")
+    day, month = _TH_DAYS[local.weekday()], _TH_MONTHS[local.month - 1]
+    return f"{day} {local.day} {month} {local.year + 543} เวลา {local:%H:%M} น."

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .schema import CALLBACK_MAX, Area, Common, Item, Option, Question
+from .schema import CALLBACK_MAX, Area, Common, Item, Located, Option, Question
 
 SURVEY_DIR = Path(__file__).parent
 COMMON_FILE = "common.yaml"
@@ -124,6 +124,9 @@ def _parse(path: Path, model: type[Common] | type[Area]) -> tuple[object | None,
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            cause = err.get("ctx", {}).get("error")
+            if isinstance(cause, Located):
+                loc += cause.loc
             field = ".".join(str(p) for p in loc)
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(SurveyProblem(name, field, _line_of(tree, loc), msg))

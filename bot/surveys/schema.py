@@ -86,23 +86,32 @@ class Item(Strict):
         return self
 
 
-def _unique(values: list[str], what: str) -> None:
+class Located(ValueError):
+    """A validation error that knows where below the model it is (for file:line reports)."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.loc = loc
+
+
+def _unique(values: list[str], what: str, field: str) -> None:
     seen: set[str] = set()
-    for v in values:
+    for i, v in enumerate(values):
         if v in seen:
-            raise ValueError(f"duplicate {what} id {v!r}")
+            raise Located((field, i, "id"), f"duplicate {what} id {v!r}")
         seen.add(v)
 
 
-def _check_ask_if(questions: tuple[Question, ...], earlier: set[str] | None = None) -> None:
+def _check_ask_if(questions: tuple[Question, ...], field: str) -> None:
     """Every `ask_if` must name a rating question asked before it."""
     kinds: dict[str, str] = {}
-    for q in questions:
+    for i, q in enumerate(questions):
         if q.ask_if:
             for ref in q.ask_if.of:
                 if kinds.get(ref) != "rating":
-                    raise ValueError(
-                        f"question {q.id!r}: ask_if refers to {ref!r}, which is not a rating question asked before it"
+                    raise Located(
+                        (field, i, "ask_if", "of"),
+                        f"ask_if refers to {ref!r}, which is not a rating question asked before it",
                     )
         kinds[q.id] = q.kind
 
@@ -113,6 +122,12 @@ class Profile(Strict):
     group: tuple[Option, ...] = Field(min_length=2)
     region: tuple[Option, ...] = Field(min_length=2)
     age: tuple[Option, ...] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _ids(self) -> Profile:
+        for name in ("group", "region", "age"):
+            _unique([o.id for o in getattr(self, name)], f"{name} option", name)
+        return self
 
 
 class Common(Strict):
@@ -125,12 +140,10 @@ class Common(Strict):
 
     @model_validator(mode="after")
     def _refs(self) -> Common:
-        _unique([str(lv.level) for lv in self.levels], "level")
-        _unique([o.id for o in self.scale], "scale option")
-        for name in ("group", "region", "age"):
-            _unique([o.id for o in getattr(self.profile, name)], f"profile {name} option")
-        _unique([q.id for q in self.item_questions], "question")
-        _check_ask_if(self.item_questions)
+        _unique([str(lv.level) for lv in self.levels], "level", "levels")
+        _unique([o.id for o in self.scale], "scale option", "scale")
+        _unique([q.id for q in self.item_questions], "question", "item_questions")
+        _check_ask_if(self.item_questions, "item_questions")
         return self
 
     def level(self, n: int) -> Level | None:
@@ -151,12 +164,12 @@ class Area(Strict):
 
     @model_validator(mode="after")
     def _refs(self) -> Area:
-        _unique([i.id for i in self.items], "item")
-        _unique([q.id for q in self.closing], "closing question")
-        for q in self.closing:
+        _unique([i.id for i in self.items], "item", "items")
+        _unique([q.id for q in self.closing], "closing question", "closing")
+        for i, q in enumerate(self.closing):
             if q.ask_if:
-                raise ValueError(f"closing question {q.id!r}: ask_if is only for item questions")
+                raise Located(("closing", i, "ask_if"), "ask_if is only for item questions")
         if self.item_questions is not None:
-            _unique([q.id for q in self.item_questions], "question")
-            _check_ask_if(self.item_questions)
+            _unique([q.id for q in self.item_questions], "question", "item_questions")
+            _check_ask_if(self.item_questions, "item_questions")
         return self
