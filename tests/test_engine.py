@@ -1,0 +1,187 @@
+"""Engine behaviour: golden transcripts in both languages, plus focused cases."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Context, Engine, parse_command
+from bot.model import MAX_TEXT, Inbound, State
+from bot.surveys import Catalog
+
+from .transcript import START, Conversation, play
+
+TRANSCRIPTS = sorted((Path(__file__).parent / "transcripts").glob("*.txt"))
+
+
+@pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
+def test_golden_transcript(path: Path, catalog: Catalog) -> None:
+    expected = path.read_text(encoding="utf-8")
+    actual = play(catalog, expected)
+    if os.environ.get("RABFANG_UPDATE_GOLDEN"):
+        path.write_text(actual + "\n", encoding="utf-8")
+    assert actual + "\n" == expected
+
+
+def consented(catalog: Catalog, lang: str = "th") -> Conversation:
+    convo = Conversation(catalog)
+    for line in ("hi", "[1]" if lang == "th" else "[2]", "[1]", "1", "1", "skip"):
+        convo.send(line)
+    assert convo.state.step == "menu"
+    return convo
+
+
+def test_nothing_is_kept_before_consent(catalog: Catalog) -> None:
+    convo = Conversation(catalog)
+    convo.send("hi")
+    convo.send("[1]")
+    convo.send("[2]")  # decline
+    assert convo.state.consent == "declined"
+    convo.send("[data:area=health]")
+    convo.send("[data:q.health.telemedicine.current=4]")
+    assert convo.state.answers == {} and convo.state.group is None
+
+
+def test_every_area_can_be_completed_with_typed_answers_only(catalog: Catalog) -> None:
+    convo = consented(catalog, "en")
+    for area in catalog.areas:
+        convo.send("menu")
+        convo.send(catalog.areas[area].short.en)
+        while convo.state.step == "survey":
+            step = catalog.step(convo.state.key or "")
+            assert step is not None
+            convo.send("agree" if step.question.kind == "rating" else f"comment on {step.key}")
+        assert area in convo.state.completed
+    texts = [a.text for a in convo.state.answers.values() if a.text]
+    assert len(texts) == sum(len(a.closing) for a in catalog.areas.values())
+    assert "You have completed every area" in "\n".join(r.text for r in convo.last)
+
+
+def test_why_is_asked_only_after_a_low_rating(catalog: Catalog) -> None:
+    convo = consented(catalog)
+    convo.send("[1]")  # education
+    for rating in ("4", "5", "3"):
+        convo.send(rating)
+    assert convo.state.key == "education.lifelong_platform.current"
+    for rating in ("4", "2", "3"):
+        convo.send(rating)
+    assert convo.state.key == "education.lifelong_platform.why"
+    convo.send("skip")
+    assert convo.state.answers["education.lifelong_platform.why"].skipped
+    assert convo.state.key == "education.digital_credentials.current"
+
+
+def test_ratings_cannot_be_skipped_but_dont_know_is_offered(catalog: Catalog) -> None:
+    convo = consented(catalog, "en")
+    convo.send("[1]")
+    out = convo.send("skip")
+    assert "can't be skipped" in out and "Don't know" in out
+    assert convo.state.key == "education.learner_data.current"
+    convo.send("don't know")
+    answer = convo.state.answers["education.learner_data.current"]
+    assert answer.option == "dk" and answer.value is None
+
+
+def test_free_text_over_the_limit_is_refused_and_not_stored(catalog: Catalog) -> None:
+    convo = consented(catalog, "en")
+    convo.send("[1]")
+    while catalog.step(convo.state.key or "").question.kind == "rating":  # type: ignore[union-attr]
+        convo.send("4")
+    key = convo.state.key
+    out = convo.send("ก" * (MAX_TEXT + 1))
+    assert "2000" in out and convo.state.key == key and key not in convo.state.answers
+    convo.send("ก" * MAX_TEXT)
+    assert convo.state.answers[key].text == "ก" * MAX_TEXT  # type: ignore[index]
+
+
+def test_invalid_unicode_and_control_characters_are_cleaned(catalog: Catalog) -> None:
+    convo = consented(catalog)
+    convo.send("[1]")
+    while catalog.step(convo.state.key or "").question.kind == "rating":  # type: ignore[union-attr]
+        convo.send("4")
+    key = convo.state.key
+    convo.send("ปัญหา\ud800\x00\x07คือ")
+    assert convo.state.answers[key].text == "ปัญหา?คือ"  # type: ignore[index]
+
+
+def test_a_stale_button_never_answers_the_current_question(catalog: Catalog) -> None:
+    convo = consented(catalog, "en")
+    convo.send("[1]")
+    convo.send("4")  # learner_data.current
+    assert convo.state.key == "education.learner_data.feasible"
+    # a tap on an unanswered later question's button is refused
+    out = convo.send("[data:q.education.teacher_skills.current=1]")
+    assert "no longer valid" in out
+    assert "education.teacher_skills.current" not in convo.state.answers
+    # a tap on the answered earlier question changes that answer and says so
+    out = convo.send("[data:q.education.learner_data.current=2]")
+    assert "Answer changed" in out
+    assert convo.state.answers["education.learner_data.current"].value == 2
+    assert convo.state.key == "education.learner_data.feasible"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "=",
+        "q.=1",
+        "q.education.learner_data.current=",
+        "q.education.learner_data.current=99",
+        "area=nope",
+        "x" * 500,
+    ],
+)
+def test_forged_buttons_are_refused_without_change(catalog: Catalog, data: str) -> None:
+    convo = consented(catalog)
+    convo.send("[1]")
+    before = convo.state.model_copy(deep=True)
+    convo.send(f"[data:{data}]")
+    assert convo.state.answers == before.answers and convo.state.key == before.key
+
+
+def test_resume_after_a_week_continues_at_the_same_question(catalog: Catalog) -> None:
+    convo = consented(catalog, "en")
+    convo.send("[2]")  # health
+    convo.send("4")
+    key = convo.state.key
+    later = Conversation(catalog, State.model_validate(convo.state.model_dump()))  # as stored and reloaded
+    out = later.send("/start")
+    assert "continue where you left off" in out and later.state.key == key
+
+
+def test_edited_survey_does_not_strand_a_participant(catalog: Catalog) -> None:
+    convo = consented(catalog)
+    convo.send("[1]")
+    convo.state.key = "education.removed_item.current"  # the organizers deleted the item they were on
+    out = convo.send("4")
+    assert convo.state.key in {s.key for s in catalog.flow("education")}
+    assert "ข้อ 1/" in out
+
+
+def test_delete_asks_twice_then_erases(catalog: Catalog) -> None:
+    convo = consented(catalog)
+    convo.send("[1]")
+    convo.send("4")
+    convo.send("ลบข้อมูล")
+    assert convo.state.step == "confirm_delete" and not convo.erased
+    convo.send("ยืนยัน")
+    assert convo.erased and convo.state.answers == {} and convo.state.consent is None
+
+
+def test_commands_parse_in_both_languages() -> None:
+    assert parse_command("/start@rabfang_bot health") == ("start", "health")
+    assert parse_command("ย้อนกลับ") == ("back", "")
+    assert parse_command("  SKIP ") == ("skip", "")
+    assert parse_command("/nonsense") == ("unknown", "")
+    assert parse_command("เห็นด้วย") == (None, "")
+
+
+def test_engine_is_pure(catalog: Catalog) -> None:
+    state = State()
+    engine = Engine(Context(catalog, START))
+    first = engine.decide(state, Inbound("text", text="hi"))
+    second = engine.decide(state, Inbound("text", text="hi"))
+    assert state == State() and first.state == second.state and first.replies == second.replies

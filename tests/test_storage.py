@@ -1,0 +1,107 @@
+"""Storage against a real SQLite file: one transaction per event, dedupe, erasure, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.model import Inbound
+from bot.service import Service
+from storage import Database, StorageError
+
+from .conftest import Clock
+
+
+async def walk(service: Service, user: str, *inputs: str, channel: str = "telegram") -> None:
+    for n, text in enumerate(inputs):
+        kind = "button" if "=" in text else "text"
+        event = Inbound(kind, text=text if kind == "text" else "", data=text if kind == "button" else "")
+        await service.handle(channel, user, event, event_id=f"{user}-{n}")
+
+
+def rows(path: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+CONSENTED = ("hi", "lang=th", "consent=yes", "group=farmer", "region=north", "age=~skip", "area=agriculture")
+
+
+async def test_a_repeated_event_id_changes_nothing(service: Service, settings) -> None:  # type: ignore[no-untyped-def]
+    await walk(service, "u1", *CONSENTED)
+    first = await service.handle("telegram", "u1", Inbound("text", text="4"), event_id="e-42")
+    assert first is not None and first.replies
+    again = await service.handle("telegram", "u1", Inbound("text", text="2"), event_id="e-42")
+    assert again is None
+    assert rows(settings.db, "SELECT question, value FROM answers") == [("current", 4)]
+    # the same id on another channel is another event
+    await walk(service, "u1", *CONSENTED, channel="line")
+    assert await service.handle("line", "u1", Inbound("text", text="3"), event_id="e-42") is not None
+
+
+async def test_state_survives_reopening_the_database(settings, catalog, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    async with await Database.open(settings.db) as db:
+        await walk(Service(db, catalog, settings, clock), "u2", *CONSENTED, "4", "5")
+    async with await Database.open(settings.db) as db:
+        state = await db.load_state("telegram", "u2")
+    assert state.step == "survey" and state.key == "agriculture.farmer_registry.appropriate"
+    assert state.group == "farmer" and state.answers["agriculture.farmer_registry.feasible"].value == 5
+
+
+async def test_pseudonyms_are_keyed_and_stable(settings, db: Database) -> None:  # type: ignore[no-untyped-def]
+    p = db.pseudonym("line", "U123")
+    assert p == db.pseudonym("line", "U123") != db.pseudonym("telegram", "U123")
+    assert "U123" not in p and len(p) == 16
+    other = await Database.open(settings.db.with_name("other.db"))
+    try:
+        assert other.pseudonym("line", "U123") != p  # a different key per database
+    finally:
+        await other.close()
+
+
+async def test_erasure_removes_every_row_and_logs_a_count(service: Service, settings) -> None:  # type: ignore[no-untyped-def]
+    await walk(service, "u3", *CONSENTED, "4", "5", "1", "ข้อความลับเฉพาะตัว")
+    await walk(service, "u4", *CONSENTED, "3")
+    await service.handle("telegram", "u3", Inbound("text", text="/deleteme"))
+    handled = await service.handle("telegram", "u3", Inbound("button", data="del=yes"))
+    assert handled is not None and handled.erased
+    assert rows(settings.db, "SELECT count(*) FROM participants WHERE user_ref = 'u3'") == [(0,)]
+    assert rows(settings.db, "SELECT count(*) FROM answers") == [(1,)]  # only u4's
+    assert rows(settings.db, "SELECT channel, answers FROM deletions") == [("telegram", 4)]
+    raw = b"".join(p.read_bytes() for p in settings.db.parent.glob("rabfang.db*"))
+    assert "ข้อความลับเฉพาะตัว".encode() not in raw
+
+
+async def test_migrations_are_recorded_once(settings, db: Database) -> None:  # type: ignore[no-untyped-def]
+    names = [r[0] for r in rows(settings.db, "SELECT name FROM migrations ORDER BY name")]
+    assert names and names[0] == "0001_core.sql"
+    again = await Database.open(settings.db)
+    await again.close()
+    assert [r[0] for r in rows(settings.db, "SELECT name FROM migrations ORDER BY name")] == names
+
+
+async def test_a_write_that_cannot_be_made_fails_cleanly(service: Service, db: Database, settings) -> None:  # type: ignore[no-untyped-def]
+    await walk(service, "u5", *CONSENTED)
+    await db._conn.execute("PRAGMA query_only=ON")  # as a read-only file would refuse, even to root
+    with pytest.raises(StorageError):
+        await service.handle("telegram", "u5", Inbound("text", text="4"), event_id="ro-1")
+    await db._conn.execute("PRAGMA query_only=OFF")
+    assert rows(settings.db, "SELECT count(*) FROM answers") == [(0,)]
+    assert rows(settings.db, "SELECT count(*) FROM events WHERE event_id = 'ro-1'") == [(0,)]
+    # the same event, redelivered once the disk is writable again, is handled
+    assert await service.handle("telegram", "u5", Inbound("text", text="4"), event_id="ro-1") is not None
+    assert rows(settings.db, "SELECT count(*) FROM answers") == [(1,)]
+
+
+async def test_closing_leaves_no_thread_behind(settings) -> None:  # type: ignore[no-untyped-def]
+    before = set(threading.enumerate())
+    db = await Database.open(settings.db)
+    async with db.reader() as conn:
+        await conn.execute("SELECT 1")
+    await db.close()
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=5)
+        assert not thread.is_alive()

@@ -1,0 +1,116 @@
+"""Survey files: every shipped one validates; a broken one fails with file, field and line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.surveys import SURVEY_DIR, SurveyError, load_catalog
+
+AREAS = ["education", "health", "agriculture", "welfare", "participation", "sme"]
+
+
+def test_the_six_areas_ship_and_validate() -> None:
+    catalog = load_catalog()
+    assert list(catalog.areas) == AREAS
+    for area in catalog.areas.values():
+        assert area.items and {q.id for q in area.closing} == {"problems", "expectations", "missed"}
+        for item in area.items:
+            assert catalog.common.level(item.current) and catalog.common.level(item.target)
+            assert item.capability.th and item.capability.en
+
+
+def test_context_levels_are_carried(catalog) -> None:  # type: ignore[no-untyped-def]
+    welfare = {i.id: (i.current, i.target) for i in catalog.areas["welfare"].items}
+    assert (1, 3) in welfare.values()  # proactive benefits without application
+    assert catalog.areas["sme"].items[0].current == 3
+
+
+def copy_surveys(tmp_path: Path) -> Path:
+    folder = tmp_path / "surveys"
+    shutil.copytree(SURVEY_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return folder
+
+
+def break_file(folder: Path, name: str, old: str, new: str) -> Path:
+    path = folder / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        (
+            "    current: 2\n    target: 3",
+            "    current: 2\n    target: 7",
+            "items.1.target",
+            "level 7 is not in common.yaml",
+        ),
+        ('en: "Lifelong digital learning platform"', 'xx: "oops"', "items.1.capability.en", "Field required"),
+        ("id: lifelong_platform", "id: learner_data", "items.1.id", "duplicate item id 'learner_data'"),
+        ("id: teacher_skills", "id: Teacher-Skills", "items.4.id", "should match pattern"),
+        (
+            "  - id: missed\n",
+            "  - id: missed\n    colour: blue\n",
+            "closing.2.colour",
+            "Extra inputs are not permitted",
+        ),
+        ('short: {th: "การศึกษา"', 'short: {th: "การศึกษาและการเรียนรู้ตลอดชีวิต"', "short", "longer than 20"),
+    ],
+)
+def test_a_broken_file_names_file_field_and_line(tmp_path: Path, old: str, new: str, field: str, message: str) -> None:
+    folder = copy_surveys(tmp_path)
+    path = break_file(folder, "education.yaml", old, new)
+    with pytest.raises(SurveyError) as err:
+        load_catalog(folder)
+    problem = err.value.problems[0]
+    assert problem.file == str(path)
+    assert problem.field == field
+    assert message in problem.message
+    assert problem.line is not None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    near = lines[problem.line - 1 : problem.line + 1]  # the named line, or the mapping just above it
+    assert any(new.strip().splitlines()[-1].strip() in line for line in near)
+
+
+def test_invalid_yaml_is_reported_with_its_line(tmp_path: Path) -> None:
+    folder = copy_surveys(tmp_path)
+    break_file(folder, "health.yaml", "items:\n", "items:\n  - id: [unclosed\n")
+    with pytest.raises(SurveyError) as err:
+        load_catalog(folder)
+    assert "not valid YAML" in str(err.value) and "health.yaml:" in str(err.value)
+
+
+def rabfang(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, encoding="utf-8", env=env, timeout=60
+    )
+
+
+def test_cli_validate_reports_and_exits_nonzero(tmp_path: Path) -> None:
+    ok = rabfang("surveys", "validate")
+    assert ok.returncode == 0, ok.stderr
+    assert "6 file(s) valid" in ok.stdout
+    folder = copy_surveys(tmp_path)
+    path = break_file(folder, "sme.yaml", "target: 4", "target: 1")
+    bad = rabfang("surveys", "validate", str(path), env={"RABFANG_SURVEYS_DIR": str(folder), "PATH": ""})
+    assert bad.returncode == 1
+    assert f"{path}:" in bad.stderr and "below current level" in bad.stderr
+
+
+def test_a_broken_survey_stops_start_up(tmp_path: Path) -> None:
+    folder = copy_surveys(tmp_path)
+    break_file(folder, "agriculture.yaml", "id: agriculture", "id: education")
+    env = {"RABFANG_SURVEYS_DIR": str(folder), "RABFANG_DB": str(tmp_path / "x.db"), "PATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"], input="", capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 2
+    assert "agriculture.yaml" in result.stderr and "also used by" in result.stderr
