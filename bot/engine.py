@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .i18n import NOTICE_VERSION, tr, when
-from .model import MAX_TEXT, Answer, Button, Inbound, Outcome, Reply, State
+from .ics import session_ics
+from .model import MAX_TEXT, Answer, Attachment, Button, Inbound, Outcome, Reply, SessionView, State
 from .surveys import Catalog, Step
 from .surveys.schema import Option
 
 PROFILE_STEPS = ("group", "region", "age")
+REGISTER_TYPED = re.compile(r"(ลงทะเบียน|register|ยกเลิกลงทะเบียน|unregister)\s*(\d+)")
 SKIP, BACK = "~skip", "~back"
 
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -36,7 +38,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "privacy": ("privacy", "ความเป็นส่วนตัว", "ประกาศความเป็นส่วนตัว"),
     "deleteme": ("deleteme", "delete my data", "ลบข้อมูล", "ลบข้อมูลของฉัน"),
     "mydata": ("mydata", "my data", "ข้อมูลของฉัน"),
+    "sessions": ("sessions", "events", "focus group", "กิจกรรม", "ประชุม", "การประชุม", "ลงทะเบียน"),
 }
+MAX_OFFERS = 6  # sessions listed at once: two buttons' worth each stays within LINE's 13
 _WORD_TO_COMMAND = {w: cmd for cmd, words in COMMANDS.items() for w in words}
 YES = ("yes", "y", "ok", "agree", "i agree", "ใช่", "ตกลง", "ยินยอม", "ยืนยัน", "ยืนยันลบ")
 NO = ("no", "n", "cancel", "i do not agree", "ไม่", "ไม่ใช่", "ไม่ยินยอม", "ยกเลิก")
@@ -204,6 +208,8 @@ class Engine:
             return out
         if name.startswith("q.") and self._ready(s):
             return self._survey_button(out, name[2:], value)
+        if name in ("reg", "unreg") and value.isdigit() and s.consent == "given":
+            return self._register(out, int(value), name == "reg")
         return self._refuse(out)
 
     def _survey_button(self, out: Outcome, key: str, value: str) -> Outcome:
@@ -279,6 +285,11 @@ class Engine:
             out.replies += [self.ask(s)] if s.step in ("consent", "declined") else [Reply(text), self.ask(s)]
         elif command == "mydata":
             out.replies += [Reply(self._mydata_text(s)), self.ask(s)]
+        elif command == "sessions":
+            out.replies += [
+                self._sessions_reply(s, None) if self._ready(s) else Reply(tr(lang, "sessions_later")),
+                self.ask(s),
+            ]
         elif command == "deleteme":
             if s.step != "confirm_delete":
                 s.resume = s.step
@@ -291,6 +302,11 @@ class Engine:
     def _typed(self, out: Outcome, raw: str) -> Outcome:
         s = out.state
         lang = s.lang or "th"
+        if m := REGISTER_TYPED.fullmatch(normalize(raw)):
+            offers = self._offers(s, None) if self._ready(s) else []
+            n = int(m.group(2))
+            if 1 <= n <= len(offers):
+                return self._register(out, offers[n - 1].id, not m.group(1).startswith(("ยกเลิก", "un")))
         if s.step == "new":
             return self._command(out, "start", "")
         if s.step == "lang":
@@ -448,10 +464,73 @@ class Engine:
         s.completed[area.id] = self.ctx.now
         s.step, s.area, s.key = "menu", None, None
         out.replies.append(Reply(tr(lang, "area_done", area=area.title(lang)) + "\n" + self._summary(s, area.id)))
+        if self._offers(s, {area.id}):
+            out.replies.append(self._sessions_reply(s, {area.id}))
         if all(a in s.completed for a in self.catalog.areas):
             out.replies.append(Reply(tr(lang, "all_done")))
         else:
             out.replies.append(Reply(tr(lang, "another"), self._area_buttons(s)))
+        return out
+
+    # ---- focus-group sessions ----------------------------------------------------------------
+
+    def _offers(self, s: State, areas: set[str] | None) -> list[SessionView]:
+        """Upcoming sessions of the given areas (default: the areas they started, else all),
+        plus any they registered for."""
+        wanted = areas if areas is not None else (set(s.started) or set(self.catalog.areas))
+        return [
+            o
+            for o in s.offers
+            if o.status == "scheduled" and o.starts_at > self.ctx.now and (o.area in wanted or o.id in s.registrations)
+        ][:MAX_OFFERS]
+
+    def _sessions_reply(self, s: State, areas: set[str] | None) -> Reply:
+        lang = s.lang or "th"
+        offers = self._offers(s, areas)
+        if not offers:
+            return Reply(tr(lang, "no_sessions"))
+        lines, buttons = [tr(lang, "sessions")], []
+        for n, o in enumerate(offers, 1):
+            area = self.catalog.areas.get(o.area)
+            if o.id in s.registrations:
+                status = tr(lang, "registered_mark")
+                buttons.append(Button(tr(lang, "unregister_n", n=n), f"unreg={o.id}"))
+            elif o.full:
+                status = tr(lang, "full_mark")
+            else:
+                left = "" if o.capacity is None else tr(lang, "seats_left", n=o.capacity - o.taken)
+                status = left
+                buttons.append(Button(tr(lang, "register_n", n=n), f"reg={o.id}"))
+            head = f"{n}. [{area.short(lang) if area else o.area}] {o.title(lang)}"
+            detail = " · ".join(x for x in (when(o.starts_at, lang), o.place or "", status) if x)
+            lines.append(f"{head}\n   {detail}")
+        return Reply("\n".join(lines), tuple(buttons))
+
+    def _register(self, out: Outcome, session_id: int, register: bool) -> Outcome:
+        s = out.state
+        lang = s.lang or "th"
+        offer = next((o for o in self._offers(s, set(self.catalog.areas)) if o.id == session_id), None)
+        if offer is None or not self._ready(s):
+            return self._refuse(out)
+        if not register:
+            if s.registrations.pop(session_id, None) is None:
+                return self._refuse(out)
+            out.chosen = tr(lang, "unregister_n", n="").strip()
+            out.replies += [Reply(tr(lang, "unregistered", title=offer.title(lang))), self.ask(s)]
+            return out
+        if session_id in s.registrations:
+            out.replies += [Reply(tr(lang, "already_registered", title=offer.title(lang))), self.ask(s)]
+            return out
+        if offer.full:
+            out.replies += [Reply(tr(lang, "session_full", title=offer.title(lang))), self.ask(s)]
+            return out
+        s.registrations[session_id] = self.ctx.now
+        out.chosen = tr(lang, "register_n", n="").strip()
+        text = tr(
+            lang, "registered", title=offer.title(lang), when=when(offer.starts_at, lang), place=offer.place or "-"
+        )
+        ics = Attachment(f"rabfang-session-{offer.id}.ics", session_ics(offer, lang, self.ctx.now), "text/calendar")
+        out.replies += [Reply(text, attachment=ics), self.ask(s)]
         return out
 
     def _back(self, out: Outcome) -> Outcome:

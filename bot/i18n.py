@@ -147,6 +147,43 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "mydata_none": ("เรายังไม่ได้เก็บข้อมูลใดของท่าน", "We don't hold any data about you."),
     "skip": ("ข้าม", "Skip"),
     "back": ("ย้อนกลับ", "Back"),
+    "sessions": (
+        "การประชุมระดมสมอง (Focus Group) ที่เปิดรับลงทะเบียน:",
+        "Focus-group sessions open for registration:",
+    ),
+    "no_sessions": ("ขณะนี้ยังไม่มีการประชุมที่เปิดรับลงทะเบียน", "There are no sessions open for registration right now."),
+    "sessions_later": (
+        "ดูและลงทะเบียนการประชุมได้หลังจากให้ความยินยอมและตอบข้อมูลเบื้องต้นแล้ว",
+        "You can see and join sessions once you have consented and answered the profile questions.",
+    ),
+    "register_n": ("ลงทะเบียน {n}", "Register {n}"),
+    "unregister_n": ("ยกเลิก {n}", "Cancel {n}"),
+    "registered_mark": ("✓ ลงทะเบียนแล้ว", "✓ registered"),
+    "full_mark": ("เต็มแล้ว", "full"),
+    "seats_left": ("ว่าง {n} ที่", "{n} seats left"),
+    "registered": (
+        "ลงทะเบียนแล้ว: {title}\nวันเวลา: {when}\nสถานที่: {place}\nเราจะส่งข้อความเตือนก่อนการประชุม",
+        "You are registered: {title}\nWhen: {when}\nWhere: {place}\nWe will remind you before it starts.",
+    ),
+    "unregistered": ("ยกเลิกการลงทะเบียนแล้ว: {title}", "Registration cancelled: {title}"),
+    "already_registered": ("ท่านลงทะเบียน {title} ไว้แล้ว", "You are already registered for {title}."),
+    "session_full": ("ขออภัย {title} เต็มแล้ว", "Sorry, {title} is full."),
+    "reminder": (
+        "แจ้งเตือน: {title}\nเริ่ม {when}\nสถานที่: {place}",
+        "Reminder: {title}\nStarts {when}\nWhere: {place}",
+    ),
+    "session_cancelled": (
+        "ขออภัย การประชุม {title} ({when}) ถูกยกเลิกแล้ว",
+        "Sorry, the session {title} ({when}) has been cancelled.",
+    ),
+    "session_moved": (
+        "เปลี่ยนเวลา: {title} ย้ายไปเป็น {when}\nสถานที่: {place}",
+        "Rescheduled: {title} now starts {when}\nWhere: {place}",
+    ),
+    "nudge": (
+        "ท่านยังตอบ{area}ไม่ครบ ({done}/{total} ข้อ) พิมพ์ “เริ่ม” เพื่อทำต่อจากข้อเดิมได้เลยค่ะ",
+        "You haven't finished {area} yet ({done}/{total} answered). Type “start” to continue where you left off.",
+    ),
     "try_later": (
         "ขออภัย ระบบบันทึกคำตอบไม่ได้ชั่วคราว คำตอบล่าสุดยังไม่ถูกบันทึก กรุณาลองใหม่ภายหลัง",
         "Sorry, we can't save answers right now; your last answer was not saved. Please try again later.",

@@ -58,6 +58,30 @@ class Answer(BaseModel):
     at: datetime
 
 
+class SessionView(BaseModel):
+    """A focus-group session as a participant sees it; `taken` counts its registrations."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    area: str
+    title_th: str
+    title_en: str
+    starts_at: datetime
+    ends_at: datetime | None = None
+    place: str | None = None
+    capacity: int | None = None
+    taken: int = 0
+    status: str = "scheduled"
+
+    def title(self, lang: str | None) -> str:
+        return self.title_en if lang == "en" else self.title_th
+
+    @property
+    def full(self) -> bool:
+        return self.capacity is not None and self.taken >= self.capacity
+
+
 Step = Literal["new", "lang", "consent", "declined", "group", "region", "age", "menu", "survey", "confirm_delete"]
 
 
@@ -80,6 +104,9 @@ class State(BaseModel):
     answers: dict[str, Answer] = Field(default_factory=dict)  # by question key
     started: dict[str, datetime] = Field(default_factory=dict)  # area -> when first opened
     completed: dict[str, datetime] = Field(default_factory=dict)  # area -> when finished
+    registrations: dict[int, datetime] = Field(default_factory=dict)  # session id -> when registered
+    # Loaded fresh with every event, never stored as state: the upcoming sessions on offer.
+    offers: tuple[SessionView, ...] = ()
 
 
 @dataclass

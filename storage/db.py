@@ -22,7 +22,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.model import Answer, Outcome, State
+from bot.model import Answer, Outcome, SessionView, State
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -124,7 +124,7 @@ class Database:
         async with self.transaction() as db:
             if event_id is not None and not await _claim(db, channel, event_id, now):
                 return None
-            pid, state = await _load(db, channel, user_ref)
+            pid, state = await _load(db, channel, user_ref, now)
             outcome = decide(state)
             if outcome.erase:
                 if pid is not None:
@@ -144,9 +144,9 @@ class Database:
         async with self.transaction() as db:
             return await _claim(db, channel, event_id, now)
 
-    async def load_state(self, channel: str, user_ref: str) -> State:
+    async def load_state(self, channel: str, user_ref: str, now: datetime | None = None) -> State:
         async with self._lock:
-            return (await _load(self._conn, channel, user_ref))[1]
+            return (await _load(self._conn, channel, user_ref, now or datetime.now(UTC)))[1]
 
     async def set_active(self, channel: str, user_ref: str, active: bool, now: datetime) -> None:
         async with self.transaction() as db:
@@ -248,13 +248,14 @@ async def _claim(db: aiosqlite.Connection, channel: str, event_id: str, now: dat
 _PARTICIPANT_COLUMNS = "id, lang, consent, consent_at, consent_version, stakeholder, region, age_band, cursor"
 
 
-async def _load(db: aiosqlite.Connection, channel: str, user_ref: str) -> tuple[int | None, State]:
+async def _load(db: aiosqlite.Connection, channel: str, user_ref: str, now: datetime) -> tuple[int | None, State]:
     cur = await db.execute(
         f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE channel = ? AND user_ref = ?", (channel, user_ref)
     )
     row = await cur.fetchone()
+    offers = await _offers(db, now)
     if row is None:
-        return None, State()
+        return None, State(offers=offers)
     pid, lang, consent, consent_at, version, group, region, age, cursor = row
     answers = {}
     cur = await db.execute(
@@ -271,7 +272,10 @@ async def _load(db: aiosqlite.Connection, channel: str, user_ref: str) -> tuple[
         started[area] = datetime.fromisoformat(started_at)
         if completed_at:
             completed[area] = datetime.fromisoformat(completed_at)
+    cur = await db.execute("SELECT session_id, registered_at FROM registrations WHERE participant_id = ?", (pid,))
+    registrations = {sid: datetime.fromisoformat(at) for sid, at in await cur.fetchall()}
     state = State(
+        registrations=registrations,
         lang=lang,
         consent=consent,
         consent_at=parse_time(consent_at),
@@ -282,9 +286,43 @@ async def _load(db: aiosqlite.Connection, channel: str, user_ref: str) -> tuple[
         answers=answers,
         started=started,
         completed=completed,
+        offers=offers,
         **json.loads(cursor),
     )
     return pid, state
+
+
+SESSION_COLUMNS = (
+    "s.id, s.area, s.title_th, s.title_en, s.starts_at, s.ends_at, s.place, s.capacity,"
+    " (SELECT count(*) FROM registrations r WHERE r.session_id = s.id), s.status"
+)
+
+
+def session_view(row: tuple) -> SessionView:
+    sid, area, th, en, starts, ends, place, capacity, taken, status = row
+    return SessionView(
+        id=sid,
+        area=area,
+        title_th=th,
+        title_en=en,
+        starts_at=datetime.fromisoformat(starts),
+        ends_at=parse_time(ends),
+        place=place,
+        capacity=capacity,
+        taken=taken,
+        status=status,
+    )
+
+
+async def _offers(db: aiosqlite.Connection, now: datetime) -> tuple[SessionView, ...]:
+    """Sessions not yet started, for the engine to offer (read inside the event's transaction,
+    so a capacity check and the registration it allows are one atomic step)."""
+    cur = await db.execute(
+        f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.status = 'scheduled' AND s.starts_at > ?"
+        " ORDER BY s.starts_at, s.id LIMIT 50",
+        (iso(now),),
+    )
+    return tuple(session_view(row) for row in await cur.fetchall())
 
 
 _CURSOR_FIELDS = {"step", "area", "key", "resume", "pending_area"}
@@ -342,6 +380,18 @@ async def _save(
         await db.executemany(
             "DELETE FROM answers WHERE participant_id = ? AND area = ? AND item = ? AND question = ?",
             [(pid, *split_key(k)) for k in gone],
+        )
+    added = [(sid, at) for sid, at in new.registrations.items() if sid not in old.registrations]
+    if added:
+        await db.executemany(
+            "INSERT INTO registrations (session_id, participant_id, registered_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [(sid, pid, iso(at)) for sid, at in added],
+        )
+    removed = [sid for sid in old.registrations if sid not in new.registrations]
+    if removed:
+        await db.executemany(
+            "DELETE FROM registrations WHERE session_id = ? AND participant_id = ?", [(sid, pid) for sid in removed]
         )
     for area in set(new.started) | set(old.started):
         before = (old.started.get(area), old.completed.get(area))
