@@ -9,6 +9,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from .admin import UsageError, add_broadcast_command, add_sessions_commands
 from .config import Settings
 from .surveys import SURVEY_DIR, SurveyError, load_catalog, survey_files
 
@@ -46,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--until", type=_until, help="answers before this date (Bangkok time)")
     export.add_argument("--channel", help="only this channel: line, telegram, console")
 
+    sessions = sub.add_parser("sessions", help="focus-group sessions: add, list, cancel, move")
+    add_sessions_commands(sessions)
+    broadcast = sub.add_parser("broadcast", help="send a message to participants (sent by the running bot)")
+    add_broadcast_command(broadcast)
+    sub.add_parser("stats", help="participants and completions per area and channel")
+
     surveys = sub.add_parser("surveys", help="survey files")
     surveys_sub = surveys.add_subparsers(dest="surveys_command", required=True)
     validate = surveys_sub.add_parser("validate", help="check survey files; report every error with file, field, line")
@@ -66,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(COMMANDS[args.command](settings, args))
     except SurveyError as exc:
         print(f"rabfang: the survey files are invalid:\n{exc}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"rabfang: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -115,4 +125,25 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "run": cmd_run, "export": cmd_export}
+async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from .app import open_app
+
+    async with open_app(settings) as app:
+        admin = app.service.admin
+        if args.command == "sessions":
+            print(await admin.sessions(args))
+        elif args.command == "broadcast":
+            print(await admin.broadcast(args, requested_by=None))
+        else:
+            print(await admin.stats())
+    return 0
+
+
+COMMANDS = {
+    "sessions": cmd_admin,
+    "broadcast": cmd_admin,
+    "stats": cmd_admin,
+    "demo": cmd_demo,
+    "run": cmd_run,
+    "export": cmd_export,
+}

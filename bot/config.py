@@ -3,9 +3,11 @@ the platforms' credentials keep their usual names. Secrets are SecretStr: never 
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,10 +25,18 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr | None = None  # default: generated on first run, kept in the database
     log_level: str = "INFO"
 
+    export_cron: str = "0 2 * * *"  # scheduled export, crontab syntax, Asia/Bangkok time
+    export_dir: Path = Path("data/exports")  # dated export folders go here
+    export_keep: int = Field(14, ge=1)  # how many dated exports to keep
+    export_link_key: SecretStr | None = None  # signs download links; default: generated, kept in the database
+
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     public_url: str | None = None
     admins: str = ""  # comma-separated `telegram:<id>` / `line:<id>`
+    reminder_offsets: str = "24h,1h"  # before a session starts; `30m` works too
+    nudge_after: str = "24h"  # quiet time before one reminder to finish an area
+    broadcast_rate: float = Field(25.0, gt=0)  # messages per second per channel
 
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
     telegram_api_base_url: str = Field("https://api.telegram.org/bot", validation_alias=_env("TELEGRAM_API_BASE_URL"))
@@ -37,5 +47,45 @@ class Settings(BaseSettings):
     line_channel_access_token: SecretStr | None = Field(None, validation_alias=_env("LINE_CHANNEL_ACCESS_TOKEN"))
     line_api_base_url: str = Field("https://api.line.me", validation_alias=_env("LINE_API_BASE_URL"))
 
+    @field_validator("reminder_offsets", "nudge_after")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                parse_duration(part)
+        return value
+
+    @field_validator("export_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="Asia/Bangkok")
+        except ValueError as exc:
+            raise ValueError(f"not a crontab expression (minute hour day month weekday): {exc}") from exc
+        return value
+
     def admin_ids(self) -> set[str]:
         return {a.strip() for a in self.admins.split(",") if a.strip()}
+
+    def is_admin(self, channel: str, user_ref: str) -> bool:
+        return f"{channel}:{user_ref}" in self.admin_ids()
+
+    def reminder_deltas(self) -> list[timedelta]:
+        """The reminder offsets, longest first."""
+        return sorted((parse_duration(x) for x in self.reminder_offsets.split(",") if x.strip()), reverse=True)
+
+    def nudge_delta(self) -> timedelta:
+        return parse_duration(self.nudge_after)
+
+
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`24h`, `1h`, `30m`, `2d`, `1h30m` → timedelta."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([dhms])", text.strip().lower())
+    if not parts or re.sub(r"[\d.\sdhms]", "", text.lower()):
+        raise ValueError(f"not a duration: {text!r} (use e.g. 24h, 30m)")
+    return sum((timedelta(**{_UNITS[u]: float(n)}) for n, u in parts), timedelta())

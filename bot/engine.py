@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "privacy": ("privacy", "ความเป็นส่วนตัว", "ประกาศความเป็นส่วนตัว"),
     "deleteme": ("deleteme", "delete my data", "ลบข้อมูล", "ลบข้อมูลของฉัน"),
     "mydata": ("mydata", "my data", "ข้อมูลของฉัน"),
-    "sessions": ("sessions", "events", "focus group", "กิจกรรม", "ประชุม", "การประชุม", "ลงทะเบียน"),
+    "events": ("events", "focus group", "กิจกรรม", "ประชุม", "การประชุม", "ลงทะเบียน"),
 }
 MAX_OFFERS = 6  # sessions listed at once: two buttons' worth each stays within LINE's 13
 _WORD_TO_COMMAND = {w: cmd for cmd, words in COMMANDS.items() for w in words}
@@ -285,7 +285,7 @@ class Engine:
             out.replies += [self.ask(s)] if s.step in ("consent", "declined") else [Reply(text), self.ask(s)]
         elif command == "mydata":
             out.replies += [Reply(self._mydata_text(s)), self.ask(s)]
-        elif command == "sessions":
+        elif command == "events":
             out.replies += [
                 self._sessions_reply(s, None) if self._ready(s) else Reply(tr(lang, "sessions_later")),
                 self.ask(s),

@@ -116,10 +116,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "วิธีใช้: กดปุ่มหรือพิมพ์คำตอบ (เช่น 1–5 หรือ “เห็นด้วย”) คำสั่งที่พิมพ์ได้:\n"
         "• ย้อนกลับ: กลับไปแก้คำถามก่อนหน้า\n• ข้าม: ข้ามคำถามที่ไม่บังคับ\n• เมนู: เลือกด้านอื่น\n"
         "• สถานะ: ดูความคืบหน้า\n• ภาษา: เปลี่ยนภาษา\n• ความเป็นส่วนตัว: อ่านประกาศ\n"
+        "• กิจกรรม: การประชุมระดมสมองที่เปิดรับลงทะเบียน\n"
         "• ข้อมูลของฉัน: ดูข้อมูลของท่าน\n• ลบข้อมูล: ลบข้อมูลทั้งหมดของท่าน",
         "How to answer: tap a button or type (e.g. 1–5 or “agree”). Things you can type:\n"
         "• back: return to the previous question\n• skip: skip an optional question\n• menu: choose another area\n"
         "• status: your progress\n• language: change language\n• privacy: read the notice\n"
+        "• events: focus-group sessions you can join\n"
         "• my data: see your data\n• delete my data: erase everything about you",
     ),
     "status": ("ความคืบหน้าของท่าน:", "Your progress:"),
@@ -183,6 +185,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nudge": (
         "ท่านยังตอบ{area}ไม่ครบ ({done}/{total} ข้อ) พิมพ์ “เริ่ม” เพื่อทำต่อจากข้อเดิมได้เลยค่ะ",
         "You haven't finished {area} yet ({done}/{total} answered). Type “start” to continue where you left off.",
+    ),
+    "broadcast_report": (
+        "ประกาศ #{id} ส่งเสร็จแล้ว: สำเร็จ {sent} · ไม่สำเร็จ {failed} · ถูกบล็อก {blocked}",
+        "Broadcast #{id} finished: sent {sent} · failed {failed} · blocked {blocked}",
     ),
     "try_later": (
         "ขออภัย ระบบบันทึกคำตอบไม่ได้ชั่วคราว คำตอบล่าสุดยังไม่ถูกบันทึก กรุณาลองใหม่ภายหลัง",

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from storage import Database
 
+from .admin import ADMIN_COMMANDS, Admin
 from .config import Settings
 from .engine import Context, Engine
 from .i18n import tr
@@ -41,6 +42,18 @@ class Service:
         self.catalog = catalog
         self.settings = settings
         self.clock = clock
+        self.admin = Admin(db, catalog, clock)
+
+    def _admin_command(self, channel: str, user_ref: str, event: Inbound) -> tuple[str, str] | None:
+        """An admin's `/sessions …`, `/broadcast …`, `/stats`, `/export`; others go to the engine,
+        which answers them as it answers any unknown command."""
+        if event.kind != "text" or not event.text.startswith("/"):
+            return None
+        head, _, arg = event.text[1:].partition(" ")
+        name = head.split("@", 1)[0].lower()
+        if name in ADMIN_COMMANDS and self.settings.is_admin(channel, user_ref):
+            return name, arg.strip()
+        return None
 
     def engine(self, now: datetime) -> Engine:
         s = self.settings
@@ -52,6 +65,12 @@ class Service:
         Raises storage.StorageError when nothing could be stored: the event is not claimed,
         so the platform's redelivery (or the participant's retry) will be handled later."""
         now = self.clock()
+        admin = self._admin_command(channel, user_ref, event)
+        if admin is not None:
+            if event_id is not None and not await self.db.claim_event(channel, event_id, now):
+                return None
+            replies = await self.admin.chat(*admin, requested_by=f"{channel}:{user_ref}")
+            return Handled(replies=replies, lang=None, pseudonym=self.db.pseudonym(channel, user_ref))
         engine = self.engine(now)
         outcome = await self.db.handle_event(channel, user_ref, event_id, lambda st: engine.decide(st, event), now)
         if outcome is None:

@@ -1,0 +1,193 @@
+"""Messages the bot starts: session reminders and notices, nudges to finish, broadcasts.
+
+Every send is claimed in the `deliveries` table before it is made and settled after, so a
+restart never sends the same reminder, nudge or broadcast to anyone twice. The scheduler calls
+`sweep` on an interval; it is idempotent, so missed runs simply catch up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from storage import outreach as q
+from storage.outreach import Recipient
+
+from .app import App
+from .i18n import BANGKOK, tr, when
+from .model import Reply, SessionView
+from .service import utcnow
+
+log = logging.getLogger("rabfang.outreach")
+
+QUIET_START, QUIET_END = 21, 8  # no nudges from 21:00 to 08:00 Bangkok time
+CONCURRENCY = 8  # sends in flight at once per channel; the pacer keeps the rate
+
+
+class Sender(Protocol):
+    """What a channel offers for messages the bot starts (see TelegramChannel, LineChannel)."""
+
+    name: str
+
+    async def push(self, user_ref: str, replies: list[Reply], key: str | None = None) -> str: ...
+
+
+class Pacer:
+    """Spaces sends at most `rate` per second (monotonic clock; no burst beyond one)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def in_quiet_hours(now: datetime) -> bool:
+    hour = now.astimezone(BANGKOK).hour
+    return hour >= QUIET_START or hour < QUIET_END
+
+
+class Outreach:
+    def __init__(self, app: App, senders: dict[str, Sender], clock: Callable[[], datetime] = utcnow):
+        self.app = app
+        self.db = app.db
+        self.settings = app.settings
+        self.senders = senders
+        self.clock = clock
+        self.pacers = {name: Pacer(app.settings.broadcast_rate) for name in senders}
+        self._sweeping = asyncio.Lock()
+
+    async def deliver(self, kind: str, ref: str, to: Recipient, replies: list[Reply]) -> str:
+        """Send once: claim, push, settle. Returns the status, or 'done' if it was already claimed."""
+        sender = self.senders.get(to.channel)
+        if sender is None:
+            return "unreachable"
+        if not await q.claim(self.db, kind, ref, to.participant_id, self.clock()):
+            return "done"
+        await self.pacers[to.channel].wait()
+        status = await sender.push(to.user_ref, replies, f"{kind}|{ref}|{to.participant_id}")
+        await q.settle(self.db, kind, ref, to.participant_id, status, self.clock())
+        if status != "sent":
+            log.info("%s %s to %s: %s", kind, ref, to.pseudonym, status)
+        return status
+
+    async def deliver_all(
+        self, kind: str, ref: str, recipients: list[Recipient], make: Callable[[Recipient], list[Reply]]
+    ) -> dict[str, int]:
+        """Deliver to many, a few at a time per channel, paced; returns a tally by status."""
+        tally: dict[str, int] = {}
+        todo = await q.unclaimed(self.db, kind, ref, recipients)
+        queue: asyncio.Queue[Recipient] = asyncio.Queue()
+        for r in todo:
+            queue.put_nowait(r)
+
+        async def worker() -> None:
+            while not queue.empty():
+                r = queue.get_nowait()
+                try:
+                    status = await self.deliver(kind, ref, r, make(r))
+                except Exception:  # a storage fault: leave it unsettled, count it failed
+                    log.exception("delivery %s %s to %s failed", kind, ref, r.pseudonym)
+                    status = "failed"
+                tally[status] = tally.get(status, 0) + 1
+
+        await asyncio.gather(*(worker() for _ in range(min(CONCURRENCY * max(len(self.senders), 1), len(todo)))))
+        return tally
+
+    # ---- the scheduled sweep ----------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        """Everything due now: session notices and reminders, nudges, unfinished broadcasts."""
+        if self._sweeping.locked():
+            return  # the previous sweep is still sending; it will pick up what is due
+        async with self._sweeping:
+            await self.sessions()
+            await self.nudges()
+            await self.broadcasts()
+
+    async def sessions(self) -> None:
+        now = self.clock()
+        offsets = self.settings.reminder_deltas()
+        for session, moved_at in await q.sessions_to_notify(self.db, now):
+            people = await q.registrants(self.db, session.id)
+            if not people:
+                continue
+            ref = str(session.id)
+            if session.status == "cancelled":
+                await self.deliver_all(
+                    "cancelled", ref, people, lambda r, s=session: [self._notice("session_cancelled", s, r)]
+                )
+                continue
+            if moved_at is not None:
+                kind = f"moved:{session.starts_at.isoformat()}"
+                await self.deliver_all(kind, ref, people, lambda r, s=session: [self._notice("session_moved", s, r)])
+            due = [off for off in offsets if session.starts_at - off <= now]
+            if not due:
+                continue
+            latest = min(due)
+            for off in due:
+                kind = f"reminder:{_label(off)}:{session.starts_at.isoformat()}"
+                if off != latest:  # missed while the bot was down: a later reminder supersedes it
+                    for r in await q.unclaimed(self.db, kind, ref, people):
+                        if await q.claim(self.db, kind, ref, r.participant_id, now):
+                            await q.settle(self.db, kind, ref, r.participant_id, "skipped", now)
+                    continue
+                await self.deliver_all(kind, ref, people, lambda r, s=session: [self._notice("reminder", s, r)])
+
+    def _notice(self, key: str, session: SessionView, r: Recipient) -> Reply:
+        return Reply(
+            tr(
+                r.lang,
+                key,
+                title=session.title(r.lang),
+                when=when(session.starts_at, r.lang),
+                place=session.place or "-",
+            )
+        )
+
+    async def nudges(self) -> None:
+        now = self.clock()
+        if in_quiet_hours(now):
+            return  # deferred: the first sweep after 08:00 sends them
+        for r, area_id in await q.nudge_candidates(self.db, now - self.settings.nudge_delta()):
+            area = self.app.catalog.areas.get(area_id)
+            if area is None:
+                continue
+            done = await q.answered_count(self.db, r.participant_id, area_id)
+            total = len(self.app.catalog.flow(area_id))
+            reply = Reply(tr(r.lang, "nudge", area=area.title(r.lang), done=min(done, total), total=total))
+            await self.deliver("nudge", area_id, r, [reply])
+
+    async def broadcasts(self) -> None:
+        for b in await q.open_broadcasts(self.db):
+            people = await q.audience(self.db, b.audience)
+            await self.deliver_all(
+                "broadcast", str(b.id), people, lambda r, b=b: [Reply(b.text_en if r.lang == "en" else b.text_th)]
+            )
+            sent, failed, blocked = await q.finish_broadcast(self.db, b.id, self.clock())
+            log.info("broadcast %s finished: sent %s, failed %s, blocked %s", b.id, sent, failed, blocked)
+            await self.report(b, sent, failed, blocked)
+
+    async def report(self, b: q.Broadcast, sent: int, failed: int, blocked: int) -> None:
+        if not b.requested_by:
+            return
+        channel, _, user_ref = b.requested_by.partition(":")
+        sender = self.senders.get(channel)
+        if sender is not None:
+            text = tr(None, "broadcast_report", id=b.id, sent=sent, failed=failed, blocked=blocked)
+            await sender.push(user_ref, [Reply(text)], f"report|{b.id}")
+
+
+def _label(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
