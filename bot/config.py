@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     contact: str = "สำนักงานพัฒนารัฐบาลดิจิทัล (องค์การมหาชน) · www.dga.or.th"
     pseudonym_key: SecretStr | None = None  # default: generated on first run, kept in the database
     log_level: str = "INFO"
+    flood_limit: int = Field(5, ge=1)  # messages a participant may send per flood window
+    flood_window: float = Field(10.0, gt=0)  # seconds
 
     export_cron: str = "0 2 * * *"  # scheduled export, crontab syntax, Asia/Bangkok time
     export_dir: Path = Path("data/exports")  # dated export folders go here

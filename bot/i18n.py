@@ -190,6 +190,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ประกาศ #{id} ส่งเสร็จแล้ว: สำเร็จ {sent} · ไม่สำเร็จ {failed} · ถูกบล็อก {blocked}",
         "Broadcast #{id} finished: sent {sent} · failed {failed} · blocked {blocked}",
     ),
+    "flood": (
+        "ส่งข้อความเร็วเกินไป ข้อความล่าสุดบางข้อความไม่ได้บันทึก กรุณารอสักครู่แล้วตอบใหม่ค่ะ",
+        "You're sending messages too fast; some of your last messages were not recorded. Please wait a moment and answer again.",
+    ),
     "try_later": (
         "ขออภัย ระบบบันทึกคำตอบไม่ได้ชั่วคราว คำตอบล่าสุดยังไม่ถูกบันทึก กรุณาลองใหม่ภายหลัง",
         "Sorry, we can't save answers right now; your last answer was not saved. Please try again later.",

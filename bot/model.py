@@ -21,6 +21,7 @@ class Inbound:
     kind: InboundKind
     text: str = ""
     data: str = ""
+    sent_at: datetime | None = None  # the platform's timestamp, when it gives one (flood control)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ Channels call `handle` and render what comes back; they never see state or stora
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from storage import Database
 
@@ -15,7 +16,7 @@ from .admin import ADMIN_COMMANDS, Admin
 from .config import Settings
 from .engine import Context, Engine
 from .i18n import tr
-from .model import Inbound, Reply
+from .model import Inbound, Outcome, Reply, State
 from .surveys import Catalog
 
 
@@ -36,6 +37,39 @@ class Handled:
     extra: dict[str, object] = field(default_factory=dict)
 
 
+class FloodGate:
+    """At most `limit` messages per `window` per participant; the first one over gets a notice,
+    the rest are dropped quietly. Counts by the platform's timestamps, so a backlog drained
+    after a restart is judged by when it was sent, not when it is processed."""
+
+    def __init__(self, limit: int, window: timedelta):
+        self.limit = limit
+        self.window = window
+        self._seen: dict[tuple[str, str], deque[datetime]] = {}
+        self._noticed: dict[tuple[str, str], datetime] = {}
+
+    def check(self, key: tuple[str, str], at: datetime) -> str:
+        """'ok', 'notice' (drop it and say so once), or 'drop'."""
+        times = self._seen.setdefault(key, deque())
+        while times and at - times[0] >= self.window:
+            times.popleft()
+        if len(times) < self.limit:
+            times.append(at)
+            if len(self._seen) > 10_000:
+                self._prune(at)
+            return "ok"
+        last = self._noticed.get(key)
+        if last is not None and at - last < self.window:
+            return "drop"
+        self._noticed[key] = at
+        return "notice"
+
+    def _prune(self, now: datetime) -> None:
+        for k in [k for k, t in self._seen.items() if not t or now - t[-1] >= self.window]:
+            self._seen.pop(k, None)
+            self._noticed.pop(k, None)
+
+
 class Service:
     def __init__(self, db: Database, catalog: Catalog, settings: Settings, clock: Callable[[], datetime] = utcnow):
         self.db = db
@@ -43,6 +77,7 @@ class Service:
         self.settings = settings
         self.clock = clock
         self.admin = Admin(db, catalog, clock)
+        self.flood = FloodGate(settings.flood_limit, timedelta(seconds=settings.flood_window))
 
     def _admin_command(self, channel: str, user_ref: str, event: Inbound) -> tuple[str, str] | None:
         """An admin's `/sessions …`, `/broadcast …`, `/stats`, `/export`; others go to the engine,
@@ -72,7 +107,18 @@ class Service:
             replies = await self.admin.chat(*admin, requested_by=f"{channel}:{user_ref}")
             return Handled(replies=replies, lang=None, pseudonym=self.db.pseudonym(channel, user_ref))
         engine = self.engine(now)
-        outcome = await self.db.handle_event(channel, user_ref, event_id, lambda st: engine.decide(st, event), now)
+        key = (channel, user_ref)
+        sent_at = event.sent_at or now
+
+        def decide(state: State) -> Outcome:
+            # runs after the event id is claimed, so a redelivered event is never counted twice
+            verdict = self.flood.check(key, sent_at)
+            if verdict == "ok":
+                return engine.decide(state, event)
+            replies = [Reply(tr(state.lang, "flood"))] if verdict == "notice" else []
+            return Outcome(state=state, replies=replies)
+
+        outcome = await self.db.handle_event(channel, user_ref, event_id, decide, now)
         if outcome is None:
             return None
         return Handled(

@@ -21,7 +21,8 @@ def catalog() -> Catalog:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, db=tmp_path / "rabfang.db")
+    # Tests answer faster than any person: flood control is tested on its own (test_flood.py).
+    return Settings(_env_file=None, db=tmp_path / "rabfang.db", flood_limit=10_000)
 
 
 @pytest.fixture
