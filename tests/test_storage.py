@@ -105,3 +105,19 @@ async def test_closing_leaves_no_thread_behind(settings) -> None:  # type: ignor
     for thread in set(threading.enumerate()) - before:
         thread.join(timeout=5)
         assert not thread.is_alive()
+
+
+async def test_retention_purge_removes_what_is_older_than_the_cutoff(
+    service: Service, db: Database, clock: Clock, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from storage.retention import purge_before
+
+    await walk(service, "old", *CONSENTED, "4", "5")
+    clock.now += timedelta(days=400)
+    await walk(service, "new", *CONSENTED, "3")
+    counts = await purge_before(db, clock.now - timedelta(days=365))
+    assert counts["answers"] == 2 and counts["participants"] == 1
+    assert rows(settings.db, "SELECT user_ref FROM participants") == [("new",)]
+    assert rows(settings.db, "SELECT count(*) FROM answers") == [(1,)]
