@@ -1,5 +1,28 @@
-"""Exports: files for analysts, read-only over storage."""
+"""Exports: files for analysts, read-only over storage.
 
-from .csvfiles import ExportResult, write_export
+- `write_export(db, out, flt, progress, fmt, catalog=...)`: the export set (CLI, scheduler, chat).
+- `write_dated_export`, `prune`: the scheduled export's dated folders and retention.
+- `export_zip`, `export_zip_bytes`, `export_attachment`: the set as a zip (Telegram /export).
+- `exports.links`: signed, expiring download links and the `GET /exports/{token}` route (LINE).
+- `exports.report.write_report`: the self-contained HTML report.
+"""
 
-__all__ = ["ExportResult", "write_export"]
+from .export import (
+    ExportResult,
+    export_attachment,
+    export_zip,
+    export_zip_bytes,
+    prune,
+    write_dated_export,
+    write_export,
+)
+
+__all__ = [
+    "ExportResult",
+    "export_attachment",
+    "export_zip",
+    "export_zip_bytes",
+    "prune",
+    "write_dated_export",
+    "write_export",
+]

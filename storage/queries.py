@@ -1,17 +1,25 @@
-"""Read-only queries for exports: rows streamed from the cursor, never the raw platform id."""
+"""Queries for exports and reports: rows streamed from a cursor, aggregates computed in SQL.
+
+Every reader takes the read-only snapshot connection from `Database.reader()`. Nothing here
+ever selects `participants.user_ref` (the platform id), and only participants who gave consent
+appear in a row; the completion funnel alone counts the others, as bare numbers.
+The two writers at the end keep the download-link key and load benchmark data.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
-from .db import iso
+from .db import Database, iso
 
 BATCH = 2000
+CONSENTED = "p.consent = 'given'"
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,7 @@ class Filter:
     until: datetime | None = None  # answered before
 
     def where(self, answers: str = "a", participants: str = "p") -> tuple[str, list[Any]]:
+        """The WHERE clause for answers joined to their (consenting) participants."""
         clauses, params = [f"{participants}.consent = 'given'"], []
         if self.area:
             clauses.append(f"{answers}.area = ?")
@@ -40,10 +49,9 @@ class Filter:
         return " AND ".join(clauses), params
 
 
-async def stream(
-    conn: aiosqlite.Connection, sql: str, params: list[Any] | tuple[Any, ...] = ()
-) -> AsyncIterator[tuple]:
-    cur = await conn.execute(sql, params)
+async def stream(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> AsyncIterator[tuple[Any, ...]]:
+    """Yield rows a batch at a time: memory stays bounded whatever the table size."""
+    cur = await conn.execute(sql, tuple(params))
     try:
         while rows := await cur.fetchmany(BATCH):
             for row in rows:
@@ -52,64 +60,256 @@ async def stream(
         await cur.close()
 
 
-RESPONSE_COLUMNS = (
-    "respondent",
-    "channel",
-    "stakeholder_group",
-    "region",
-    "area",
-    "item_id",
-    "question_id",
-    "value",
-    "option_id",
-    "text",
-    "language",
-    "answered_at",
-)
+async def scalar(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    cur = await conn.execute(sql, tuple(params))
+    try:
+        row = await cur.fetchone()
+    finally:
+        await cur.close()
+    return row[0] if row else None
 
 
-def responses(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple]:
-    """One row per answer given (skips are not answers), in a stable order."""
+# ---- answers ----------------------------------------------------------------------------------
+
+_ANSWERS = "FROM answers a JOIN participants p ON p.id = a.participant_id"
+
+
+def responses(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+    """One row per answer given (skips are not answers), in a stable order:
+    (pseudonym, channel, stakeholder, region, area, item, question, value, option, text, lang, answered_at)."""
     where, params = flt.where()
     sql = (
         "SELECT p.pseudonym, p.channel, p.stakeholder, p.region, a.area, a.item, a.question,"
-        " a.value, a.option, a.text, a.lang, a.answered_at"
-        " FROM answers a JOIN participants p ON p.id = a.participant_id"
-        f" WHERE a.skipped = 0 AND {where} ORDER BY p.id, a.area, a.answered_at, a.item, a.question"
+        f" a.value, a.option, a.text, a.lang, a.answered_at {_ANSWERS}"
+        f" WHERE a.skipped = 0 AND {where} ORDER BY p.id, a.area, a.item, a.question"
     )
     return stream(conn, sql, params)
 
 
-PARTICIPANT_COLUMNS = (
-    "respondent",
-    "channel",
-    "stakeholder_group",
-    "region",
-    "age_band",
-    "language",
-    "consent_at",
-    "consent_version",
-    "areas_started",
-    "areas_completed",
-)
+async def count_responses(conn: aiosqlite.Connection, flt: Filter) -> int:
+    where, params = flt.where()
+    return await scalar(conn, f"SELECT count(*) {_ANSWERS} WHERE a.skipped = 0 AND {where}", params)
 
 
-def participants(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple]:
-    """Consenting participants with the areas they started and completed (space-separated ids)."""
-    clauses, params = ["p.consent = 'given'"], []
-    if flt.channel:
-        clauses.append("p.channel = ?")
-        params.append(flt.channel)
+_TEXT = "a.skipped = 0 AND a.text IS NOT NULL AND a.text != ''"
+
+
+def _order_cte(order: Sequence[tuple[str, str, str]]) -> tuple[str, list[Any]]:
+    """A CTE `ord(area, item, question, pos)` giving questions their survey position."""
+    if not order:
+        return "ord(area, item, question, pos) AS (SELECT '', '', '', 0 WHERE 0)", []
+    values = ", ".join("(?, ?, ?, ?)" for _ in order)
+    params = [v for pos, key in enumerate(order) for v in (*key, pos)]
+    return f"ord(area, item, question, pos) AS (VALUES {values})", params
+
+
+def comments(
+    conn: aiosqlite.Connection, flt: Filter, order: Sequence[tuple[str, str, str]] = ()
+) -> AsyncIterator[tuple[Any, ...]]:
+    """Every free-text answer, grouped by question in survey `order` (unknown questions last):
+    (pseudonym, channel, stakeholder, region, area, item, question, text, lang, answered_at)."""
+    cte, cte_params = _order_cte(order)
+    where, params = flt.where()
+    sql = (
+        f"WITH {cte} SELECT p.pseudonym, p.channel, p.stakeholder, p.region, a.area, a.item, a.question,"
+        f" a.text, a.lang, a.answered_at {_ANSWERS}"
+        " LEFT JOIN ord o ON o.area = a.area AND o.item = a.item AND o.question = a.question"
+        f" WHERE {_TEXT} AND {where}"
+        " ORDER BY o.pos IS NULL, o.pos, a.area, a.item, a.question, a.answered_at, p.id"
+    )
+    return stream(conn, sql, [*cte_params, *params])
+
+
+async def count_comments(conn: aiosqlite.Connection, flt: Filter) -> int:
+    where, params = flt.where()
+    return await scalar(conn, f"SELECT count(*) {_ANSWERS} WHERE {_TEXT} AND {where}", params)
+
+
+def rating_counts(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+    """Counts of each rating per question and (stakeholder, region, channel) cell, aggregated in SQL:
+    (area, item, question, stakeholder, region, channel, n1, n2, n3, n4, n5, dont_know).
+
+    The result has at most questions × groups × regions × channels rows, whatever the number
+    of answers; "don't know" is the option `dk`, which has no value."""
+    where, params = flt.where()
+    counts = ", ".join(f"count(CASE WHEN a.value = {v} THEN 1 END)" for v in range(1, 6))
+    sql = (
+        f"SELECT a.area, a.item, a.question, p.stakeholder, p.region, p.channel, {counts},"
+        f" count(CASE WHEN a.option = 'dk' THEN 1 END) {_ANSWERS}"
+        f" WHERE a.skipped = 0 AND a.option IS NOT NULL AND {where}"
+        " GROUP BY a.area, a.item, a.question, p.stakeholder, p.region, p.channel"
+        " ORDER BY a.area, a.item, a.question, p.stakeholder, p.region, p.channel"
+    )
+    return stream(conn, sql, params)
+
+
+def respondents(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+    """Distinct respondents per area, channel and region, and how many of them completed the area:
+    (area, channel, region, respondents, completed)."""
+    where, params = flt.where()
+    sql = (
+        "SELECT a.area, p.channel, p.region, count(DISTINCT p.id),"
+        " count(DISTINCT CASE WHEN g.completed_at IS NOT NULL THEN p.id END)"
+        f" {_ANSWERS} LEFT JOIN progress g ON g.participant_id = p.id AND g.area = a.area"
+        f" WHERE a.skipped = 0 AND {where}"
+        " GROUP BY a.area, p.channel, p.region ORDER BY a.area, p.channel, p.region"
+    )
+    return stream(conn, sql, params)
+
+
+# ---- participants and the funnel ------------------------------------------------------------
+
+
+def participants(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+    """Consenting participants with the areas they started and completed (space-separated ids):
+    (pseudonym, channel, stakeholder, region, age_band, lang, consent_at, consent_version,
+    areas_started, areas_completed). With an area filter: those who started that area, and
+    only that area listed. The time window does not apply: this is the key to responses."""
+    clauses, params = [CONSENTED], []
     area = ""
     if flt.area:
         area = " AND g.area = ?"
-        params = [flt.area, flt.area, *params]
+        params = [flt.area, flt.area]
+        clauses.append("EXISTS (SELECT 1 FROM progress g WHERE g.participant_id = p.id AND g.area = ?)")
+    if flt.channel:
+        clauses.append("p.channel = ?")
+    params += [v for v in (flt.area, flt.channel) if v]
     sql = (
         "SELECT p.pseudonym, p.channel, p.stakeholder, p.region, p.age_band, p.lang, p.consent_at,"
         " p.consent_version,"
-        f" (SELECT group_concat(area, ' ') FROM (SELECT g.area FROM progress g WHERE g.participant_id = p.id{area} ORDER BY g.area)),"
-        f" (SELECT group_concat(area, ' ') FROM (SELECT g.area FROM progress g WHERE g.participant_id = p.id"
+        " (SELECT group_concat(area, ' ') FROM"
+        f" (SELECT g.area FROM progress g WHERE g.participant_id = p.id{area} ORDER BY g.area)),"
+        " (SELECT group_concat(area, ' ') FROM (SELECT g.area FROM progress g WHERE g.participant_id = p.id"
         f" AND g.completed_at IS NOT NULL{area} ORDER BY g.area))"
         f" FROM participants p WHERE {' AND '.join(clauses)} ORDER BY p.id"
     )
     return stream(conn, sql, params)
+
+
+def _funnel_where(flt: Filter, started: str) -> tuple[str, list[Any]]:
+    clauses, params = ["1"], []
+    if flt.channel:
+        clauses.append("p.channel = ?")
+        params.append(flt.channel)
+    if flt.since:
+        clauses.append(f"{started} >= ?")
+        params.append(iso(flt.since))
+    if flt.until:
+        clauses.append(f"{started} < ?")
+        params.append(iso(flt.until))
+    return " AND ".join(clauses), params
+
+
+def funnel(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+    """The completion funnel per area and channel, as counts only: (area, channel, started,
+    consented, completed).
+
+    An area is started when a participant opened it, or arrived through its deep link and has not
+    yet reached it (consent and profile come first); consented counts those who gave consent;
+    completed, those who finished it. The row with area '' is the bot as a whole: everyone who
+    started a conversation, those who consented, those who completed at least one area. The time
+    window applies to when the area (or conversation) was started."""
+    where, params = _funnel_where(flt, "coalesce(g.started_at, p.created_at)")
+    area_where, area_params = "", []
+    if flt.area:
+        area_where, area_params = " AND e.area = ?", [flt.area]
+    per_area = (
+        "WITH entered(pid, area) AS (SELECT participant_id, area FROM progress"
+        " UNION SELECT id, json_extract(cursor, '$.pending_area') FROM participants"
+        " WHERE json_extract(cursor, '$.pending_area') IS NOT NULL)"
+        " SELECT e.area, p.channel, count(*), count(CASE WHEN p.consent = 'given' THEN 1 END),"
+        " count(CASE WHEN p.consent = 'given' AND g.completed_at IS NOT NULL THEN 1 END)"
+        " FROM entered e JOIN participants p ON p.id = e.pid"
+        " LEFT JOIN progress g ON g.participant_id = e.pid AND g.area = e.area"
+        f" WHERE {where}{area_where} GROUP BY e.area, p.channel"
+    )
+    total_where, total_params = _funnel_where(flt, "p.created_at")
+    done = "EXISTS (SELECT 1 FROM progress d WHERE d.participant_id = p.id AND d.completed_at IS NOT NULL)"
+    overall = (
+        "SELECT '', p.channel, count(*), count(CASE WHEN p.consent = 'given' THEN 1 END),"
+        f" count(CASE WHEN p.consent = 'given' AND {done} THEN 1 END)"
+        f" FROM participants p WHERE {total_where} GROUP BY p.channel"
+    )
+    if flt.area:  # the bot-wide row means nothing for one area
+        sql, all_params = f"{per_area} ORDER BY 1, 2", [*params, *area_params]
+    else:
+        sql, all_params = f"{per_area} UNION ALL {overall} ORDER BY 1, 2", [*params, *total_params]
+    return stream(conn, sql, all_params)
+
+
+# ---- focus-group sessions -------------------------------------------------------------------
+
+
+def sessions(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+    """Focus-group sessions with their count of (consenting) registrations:
+    (id, area, title_th, title_en, starts_at, ends_at, place, capacity, status, registrations,
+    created_at, updated_at). Only the area filter applies."""
+    clauses, params = ["1"], []
+    if flt.area:
+        clauses.append("s.area = ?")
+        params.append(flt.area)
+    sql = (
+        "SELECT s.id, s.area, s.title_th, s.title_en, s.starts_at, s.ends_at, s.place, s.capacity, s.status,"
+        " (SELECT count(*) FROM registrations r JOIN participants p ON p.id = r.participant_id"
+        f" WHERE r.session_id = s.id AND {CONSENTED}), s.created_at, s.updated_at"
+        f" FROM sessions s WHERE {' AND '.join(clauses)} ORDER BY s.starts_at, s.id"
+    )
+    return stream(conn, sql, params)
+
+
+def registrations(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+    """One row per registration of a consenting participant:
+    (session_id, area, pseudonym, channel, stakeholder, region, registered_at)."""
+    clauses, params = [CONSENTED], []
+    if flt.area:
+        clauses.append("s.area = ?")
+        params.append(flt.area)
+    if flt.channel:
+        clauses.append("p.channel = ?")
+        params.append(flt.channel)
+    sql = (
+        "SELECT s.id, s.area, p.pseudonym, p.channel, p.stakeholder, p.region, r.registered_at"
+        " FROM registrations r JOIN sessions s ON s.id = r.session_id"
+        " JOIN participants p ON p.id = r.participant_id"
+        f" WHERE {' AND '.join(clauses)} ORDER BY s.starts_at, s.id, r.registered_at, p.id"
+    )
+    return stream(conn, sql, params)
+
+
+# ---- writers ----------------------------------------------------------------------------------
+
+
+async def meta_key(db: Database, key: str) -> str:
+    """A secret kept in the meta table, generated on first use; concurrent first uses agree."""
+    async with db.transaction() as conn:
+        await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, secrets.token_hex(32)))
+        cur = await conn.execute("SELECT value FROM meta WHERE key = ?", (key,))
+        (value,) = await cur.fetchone()
+    return value
+
+
+async def bulk_load(
+    db: Database,
+    participants: Iterable[tuple[Any, ...]],
+    answers: Iterable[tuple[Any, ...]],
+    progress: Iterable[tuple[Any, ...]] = (),
+) -> None:
+    """Insert prepared rows in one transaction, bypassing the engine (benchmarks and big tests).
+
+    participants: (id, channel, user_ref, pseudonym, lang, consent, consent_at, stakeholder, region,
+    age_band, created_at); answers: (participant_id, area, item, question, option, value, text,
+    skipped, lang, answered_at); progress: (participant_id, area, started_at, completed_at)."""
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO participants (id, channel, user_ref, pseudonym, lang, consent, consent_at, stakeholder,"
+            " region, age_band, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((*row, row[-1]) for row in participants),
+        )
+        await conn.executemany(
+            "INSERT INTO answers (participant_id, area, item, question, option, value, text, skipped, lang,"
+            " answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            answers,
+        )
+        await conn.executemany(
+            "INSERT INTO progress (participant_id, area, started_at, completed_at) VALUES (?, ?, ?, ?)", progress
+        )

@@ -1,0 +1,298 @@
+"""The export set: each file's columns (name, type, meaning) and where its rows come from.
+
+The README written beside the files is generated from these definitions, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.surveys import Catalog
+from storage import queries
+from storage.queries import Filter
+
+from .csvfiles import Kind, local_time
+from .summary import summary_rows
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    about: str
+
+
+@dataclass(frozen=True)
+class Context:
+    catalog: Catalog | None
+    flt: Filter
+    generated_at: datetime
+
+
+Rows = Callable[[aiosqlite.Connection, Context], AsyncIterator[tuple[Any, ...]]]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # file stem and sheet name
+    about: str
+    columns: tuple[Column, ...]
+    rows: Rows
+    total: Callable[[aiosqlite.Connection, Filter], Awaitable[int]] | None = None
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.csv"
+
+    @property
+    def spec(self) -> list[tuple[str, Kind]]:
+        return [(c.name, c.kind) for c in self.columns]
+
+
+def C(name: str, kind: Kind, about: str) -> Column:
+    return Column(name, kind, about)
+
+
+RESPONDENT = C("respondent", "text", "Pseudonym: a keyed hash, stable across files and exports; not the platform id.")
+CHANNEL = C("channel", "text", "Where they answered: line, telegram or console.")
+GROUP = C("stakeholder_group", "text", "Stakeholder group id (citizen, sme, farmer, government, academic, ...).")
+REGION = C("region", "text", "Region id (bangkok, central, north, northeast, east, west, south, abroad).")
+AREA = C("area", "text", "Focus area id (education, health, agriculture, welfare, participation, sme).")
+ITEM = C("item_id", "text", "Capability item id within the area; empty for the area's closing questions.")
+QUESTION = C("question_id", "text", "Question id: current, feasible, appropriate, why, or a closing question.")
+LANGUAGE = C("language", "text", "Language the participant was using: th or en.")
+ANSWERED = C("answered_at", "datetime", "When the answer was last given or changed.")
+
+
+async def _responses(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+    async for row in queries.responses(conn, ctx.flt):
+        yield row
+
+
+async def _comments(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+    cat = ctx.catalog
+    order = []
+    if cat is not None:
+        order = [
+            (s.area, s.item_id, s.question.id) for a in cat.areas for s in cat.flow(a) if s.question.kind == "text"
+        ]
+    async for who, channel, group, region, area, item, question, text, lang, at in queries.comments(
+        conn, ctx.flt, order
+    ):
+        step = cat.step(f"{area}.{item}.{question}") if cat else None
+        capability = step.item.capability.th if step and step.item else ""
+        prompt = step.question.prompt.th if step else ""
+        yield (who, channel, group, region, area, item, capability, question, prompt, text, lang, at)
+
+
+async def _participants(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+    async for row in queries.participants(conn, ctx.flt):
+        yield row
+
+
+async def _sessions(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+    async for row in queries.sessions(conn, ctx.flt):
+        yield row
+
+
+async def _registrations(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+    async for row in queries.registrations(conn, ctx.flt):
+        yield row
+
+
+async def _summary(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+    for row in await summary_rows(conn, ctx.flt, ctx.catalog):
+        yield row
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "responses",
+        "Long format: one row per answer given (a skipped question is not an answer). Ratings have a "
+        "value 1-5 and option_id; don't know is option_id 'dk' with an empty value; free text is in text.",
+        (
+            RESPONDENT,
+            CHANNEL,
+            GROUP,
+            REGION,
+            AREA,
+            ITEM,
+            QUESTION,
+            C("value", "integer", "Rating 1 (strongly disagree) to 5 (strongly agree); empty for don't know and text."),
+            C("option_id", "text", "The chosen option: '1'..'5', or 'dk' for don't know; empty for text."),
+            C("text", "text", "The free-text answer; empty for ratings."),
+            LANGUAGE,
+            ANSWERED,
+        ),
+        _responses,
+        queries.count_responses,
+    ),
+    Table(
+        "comments",
+        "Every free-text answer, grouped by question in survey order, with the capability and the question "
+        "as the participant saw them (Thai wording).",
+        (
+            RESPONDENT,
+            CHANNEL,
+            GROUP,
+            REGION,
+            AREA,
+            ITEM,
+            C("capability", "text", "The capability statement (Thai); empty for closing questions."),
+            QUESTION,
+            C("question", "text", "The question's wording (Thai)."),
+            C("text", "text", "The answer as typed."),
+            LANGUAGE,
+            ANSWERED,
+        ),
+        _comments,
+        queries.count_comments,
+    ),
+    Table(
+        "participants",
+        "One row per participant who gave consent (nobody else is ever exported). Not limited by the time "
+        "window; with an area filter, only those who started that area.",
+        (
+            RESPONDENT,
+            CHANNEL,
+            GROUP,
+            REGION,
+            C("age_band", "text", "Age band id (u20, a20_29, ..., a60); empty if skipped."),
+            C("language", "text", "Current language: th or en."),
+            C("consent_at", "datetime", "When consent was given."),
+            C("consent_version", "text", "Version of the privacy notice consented to."),
+            C("areas_started", "text", "Area ids started, space-separated."),
+            C("areas_completed", "text", "Area ids completed, space-separated."),
+        ),
+        _participants,
+    ),
+    Table(
+        "sessions",
+        "Focus-group sessions. Only the area filter applies.",
+        (
+            C("session_id", "integer", "Session number."),
+            AREA,
+            C("title_th", "text", "Title in Thai."),
+            C("title_en", "text", "Title in English."),
+            C("starts_at", "datetime", "Start time."),
+            C("ends_at", "datetime", "End time, if set."),
+            C("place", "text", "Place or online link."),
+            C("capacity", "integer", "Seats; empty means unlimited."),
+            C("status", "text", "scheduled or cancelled."),
+            C("registrations", "integer", "Registrations by consenting participants (= rows in registrations.csv)."),
+            C("created_at", "datetime", "When the session was created."),
+            C("updated_at", "datetime", "When the session was last changed."),
+        ),
+        _sessions,
+    ),
+    Table(
+        "registrations",
+        "One row per registration for a session by a consenting participant.",
+        (
+            C("session_id", "integer", "The session (sessions.csv)."),
+            AREA,
+            RESPONDENT,
+            CHANNEL,
+            GROUP,
+            REGION,
+            C("registered_at", "datetime", "When they registered."),
+        ),
+        _registrations,
+    ),
+    Table(
+        "summary",
+        "Two sections; filter on the `section` column. section=rating: one row per area x item x rating "
+        "question, overall (scope=all) and broken down by stakeholder_group, region and channel (the `group` "
+        "column names the group; empty = not given). n counts ratings 1-5; don't know is counted apart and "
+        "excluded from n, mean, median and pct_agree. section=funnel: per area (empty area = the bot as a "
+        "whole) and channel, the participants who started, of them those who consented, and those who "
+        "completed. An area counts as started when opened or reached through its deep link; for the whole "
+        "bot, started = began a conversation and completed = finished at least one area. Funnel counts "
+        "include people who did not consent, as numbers only.",
+        (
+            C("section", "text", "rating or funnel."),
+            C("scope", "text", "all, stakeholder_group, region (rating only) or channel."),
+            C("group", "text", "The group id within the scope; empty for scope=all, or not given."),
+            AREA,
+            ITEM,
+            QUESTION,
+            C("current_level", "integer", "Assessed current maturity level of the capability (1-5)."),
+            C("target_level", "integer", "Proposed 2027 (B.E. 2570) target level."),
+            C("n", "integer", "Number of ratings 1-5."),
+            C("mean", "decimal", "Mean rating, 3 decimals; empty when n = 0."),
+            C("median", "decimal", "Median rating (x.5 when n is even and the middle two differ)."),
+            C("n_1", "integer", "Ratings of 1, strongly disagree."),
+            C("n_2", "integer", "Ratings of 2, disagree."),
+            C("n_3", "integer", "Ratings of 3, not sure."),
+            C("n_4", "integer", "Ratings of 4, agree."),
+            C("n_5", "integer", "Ratings of 5, strongly agree."),
+            C("n_dont_know", "integer", "Don't know answers (option dk)."),
+            C("pct_agree", "decimal", "Percent of n rating 4 or 5, one decimal."),
+            C("started", "integer", "Funnel: participants who started."),
+            C("consented", "integer", "Funnel: of them, those who gave consent."),
+            C("completed", "integer", "Funnel: of them, those who completed (consenting only)."),
+        ),
+        _summary,
+    ),
+)
+
+
+def describe_filter(flt: Filter) -> str:
+    parts = []
+    if flt.area:
+        parts.append(f"area = {flt.area}")
+    if flt.channel:
+        parts.append(f"channel = {flt.channel}")
+    if flt.since:
+        parts.append(f"answered at or after {local_time(flt.since)}")
+    if flt.until:
+        parts.append(f"answered before {local_time(flt.until)}")
+    return "; ".join(parts) or "none (everything)"
+
+
+def readme(ctx: Context, rows: dict[str, int], files: list[str], fmt: str) -> str:
+    """README.txt: what the export holds and every column of every file."""
+    out = [
+        "rabfang (รับฟัง) export — ข้อมูลความคิดเห็นต่อร่างแผนพัฒนารัฐบาลดิจิทัล พ.ศ. 2566-2570",
+        "",
+        "ไฟล์ชุดนี้ส่งออกจากบอตรับฟังความคิดเห็น (LINE / Telegram) ไม่มีรหัสผู้ใช้หรือชื่อที่แสดงของแพลตฟอร์ม",
+        "ผู้ตอบแต่ละคนแทนด้วยรหัสนามแฝง (respondent) และส่งออกเฉพาะผู้ที่ให้ความยินยอมแล้วเท่านั้น",
+        "",
+        f"Generated: {local_time(ctx.generated_at)}",
+        f"Filter: {describe_filter(ctx.flt)}",
+        f"Format: {fmt}",
+        "",
+        "Files:",
+    ]
+    for name in files:
+        out.append(f"  {name}")
+    out += ["", "Rows:"]
+    for name, n in rows.items():
+        out.append(f"  {name}: {n}")
+    out += [
+        "",
+        "Conventions",
+        "  - UTF-8 with a byte-order mark, so Excel shows Thai correctly; comma-separated, CRLF line ends.",
+        "  - Times are ISO 8601 in Bangkok time, e.g. 2026-11-25T17:04:05+07:00.",
+        "  - Types: text, integer, decimal (a dot), datetime. An empty cell means no value.",
+        "  - A text cell that would start with = + - @ (or a tab or line break) gets a leading apostrophe",
+        "    so that no spreadsheet runs it as a formula (CSV injection); strip one leading ' to recover it.",
+        "  - Only participants who gave consent appear; skipped questions are not answers.",
+        "  - respondent is a hex string. In Excel choose Data > From Text/CSV and keep it as text (or use",
+        "    the xlsx format): an all-digit pseudonym would otherwise be shown as a number.",
+        "  - pandas: pd.read_csv(path, encoding='utf-8-sig', dtype={'respondent': str}, keep_default_na=False)",
+        "    and then pd.to_numeric / pd.to_datetime on the integer, decimal and datetime columns.",
+        "",
+    ]
+    for table in TABLES:
+        where = table.file if fmt == "csv" else f"sheet {table.name}"
+        out += [where, "  " + table.about, ""]
+        width = max(len(c.name) for c in table.columns)
+        out += [f"  {c.name:<{width}}  {c.kind:<8}  {c.about}" for c in table.columns]
+        out.append("")
+    return "\n".join(out)
