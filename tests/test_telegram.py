@@ -1,0 +1,508 @@
+"""The Telegram channel, driven through a real PTB `Bot` over real HTTP against a fake Bot API
+server on 127.0.0.1 (tests/fakes/telegram_api.py), with a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.app import App, open_app
+from bot.config import Settings
+from bot.handlers.telegram import (
+    COMMANDS,
+    PRIVATE_ONLY,
+    SECRET_HEADER,
+    WEBHOOK_PATH,
+    Pacer,
+    TelegramChannel,
+    keyboard,
+)
+from bot.i18n import tr
+from bot.model import Attachment, Button, Reply
+from bot.runner import http_app
+from tests.fakes.telegram_api import TOKEN, Call, FakeBotAPI, Participant, QuietServer, listening_socket
+
+WEBHOOK_URL = "https://rabfang.example.org" + WEBHOOK_PATH
+
+
+def fast_pacer() -> Pacer:
+    return Pacer(rate=1000, chat_rate=1000, chat_burst=10)
+
+
+@dataclass
+class Bot:
+    """A running channel: the app behind it, the fake API before it, the webhook URL if any."""
+
+    app: App
+    channel: TelegramChannel
+    api: FakeBotAPI
+    url: str | None = None
+
+    async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        return await self.app.db.fetch_all(sql, params)
+
+    async def answers(self, user_id: int) -> dict[str, tuple[Any, ...]]:
+        rows = await self.rows(
+            "SELECT a.area || '.' || a.item || '.' || a.question, a.option, a.value, a.text, a.skipped"
+            " FROM answers a JOIN participants p ON p.id = a.participant_id WHERE p.user_ref = ?",
+            str(user_id),
+        )
+        return {r[0]: r[1:] for r in rows}
+
+    async def active(self, user_id: int) -> int | None:
+        rows = await self.rows("SELECT active FROM participants WHERE user_ref = ?", str(user_id))
+        return rows[0][0] if rows else None
+
+    def participant(self, user_id: int) -> Participant:
+        if self.url is None:
+            return Participant(self.api, user_id)
+        return Participant(self.api, user_id, send=self.post)
+
+    async def post(self, update: dict[str, Any], secret: str | None = None) -> int:
+        secret = self.api.webhook["secret_token"] if secret is None else secret
+        assert self.url is not None
+        async with httpx.AsyncClient() as client:
+            r = await client.post(self.url, json=update, headers={SECRET_HEADER: secret} if secret else {})
+        return r.status_code
+
+
+@contextlib.asynccontextmanager
+async def running(
+    api: FakeBotAPI, tmp_path: Path, *, webhook: bool = False, pacer: Pacer | None = None, token: str = TOKEN
+) -> AsyncIterator[Bot]:
+    settings = Settings(
+        _env_file=None,
+        db=tmp_path / "rabfang.db",
+        telegram_bot_token=token,
+        telegram_api_base_url=api.base_url,
+        telegram_webhook_url=WEBHOOK_URL if webhook else None,
+        telegram_webhook_secret=None,
+        flood_limit=1000,  # a test taps faster than any participant
+    )
+    async with open_app(settings) as app:
+        channel = TelegramChannel(app, pacer=pacer or fast_pacer(), retry_delay=0.05, max_retry_delay=0.2)
+        await channel.start()
+        server = task = None
+        url = None
+        try:
+            if webhook:
+                sock = listening_socket()
+                url = f"http://127.0.0.1:{sock.getsockname()[1]}{WEBHOOK_PATH}"
+                config = uvicorn.Config(http_app([channel]), log_config=None, access_log=False, lifespan="off")
+                server = QuietServer(config)
+                task = asyncio.create_task(server.serve(sockets=[sock]))
+            yield Bot(app, channel, api, url)
+        finally:
+            if server is not None and task is not None:
+                server.should_exit = True
+                await task
+            await channel.stop()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI() as fake:
+        yield fake
+
+
+def question_key(buttons: list[tuple[str, str]]) -> str | None:
+    """The survey question a keyboard belongs to, read from its `q.<key>=...` data."""
+    for _, data in buttons:
+        if data.startswith("q."):
+            return data[2:].partition("=")[0]
+    return None
+
+
+def edits(calls: list[Call]) -> list[Call]:
+    return [c for c in calls if c.method == "editMessageText"]
+
+
+async def onboard(p: Participant, lang: str = "th", area: str | None = "health") -> None:
+    """Language, consent and profile by taps, then (optionally) into an area."""
+    await p.say("/start")
+    await p.tap(f"lang={lang}")
+    await p.tap("consent=yes")
+    await p.tap(p.buttons()[0][1])  # group: the first one
+    await p.tap(p.buttons()[1][1])  # region: the second one
+    await p.tap("age=~skip")
+    if area:
+        await p.tap(f"area={area}")
+
+
+# ---- a whole survey ----------------------------------------------------------------------
+
+
+async def test_full_area_survey_by_taps_and_typing(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550001)
+        calls = await p.say("/start")
+        assert [c.method for c in calls] == ["sendMessage"]
+        assert [d for _, d in p.buttons()] == ["lang=th", "lang=en"]
+
+        calls = await p.tap("lang=th")
+        assert [c.method for c in calls][:2] == ["answerCallbackQuery", "editMessageText"]
+        assert edits(calls)[0].params["text"].endswith("✓ ไทย")
+        assert "reply_markup" not in edits(calls)[0].params  # the keyboard is gone: the chat is a record
+        await p.tap("consent=yes")
+        await p.tap("group=citizen")
+        await p.say("2")  # region, typed as its number
+        await p.tap("age=~skip")
+        await p.tap("area=agriculture")
+
+        expected: dict[str, tuple[Any, ...]] = {}
+        taps = 0
+        for n in range(60):
+            buttons = p.buttons()
+            key = question_key(buttons)
+            assert key is not None, "every survey question carries its key in its buttons"
+            options = [(label, d) for label, d in buttons if not d.partition("=")[2].startswith("~")]
+            if not options:  # a text question
+                text = f"ความเห็นที่ {n}: ควรเชื่อมข้อมูลเกษตรกร"
+                calls = await p.say(text)
+                expected[key] = (None, None, text, 0)
+            elif n % 2 == 0:  # tap the option rating 2, so the follow-up "why" questions come too
+                label, data = next((lb, d) for lb, d in options if lb.startswith("2"))
+                calls = await p.tap(data)
+                taps += 1
+                assert edits(calls)[0].params["text"].endswith(f"\n\n✓ {label}")
+                expected[key] = (data.partition("=")[2], 2, None, 0)
+            else:  # type the number of the option rating 4
+                calls = await p.say("4")
+                expected[key] = (next(d for lb, d in options if lb.startswith("4")).partition("=")[2], 4, None, 0)
+            if tr("th", "another") in p.texts(calls):
+                break
+        else:
+            pytest.fail("the survey did not finish")
+
+        assert await bot.answers(5550001) == expected
+        assert len(expected) >= 16
+        rows = await bot.rows("SELECT area, completed_at IS NOT NULL FROM progress")
+        assert rows == [("agriculture", 1)]
+        # Every tap was answered, and every accepted one edited its question to show the choice.
+        assert len(api.method_calls("answerCallbackQuery")) == taps + 5  # + language, consent, group, age, area
+        assert len(api.method_calls("editMessageText")) == taps + 5
+        # Every button Telegram saw was short ASCII within 64 bytes.
+        for call in api.sent(5550001):
+            for row in call.params.get("reply_markup", {}).get("inline_keyboard", []):
+                for b in row:
+                    assert b["callback_data"].isascii() and len(b["callback_data"].encode()) <= 64
+
+
+async def test_deep_link_opens_the_area_after_consent_and_profile(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550002)
+        await p.say("/start health")
+        await p.tap("lang=en")
+        await p.tap("consent=yes")
+        await p.tap(p.buttons()[0][1])
+        await p.tap(p.buttons()[0][1])
+        calls = await p.tap("age=~skip")
+        assert question_key(p.buttons()) == "health.info_exchange.current"
+        assert any("Question 1/" in t for t in p.texts(calls))
+
+
+async def test_commands_are_registered_in_thai_english_and_by_default(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path):
+        menus = {c.params.get("language_code"): c.params["commands"] for c in api.method_calls("setMyCommands")}
+        assert set(menus) == {"th", "en", None}
+        names = [c for c, _, _ in COMMANDS]
+        for commands in menus.values():
+            assert [c["command"] for c in commands] == names
+        assert {"start", "help", "areas", "language", "back", "skip", "status", "privacy", "deleteme", "mydata"} <= set(
+            names
+        )
+        assert menus["en"][0]["description"].startswith("Start")
+        assert api.method_calls("deleteWebhook"), "polling needs any old webhook removed"
+        assert not api.method_calls("setWebhook")
+
+
+# ---- taps that must not count ----------------------------------------------------------------
+
+
+async def test_stale_and_forged_taps_are_answered_and_refused(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550003)
+        await onboard(p, "en")
+        first = p.question()
+        first_key = question_key(p.buttons(first))
+        await p.tap(f"q.{first_key}=4", first)
+        second_key = question_key(p.buttons())
+        assert second_key != first_key
+        answers = await bot.answers(5550003)
+
+        for message, data in [
+            (first, f"q.{first_key}=~back"),  # a control of an earlier question: stale
+            (p.question(), "q.health.no_such_item.current=4"),  # forged: no such question
+            (p.question(), f"q.{second_key}=99"),  # forged: no such option
+            (p.question(), "consent=maybe"),
+            (p.question(), "\u0e01" * 10),
+        ]:
+            calls = await p.tap(data, message)
+            assert calls[0].method == "answerCallbackQuery"
+            assert not edits(calls), "a refused tap edits nothing"
+            assert any(tr("en", "stale") in t for t in p.texts(calls))
+            assert question_key(p.buttons()) == second_key
+        assert await bot.answers(5550003) == answers
+
+        # A button of an earlier question changes that answer, never the current question's.
+        calls = await p.tap(f"q.{first_key}=2", first)
+        after = await bot.answers(5550003)
+        assert after[first_key][1] == 2
+        assert second_key not in after
+        assert question_key(p.buttons()) == second_key
+        assert edits(calls)[0].params["text"].endswith("✓ 2 Disagree")
+
+
+# ---- delivery ----------------------------------------------------------------------------
+
+
+async def test_a_replayed_update_is_recorded_once(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550004)
+        await onboard(p, "en")
+        key = question_key(p.buttons())
+        tap = api.callback_update(5550004, p.question(), f"q.{key}=5")
+        api.updates.append(tap)  # Telegram delivering the same update twice
+        calls = await p.send(tap)
+        assert len(edits(calls)) == 1
+        assert len([c for c in calls if c.method == "sendMessage"]) == 1  # the next question, once
+        assert len([c for c in calls if c.method == "answerCallbackQuery"]) == 2  # every tap is answered
+        assert (await bot.answers(5550004))[key][1] == 5
+        next_key = question_key(p.buttons())
+        assert next_key != key and next_key not in await bot.answers(5550004)
+        assert await bot.rows("SELECT count(*) FROM events WHERE event_id = ?", str(tap["update_id"])) == [(1,)]
+
+
+async def test_storage_failure_replies_try_later_and_does_not_advance(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550005)
+        with sqlite3.connect(bot.app.db.path) as conn:
+            conn.execute("CREATE TRIGGER broken BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O'); END")
+        uid = await api.deliver(api.message_update(5550005, "/start"))
+        try_later = tr(None, "try_later")
+        await api.wait_for(lambda: p.texts().count(try_later) >= 2)  # and fetched again
+        assert all((c.params.get("offset") or 0) <= uid for c in api.method_calls("getUpdates"))
+        assert await bot.rows("SELECT count(*) FROM participants") == [(0,)]
+
+        with sqlite3.connect(bot.app.db.path) as conn:
+            conn.execute("DROP TRIGGER broken")
+        await api.wait_acked(uid)
+        assert await bot.rows("SELECT count(*) FROM events WHERE event_id = ?", str(uid)) == [(1,)]
+        assert await bot.rows("SELECT count(*) FROM participants") == [(1,)]
+        assert p.texts()[-1].startswith(tr(None, "welcome").split("\n")[0])
+
+
+async def test_a_blocked_user_is_marked_inactive(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550006)
+        await p.say("/start")
+        await p.tap("lang=en")
+        assert await bot.active(5550006) == 1
+
+        api.blocked.add(5550006)
+        calls = await p.say("/help")
+        assert [c.status for c in calls if c.method == "sendMessage"] == [403]  # stopped at the first refusal
+        assert await bot.active(5550006) == 0
+        assert await bot.channel.push("5550006", [Reply("reminder")], "reminder|1|1") == "blocked"
+
+        api.blocked.clear()
+        await p.say("/start")  # they came back
+        assert await bot.active(5550006) == 1
+        await p.send(api.blocked_update(5550006))  # Telegram tells us when they block the bot
+        assert await bot.active(5550006) == 0
+
+
+async def test_flood_control_is_honoured(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550007)
+        api.flood["sendMessage"] = [1]
+        calls = [c for c in await p.say("/start") if c.method == "sendMessage"]
+        assert [c.status for c in calls] == [429, 200]
+        assert calls[1].at - calls[0].at >= 0.95
+
+
+async def test_sends_are_paced_per_chat(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path, pacer=Pacer(rate=1000, chat_rate=10, chat_burst=1)) as bot:
+        assert await bot.channel.push("5550008", [Reply(f"m{i}") for i in range(4)]) == "sent"
+        times = [c.at for c in api.sent(5550008)]
+        assert len(times) == 4
+        assert all(b - a >= 0.09 for a, b in itertools.pairwise(times))
+
+
+def test_pacer_allows_a_short_burst_then_one_a_second() -> None:
+    now = [100.0]
+    pacer = Pacer(rate=10, chat_rate=1, chat_burst=3, clock=lambda: now[0])
+    assert [pacer.chat_delay(1) for _ in range(5)] == [0, 0, 0, 1, 2]
+    assert pacer.chat_delay(2) == 0  # another chat is not held up
+    assert [round(pacer.overall_delay(), 3) for _ in range(3)] == [0, 0.1, 0.2]
+    now[0] += 10
+    assert pacer.chat_delay(1) == 0
+    pacer.hold(5)
+    assert pacer.overall_delay() == 5
+
+
+# ---- what participants send that we cannot read ----------------------------------------------
+
+
+async def test_stickers_photos_voice_locations_documents_are_unsupported(api: FakeBotAPI, tmp_path: Path) -> None:
+    file = {"file_id": "AgAD", "file_unique_id": "AQAD"}
+    contents: dict[str, Any] = {
+        "sticker": {**file, "type": "regular", "width": 512, "height": 512, "is_animated": False, "is_video": False},
+        "photo": [{**file, "width": 90, "height": 90}],
+        "voice": {**file, "duration": 3},
+        "location": {"latitude": 13.75, "longitude": 100.5},
+        "document": {**file, "file_name": "plan.pdf"},
+    }
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550009)
+        await p.say("/start")
+        await p.tap("lang=en")
+        before = await bot.rows("SELECT cursor FROM participants")
+        for kind, content in contents.items():
+            calls = await p.send(api.message_update(5550009, **{kind: content}))
+            assert p.texts(calls)[0].startswith(tr("en", "unsupported")), kind
+        assert await bot.rows("SELECT cursor FROM participants") == before
+
+
+async def test_group_chats_get_a_bilingual_notice_and_nothing_is_stored(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        update = api.message_update(5550010, "/start@rabfang_test_bot", chat_id=-1001, chat_type="supergroup")
+        await api.wait_acked(await api.deliver(update))
+        notices = api.sent(-1001)
+        assert [c.params["text"] for c in notices] == [PRIVATE_ONLY]
+        assert "private chat" in PRIVATE_ONLY and "แชตส่วนตัว" in PRIVATE_ONLY
+        await api.wait_acked(
+            await api.deliver(api.message_update(5550010, "hello all", chat_id=-1001, chat_type="group"))
+        )
+        assert len(api.sent(-1001)) == 1  # chatter not addressed to the bot is left alone
+        assert await bot.rows("SELECT count(*) FROM participants") == [(0,)]
+        assert await bot.rows("SELECT count(*) FROM events") == [(0,)]
+
+
+# ---- webhook mode --------------------------------------------------------------------------
+
+
+async def test_webhook_checks_the_secret_and_absorbs_replays(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path, webhook=True) as bot:
+        hook = api.webhook
+        assert hook["url"] == WEBHOOK_URL
+        assert len(hook["secret_token"]) >= 32
+        assert hook["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
+        assert not api.method_calls("getUpdates")
+
+        update = api.message_update(5550011, "/start")
+        assert await bot.post(update, secret="wrong") == 403
+        assert await bot.post(update, secret="") == 403
+        assert await bot.post(update, secret=hook["secret_token"][:-1]) == 403
+        assert not api.sent(5550011)
+        assert await bot.rows("SELECT count(*) FROM events") == [(0,)]
+
+        assert await bot.post(update) == 200
+        assert len(api.sent(5550011)) == 1
+        assert await bot.post(update) == 200  # redelivered: absorbed
+        assert len(api.sent(5550011)) == 1
+
+        p = bot.participant(5550011)
+        calls = await p.tap("lang=en")
+        assert p.last == 200
+        assert edits(calls) and p.texts(calls)
+
+
+async def test_webhook_storage_failure_is_a_500_so_telegram_redelivers(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path, webhook=True) as bot:
+        update = api.message_update(5550012, "/start")
+        with sqlite3.connect(bot.app.db.path) as conn:
+            conn.execute("CREATE TRIGGER broken BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O'); END")
+        assert await bot.post(update) == 500
+        assert [c.params["text"] for c in api.sent(5550012)] == [tr(None, "try_later")]
+        with sqlite3.connect(bot.app.db.path) as conn:
+            conn.execute("DROP TRIGGER broken")
+        assert await bot.post(update) == 200
+        assert await bot.rows("SELECT count(*) FROM participants") == [(1,)]
+
+
+# ---- push, rendering, lifecycle ---------------------------------------------------------------
+
+
+async def test_push_splits_long_text_and_sends_attachments(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        long = "\n".join(f"บรรทัด {i} " + "ก" * 90 for i in range(80))
+        replies = [
+            Reply(long, (Button("ใช่", "x=1"), Button("ไม่", "x=2"))),
+            Reply("รายงาน", attachment=Attachment("report.csv", b"a,b\n1,2\n", "text/csv")),
+        ]
+        assert await bot.channel.push("5550013", replies, "report|1") == "sent"
+        texts = api.sent(5550013)
+        assert len(texts) == 3
+        assert all(len(c.params["text"]) <= 4096 for c in texts)
+        assert "\n".join(c.params["text"] for c in texts[:2]) == long
+        assert "reply_markup" not in texts[0].params and texts[1].params["reply_markup"]
+        (doc,) = api.sent(5550013, "sendDocument")
+        assert doc.files["document"] == ("report.csv", b"a,b\n1,2\n")
+        api.blocked.add(5550014)
+        assert await bot.channel.push("5550014", [Reply("x")]) == "blocked"
+        assert await bot.channel.push("not-a-number", [Reply("x")]) == "failed"
+
+
+def test_keyboard_rows_fit_the_labels() -> None:
+    labels = ["1 Strongly disagree", "2 Disagree", "3 Not sure", "4 Agree", "5 Strongly agree", "Don't know"]
+    rating = [Button(label, f"q.a.b.c={n}") for n, label in enumerate(labels)]
+    controls = [Button("Skip", "q.a.b.c=~skip"), Button("Back", "q.a.b.c=~back")]
+    rows = keyboard([*controls[:1], *rating, *controls[1:]]).inline_keyboard  # type: ignore[union-attr]
+    assert [[b.text for b in r] for r in rows] == [
+        ["1 Strongly disagree"],  # a long label alone
+        ["2 Disagree", "3 Not sure"],
+        ["4 Agree", "5 Strongly agree"],
+        ["Don't know"],
+        ["Skip", "Back"],  # the controls together, last
+    ]
+    short = [Button(x, f"age=a{i}") for i, x in enumerate(("20–29", "30–39", "40–49", "50–59"))]
+    assert [len(r) for r in keyboard(short).inline_keyboard] == [3, 1]  # type: ignore[union-attr]
+    thai = [Button("ผู้ประกอบการ SME", "group=sme"), Button("เกษตรกร", "group=farmer")]
+    assert [len(r) for r in keyboard(thai).inline_keyboard] == [2]  # type: ignore[union-attr]
+    assert keyboard([Button("x", "q." + "a" * 70)]) is None  # over 64 bytes: never sent
+
+
+async def test_stop_finishes_in_flight_work_and_acknowledges_it(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        api.latency["sendMessage"] = 0.3
+        uid = await api.deliver(api.message_update(5550015, "/start"))
+        await api.wait_for(lambda: "sendMessage" in api.arrivals)  # the reply is on its way
+        await bot.channel.stop()
+        assert len(api.sent(5550015)) == 1  # the reply went out before the channel stopped
+        assert any((c.params.get("offset") or 0) > uid for c in api.method_calls("getUpdates"))
+
+
+async def test_a_wrong_token_stops_start_up_without_showing_it(api: FakeBotAPI, tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError) as info:
+        async with running(api, tmp_path, token="999:not-the-right-one"):
+            pass
+    assert "not-the-right-one" not in str(info.value)
+
+
+async def test_logs_carry_neither_token_nor_user_ids(
+    api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550016)
+        await p.say("/start")
+        api.blocked.add(5550016)
+        await p.tap("lang=th")
+    # The fake server's own access log shows its URLs; aiosqlite's DEBUG lines show SQL parameters
+    # (storage's business, reported). Everything else is rabfang's, PTB's or httpx's.
+    text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("uvicorn.access", "aiosqlite")))
+    assert "blocked the bot" in text
+    assert TOKEN not in text and TOKEN.split(":")[1] not in text
+    assert "5550016" not in text
