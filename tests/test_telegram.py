@@ -168,6 +168,10 @@ async def test_full_area_survey_by_taps_and_typing(api: FakeBotAPI, tmp_path: Pa
             assert key is not None, "every survey question carries its key in its buttons"
             options = [(label, d) for label, d in buttons if not d.partition("=")[2].startswith("~")]
             if not options:  # a text question
+                if not any(e[2] for e in expected.values()):  # the first one: too long first
+                    calls = await p.say("ก" * 2001)
+                    assert p.texts(calls)[0].startswith(tr("th", "too_long", n=2001, max=2000))
+                    assert question_key(p.buttons()) == key
                 text = f"ความเห็นที่ {n}: ควรเชื่อมข้อมูลเกษตรกร"
                 calls = await p.say(text)
                 expected[key] = (None, None, text, 0)
@@ -264,7 +268,40 @@ async def test_stale_and_forged_taps_are_answered_and_refused(api: FakeBotAPI, t
         assert edits(calls)[0].params["text"].endswith("✓ 2 Disagree")
 
 
+async def test_deleteme_erases_the_participant(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550017)
+        await onboard(p, "en")
+        await p.tap(f"q.{question_key(p.buttons())}=3")
+        assert await bot.answers(5550017)
+        await p.say("/deleteme")
+        calls = await p.tap("del=yes")
+        assert edits(calls)[0].params["text"].endswith("✓ " + tr("en", "delete_yes"))
+        assert await bot.rows("SELECT count(*) FROM participants") == [(0,)]
+        assert await bot.rows("SELECT count(*) FROM answers") == [(0,)]
+
+
 # ---- delivery ----------------------------------------------------------------------------
+
+
+async def test_a_batch_runs_users_side_by_side_and_each_user_in_order(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        a, b = bot.participant(5550018), bot.participant(5550019)
+        updates = [
+            api.message_update(5550018, "/start"),
+            api.message_update(5550019, "/start"),
+            api.message_update(5550018, "English"),  # typed: only right after /start
+            api.message_update(5550018, "/help"),
+        ]
+        await api.wait_acked(await api.deliver(*updates))
+        batches = [c.result for c in api.method_calls("getUpdates") if c.result]
+        assert batches == [[u["update_id"] for u in updates]]  # one batch
+        texts = a.texts()
+        assert texts[0].startswith(tr(None, "welcome")[:20])
+        assert tr("en", "lang_set") in texts
+        assert texts.index(tr("en", "lang_set")) < texts.index(tr("en", "help"))
+        assert len(b.texts()) == 1
+        assert await bot.rows("SELECT lang FROM participants WHERE user_ref = '5550018'") == [("en",)]
 
 
 async def test_a_replayed_update_is_recorded_once(api: FakeBotAPI, tmp_path: Path) -> None:

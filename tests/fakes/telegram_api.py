@@ -162,11 +162,11 @@ class FakeBotAPI:
         }
         return {"update_id": next(self._update_ids), "my_chat_member": change}
 
-    async def deliver(self, update: dict[str, Any]) -> int:
-        """Queue an update for getUpdates; returns its id."""
-        self.updates.append(update)
+    async def deliver(self, *updates: dict[str, Any]) -> int:
+        """Queue updates for getUpdates, all in one batch; returns the last one's id."""
+        self.updates.extend(updates)
         await self._notify()
-        return update["update_id"]
+        return updates[-1]["update_id"]
 
     def sent(self, chat_id: int | None = None, method: str = "sendMessage") -> list[Call]:
         return [
