@@ -75,13 +75,13 @@ _ANSWERS = "FROM answers a JOIN participants p ON p.id = a.participant_id"
 
 
 def responses(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
-    """One row per answer given (skips are not answers), in a stable order:
+    """One row per answer given (skips are not answers), per participant and area in the order answered:
     (pseudonym, channel, stakeholder, region, area, item, question, value, option, text, lang, answered_at)."""
     where, params = flt.where()
     sql = (
         "SELECT p.pseudonym, p.channel, p.stakeholder, p.region, a.area, a.item, a.question,"
         f" a.value, a.option, a.text, a.lang, a.answered_at {_ANSWERS}"
-        f" WHERE a.skipped = 0 AND {where} ORDER BY p.id, a.area, a.item, a.question"
+        f" WHERE a.skipped = 0 AND {where} ORDER BY p.id, a.area, a.answered_at, a.item, a.question"
     )
     return stream(conn, sql, params)
 

@@ -270,7 +270,7 @@ async def test_responses_are_exact(db: Database, catalog: Catalog, exported: Pat
             text = is_text(catalog, key)
             expected.append(
                 (
-                    (order, area, item, question),
+                    (order, area, minute, item, question),
                     {
                         "respondent": ids[p.user_ref],
                         "channel": p.channel,
