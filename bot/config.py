@@ -60,10 +60,10 @@ class Settings(BaseSettings):
     @field_validator("export_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from .scheduler import cron_trigger
 
         try:
-            CronTrigger.from_crontab(value, timezone="Asia/Bangkok")
+            cron_trigger(value)
         except ValueError as exc:
             raise ValueError(f"not a crontab expression (minute hour day month weekday): {exc}") from exc
         return value

@@ -45,6 +45,13 @@ def build_components(app: App) -> list[Component]:
         from .handlers.line import LineChannel
 
         components.append(LineChannel(app))
+    if s.public_url:
+        from exports.links import ExportLinks
+
+        components.append(ExportLinks(app))  # GET /exports/{token}: signed download links
+    from .scheduler import Scheduler
+
+    components.append(Scheduler(app))
     return components
 
 
@@ -73,7 +80,7 @@ async def run(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with open_app(settings) as app:
         components = build_components(app)
-        if not components:
+        if all(c.name in ("scheduler", "exports") for c in components):
             log.warning("no channel configured (TELEGRAM_BOT_TOKEN, LINE_CHANNEL_SECRET + LINE_CHANNEL_ACCESS_TOKEN)")
         config = uvicorn.Config(
             http_app(components),
