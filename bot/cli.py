@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -46,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", type=_date, help="answers from this date (Bangkok time)")
     export.add_argument("--until", type=_until, help="answers before this date (Bangkok time)")
     export.add_argument("--channel", help="only this channel: line, telegram, console")
+    export.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="CSV files (default) or one workbook")
+
+    report = sub.add_parser("report", help="write the HTML report (self-contained; Thai, English available)")
+    report.add_argument("--out", type=Path, required=True, help="output file, e.g. report.html")
+    report.add_argument("--area", help="only this area")
+    report.add_argument("--lang", choices=("th", "en"), default="th", help="language shown first (default: th)")
 
     sessions = sub.add_parser("sessions", help="focus-group sessions: add, list, cancel, move")
     add_sessions_commands(sessions)
@@ -111,17 +118,56 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return await run(settings)
 
 
+CHANNELS = ("line", "telegram", "console")
+
+
+def _check_scope(areas: Collection[str], area: str | None, channel: str | None = None) -> str | None:
+    """An error message for an unknown area or channel, else None."""
+    if area is not None and area not in areas:
+        return f"unknown area {area!r}; areas: {', '.join(areas)}"
+    if channel is not None and channel not in CHANNELS:
+        return f"unknown channel {channel!r}; channels: {', '.join(CHANNELS)}"
+    return None
+
+
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from exports import write_export
+    from exports.progress import terminal_progress
     from storage.queries import Filter
 
     from .app import open_app
 
+    if args.since and args.until and args.since >= args.until:
+        print("rabfang: --since must be before --until", file=sys.stderr)
+        return 2
     flt = Filter(area=args.area, channel=args.channel, since=args.since, until=args.until)
     async with open_app(settings) as app:
-        result = await write_export(app.db, args.out, flt)
+        if problem := _check_scope(app.catalog.areas, args.area, args.channel):
+            print(f"rabfang: {problem}", file=sys.stderr)
+            return 2
+        bar = terminal_progress(sys.stderr)
+        try:
+            result = await write_export(app.db, args.out, flt, bar, args.format, catalog=app.catalog)
+        finally:
+            if bar:
+                bar.close()
     for name, n in result.rows.items():
         print(f"{args.out / name}: {n} rows")
+    print(f"{args.out / 'README.txt'}: column descriptions")
+    return 0
+
+
+async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from exports.report import write_report
+
+    from .app import open_app
+
+    async with open_app(settings) as app:
+        if problem := _check_scope(app.catalog.areas, args.area):
+            print(f"rabfang: {problem}", file=sys.stderr)
+            return 2
+        path = await write_report(app.db, app.catalog, args.out, area=args.area, lang=args.lang)
+    print(path)
     return 0
 
 
@@ -146,4 +192,5 @@ COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
     "export": cmd_export,
+    "report": cmd_report,
 }
