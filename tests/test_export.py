@@ -609,3 +609,20 @@ async def test_failed_export_leaves_previous_files(
     with pytest.raises(RuntimeError, match="boom"):
         await write_export(db, out, catalog=catalog)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+async def test_xlsx_continues_a_long_table_on_the_next_sheet(
+    db: Database, catalog: Catalog, seeded: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openpyxl
+
+    from exports.csvfiles import XlsxBook
+
+    monkeypatch.setattr(XlsxBook, "MAX_ROWS", 9)  # a header and 8 rows per sheet
+    await write_export(db, tmp_path / "x", fmt="xlsx", catalog=catalog)
+    book = openpyxl.load_workbook(tmp_path / "x" / "rabfang-export.xlsx", read_only=True)
+    parts = [n for n in book.sheetnames if n.startswith("responses")]
+    assert parts == ["responses", "responses_2", "responses_3"]
+    sheets = [list(book[n].iter_rows(values_only=True)) for n in parts]
+    assert all(s[0][0] == "respondent" for s in sheets)
+    assert [len(s) - 1 for s in sheets] == [8, 8, 5]
