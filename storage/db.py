@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +24,9 @@ from typing import Any
 import aiosqlite
 
 from bot.model import Answer, Outcome, SessionView, State
+
+# aiosqlite logs SQL parameters (platform user ids among them) at DEBUG: never let them through.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -107,8 +111,9 @@ class Database:
                 raise
 
     def pseudonym(self, channel: str, user_ref: str) -> str:
-        """The stable, keyed pseudonym exports show instead of the platform id."""
-        return hmac.new(self._key, f"{channel}:{user_ref}".encode(), hashlib.sha256).hexdigest()[:16]
+        """The stable, keyed pseudonym exports show instead of the platform id. It starts with a
+        letter so that Excel never reads it as a number (`12e45…`)."""
+        return "P" + hmac.new(self._key, f"{channel}:{user_ref}".encode(), hashlib.sha256).hexdigest()[:15]
 
     async def handle_event(
         self,

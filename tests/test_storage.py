@@ -54,7 +54,7 @@ async def test_state_survives_reopening_the_database(settings, catalog, clock: C
 async def test_pseudonyms_are_keyed_and_stable(settings, db: Database) -> None:  # type: ignore[no-untyped-def]
     p = db.pseudonym("line", "U123")
     assert p == db.pseudonym("line", "U123") != db.pseudonym("telegram", "U123")
-    assert "U123" not in p and len(p) == 16
+    assert "U123" not in p and len(p) == 16 and p.startswith("P")
     other = await Database.open(settings.db.with_name("other.db"))
     try:
         assert other.pseudonym("line", "U123") != p  # a different key per database

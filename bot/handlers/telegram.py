@@ -82,6 +82,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("start", "เริ่มหรือทำต่อจากข้อเดิม", "Start, or continue where you left off"),
     ("areas", "เลือกด้านที่จะแสดงความคิดเห็น", "Choose an area to comment on"),
     ("status", "ดูความคืบหน้า", "See your progress"),
+    ("events", "การประชุมระดมสมองที่เปิดรับลงทะเบียน", "Focus-group sessions you can join"),
     ("back", "ย้อนกลับไปข้อก่อนหน้า", "Go back to the previous question"),
     ("skip", "ข้ามข้อนี้ (ถ้าข้ามได้)", "Skip this question (if optional)"),
     ("language", "เปลี่ยนภาษา", "Change language"),
