@@ -13,6 +13,7 @@ from datetime import datetime
 from storage import Database
 from storage import outreach as q
 
+from .config import Settings
 from .i18n import BANGKOK, when
 from .model import Reply
 from .surveys import Catalog
@@ -69,9 +70,10 @@ def add_broadcast_command(parser: argparse.ArgumentParser) -> None:
 class Admin:
     """Runs admin commands against the app; returns text for a terminal or a chat."""
 
-    def __init__(self, db: Database, catalog: Catalog, now: Callable[[], datetime]):
+    def __init__(self, db: Database, catalog: Catalog, settings: Settings, now: Callable[[], datetime]):
         self.db = db
         self.catalog = catalog
+        self.settings = settings
         self.now = now
         # set by the runner: starts sending a new broadcast at once rather than at the next sweep
         self.kick: Callable[[], Awaitable[None]] | None = None
@@ -142,6 +144,21 @@ class Admin:
         lines.append(f"answers: {st.answers} · registrations: {st.registrations} · erased on request: {st.deletions}")
         return "\n".join(lines)
 
+    async def export(self, channel: str) -> Reply:
+        """The current export: a zip where the channel can send files, else a signed link."""
+        from exports import export_attachment
+        from exports.export import TELEGRAM_MAX_UPLOAD
+        from exports.links import export_link
+
+        if channel == "telegram":
+            zipped = await export_attachment(self.db, catalog=self.catalog, now=self.now())
+            if len(zipped.content) <= TELEGRAM_MAX_UPLOAD:
+                return Reply(f"export {zipped.filename} ({len(zipped.content):,} bytes)", attachment=zipped)
+        if not self.settings.public_url:
+            return Reply("this channel cannot receive files: set RABFANG_PUBLIC_URL to get a download link")
+        url = await export_link(self.db, self.settings, self.now)
+        return Reply(f"export download (valid for 1 hour, admins only — do not forward):\n{url}")
+
     async def chat(self, command: str, arg: str, requested_by: str) -> list[Reply]:
         """An admin command typed in chat, e.g. `/sessions cancel 3`."""
         try:
@@ -159,6 +176,8 @@ class Admin:
                 return [Reply(await self.broadcast(parser.parse_args(words), requested_by))]
             if command == "stats":
                 return [Reply(await self.stats())]
+            if command == "export":
+                return [await self.export(requested_by.partition(":")[0])]
         except UsageError as exc:
             return [Reply(str(exc))]
         return []

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from storage import outreach as q
 from storage.outreach import Recipient
@@ -20,6 +20,9 @@ from .app import App
 from .i18n import BANGKOK, tr, when
 from .model import Reply, SessionView
 from .service import utcnow
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
 
 log = logging.getLogger("rabfang.outreach")
 
@@ -191,3 +194,30 @@ class Outreach:
 def _label(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+async def sweep_job(ref: str) -> None:
+    """The scheduler's job: everything due (see Outreach.sweep)."""
+    from .scheduler import scheduler_for
+
+    s = scheduler_for(ref)
+    if s is None:
+        return
+    async with s.tracked():
+        await s.provided["outreach"].sweep()
+
+
+SWEEP = "outreach-sweep"
+SWEEP_EVERY = timedelta(seconds=30)
+
+
+def add_outreach(scheduler: Scheduler, outreach: Outreach) -> None:
+    """Sweep every 30 s from start-up on (a reminder missed while down goes out at once), and
+    let an admin's new broadcast start straight away."""
+    scheduler.provide("outreach", outreach)
+    scheduler.add_setup(lambda s: s.interval(SWEEP, sweep_job, SWEEP_EVERY).modify(next_run_time=s.clock()))
+
+    async def kick() -> None:
+        scheduler.run_now(SWEEP)
+
+    outreach.app.service.admin.kick = kick

@@ -49,9 +49,14 @@ def build_components(app: App) -> list[Component]:
         from exports.links import ExportLinks
 
         components.append(ExportLinks(app))  # GET /exports/{token}: signed download links
-    from .scheduler import Scheduler
+    from .outreach import Outreach, add_outreach
+    from .scheduler import Scheduler, add_retention
 
-    components.append(Scheduler(app))
+    senders = {c.name: c for c in components if hasattr(c, "push")}
+    scheduler = Scheduler(app)
+    add_outreach(scheduler, Outreach(app, senders))  # type: ignore[arg-type]
+    scheduler.add_setup(add_retention)
+    components.append(scheduler)
     return components
 
 

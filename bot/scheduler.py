@@ -35,6 +35,8 @@ from starlette.routing import BaseRoute
 from .app import App
 
 log = logging.getLogger("rabfang.scheduler")
+# APScheduler announces every run at INFO; the sweep runs every 30 s, so keep only its warnings.
+logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 EXPORT_JOB = "export"
@@ -243,3 +245,26 @@ async def export_job(ref: str, export_dir: str, keep: int) -> str | None:
             raise
     log.info("scheduled export written to %s", folder)
     return str(folder)
+
+
+# ---- the retention purge ----------------------------------------------------------------------
+
+RETENTION_JOB = "retention"
+RETENTION_CRON = "30 3 * * *"  # daily, 03:30 Bangkok time
+
+
+def add_retention(s: Scheduler) -> None:
+    """Daily: delete what is older than RABFANG_RETENTION_DAYS, as the privacy notice promises."""
+    s.cron(RETENTION_JOB, retention_job, RETENTION_CRON, s.app.settings.retention_days)
+
+
+async def retention_job(ref: str, days: int) -> dict[str, int] | None:
+    from storage.retention import purge_before
+
+    s = scheduler_for(ref)
+    if s is None:
+        return None
+    async with s.tracked():
+        counts = await purge_before(s.app.db, s.clock() - timedelta(days=days))
+    log.info("retention purge (%s days): %s", days, counts)
+    return counts

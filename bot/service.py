@@ -76,7 +76,7 @@ class Service:
         self.catalog = catalog
         self.settings = settings
         self.clock = clock
-        self.admin = Admin(db, catalog, clock)
+        self.admin = Admin(db, catalog, settings, clock)
         self.flood = FloodGate(settings.flood_limit, timedelta(seconds=settings.flood_window))
 
     def _admin_command(self, channel: str, user_ref: str, event: Inbound) -> tuple[str, str] | None:
