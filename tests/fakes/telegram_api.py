@@ -9,6 +9,7 @@ event loop, so tests await its records instead of sleeping.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import email.parser
@@ -75,6 +76,8 @@ class FakeBotAPI:
         self.webhook: dict[str, Any] = {}
         self.on_call: Callable[[Call], None] | None = None  # runs before the response is sent
         self.latency: dict[str, float] = {}  # method -> seconds to take answering it
+        self.rate_limit: int | None = None  # messages per second, beyond which 429 with retry_after
+        self._sends: collections.deque[float] = collections.deque()
         self.arrivals: list[str] = []  # methods in the order their requests arrived
         self._changed = asyncio.Condition()
         self._update_ids = itertools.count(1000)
@@ -230,6 +233,14 @@ class FakeBotAPI:
         if method in ("sendMessage", "sendDocument", "editMessageText") and chat_id in self.blocked:
             call.status = 403
             return await self._record(call, _error(403, "Forbidden: bot was blocked by the user"))
+        if self.rate_limit and method in ("sendMessage", "sendDocument"):
+            now = time.monotonic()
+            while self._sends and now - self._sends[0] >= 1.0:
+                self._sends.popleft()
+            if len(self._sends) >= self.rate_limit:
+                call.status = 429
+                return await self._record(call, _error(429, "Too Many Requests: retry after 1", {"retry_after": 1}))
+            self._sends.append(now)
         pending = self.flood.get(method)
         if pending:
             retry_after = pending.pop(0)
