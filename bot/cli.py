@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_broadcast_command(broadcast)
     sub.add_parser("stats", help="participants and completions per area and channel")
 
+    backup = sub.add_parser("backup", help="an online backup of the database, safe while the bot runs")
+    backup.add_argument("--out", type=Path, required=True, help="the backup file to write")
+
     surveys = sub.add_parser("surveys", help="survey files")
     surveys_sub = surveys.add_subparsers(dest="surveys_command", required=True)
     validate = surveys_sub.add_parser("validate", help="check survey files; report every error with file, field, line")
@@ -171,6 +174,17 @@ async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.retention import backup
+
+    if not settings.db.exists():
+        print(f"rabfang: no database at {settings.db}", file=sys.stderr)
+        return 1
+    pages = await asyncio.to_thread(backup, settings.db, args.out)
+    print(f"{args.out}: {pages} pages, integrity ok")
+    return 0
+
+
 async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     from .app import open_app
 
@@ -193,4 +207,5 @@ COMMANDS = {
     "run": cmd_run,
     "export": cmd_export,
     "report": cmd_report,
+    "backup": cmd_backup,
 }

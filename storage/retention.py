@@ -1,8 +1,12 @@
-"""The retention purge: what is older than RABFANG_RETENTION_DAYS goes, as the notice promises."""
+"""Keeping data as promised: the retention purge, and online backups."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
+from contextlib import closing
 from datetime import datetime
+from pathlib import Path
 
 from .db import Database, iso
 
@@ -23,3 +27,20 @@ async def purge_before(db: Database, cutoff: datetime) -> dict[str, int]:
     if any(counts.values()):
         await db.checkpoint()
     return counts
+
+
+def backup(source: Path, target: Path) -> int:
+    """An online backup (SQLite's backup API): consistent while the bot keeps writing. Written
+    to a temporary name and renamed, so a backup on disk is always whole. Returns its pages."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, closing(sqlite3.connect(tmp)) as dst:
+        src.backup(dst, pages=1024)
+        (pages,) = dst.execute("PRAGMA page_count").fetchone()
+        (check,) = dst.execute("PRAGMA integrity_check").fetchone()
+    if check != "ok":
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"backup failed its integrity check: {check}")
+    os.replace(tmp, target)
+    return int(pages)

@@ -121,3 +121,14 @@ async def test_retention_purge_removes_what_is_older_than_the_cutoff(
     assert counts["answers"] == 2 and counts["participants"] == 1
     assert rows(settings.db, "SELECT user_ref FROM participants") == [("new",)]
     assert rows(settings.db, "SELECT count(*) FROM answers") == [(1,)]
+
+
+async def test_online_backup_while_writing(service: Service, settings) -> None:  # type: ignore[no-untyped-def]
+    from storage.retention import backup
+
+    await walk(service, "b1", *CONSENTED, "4")
+    target = settings.db.with_name("backup") / "rabfang-backup.db"
+    assert backup(settings.db, target) > 0
+    await walk(service, "b2", *CONSENTED, "5")  # the live database goes on
+    assert rows(target, "SELECT user_ref FROM participants") == [("b1",)]
+    assert rows(target, "PRAGMA integrity_check") == [("ok",)]
