@@ -5,7 +5,7 @@ The README written beside the files is generated from these definitions, so the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,7 +34,7 @@ class Context:
     generated_at: datetime
 
 
-Rows = Callable[[aiosqlite.Connection, Context], AsyncIterator[tuple[Any, ...]]]
+Rows = Callable[[aiosqlite.Connection, Context], AsyncIterable[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,9 @@ LANGUAGE = C("language", "text", "Language the participant was using: th or en."
 ANSWERED = C("answered_at", "datetime", "When the answer was last given or changed.")
 
 
-async def _responses(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
-    async for row in queries.responses(conn, ctx.flt):
-        yield row
+# Tables straight from a query hand over its Rows, so the CSV writer can take them a batch at a time.
+def _responses(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
+    return queries.responses(conn, ctx.flt)
 
 
 async def _comments(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
@@ -90,19 +90,16 @@ async def _comments(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[t
         yield (who, channel, group, region, area, item, capability, question, prompt, text, lang, at)
 
 
-async def _participants(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
-    async for row in queries.participants(conn, ctx.flt):
-        yield row
+def _participants(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
+    return queries.participants(conn, ctx.flt)
 
 
-async def _sessions(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
-    async for row in queries.sessions(conn, ctx.flt):
-        yield row
+def _sessions(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
+    return queries.sessions(conn, ctx.flt)
 
 
-async def _registrations(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
-    async for row in queries.registrations(conn, ctx.flt):
-        yield row
+def _registrations(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
+    return queries.registrations(conn, ctx.flt)
 
 
 async def _summary(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:

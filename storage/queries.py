@@ -49,15 +49,32 @@ class Filter:
         return " AND ".join(clauses), params
 
 
-async def stream(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> AsyncIterator[tuple[Any, ...]]:
-    """Yield rows a batch at a time: memory stays bounded whatever the table size."""
-    cur = await conn.execute(sql, tuple(params))
-    try:
-        while rows := await cur.fetchmany(BATCH):
+class Rows:
+    """The rows of one query, fetched a batch at a time so memory stays bounded whatever the table
+    size: `async for row in rows`, or `async for batch in rows.batches()` for a writer that takes
+    a list at a time (a million rows cost a million async-generator steps otherwise)."""
+
+    def __init__(self, conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()):
+        self.conn = conn
+        self.sql = sql
+        self.params = tuple(params)
+
+    async def batches(self) -> AsyncIterator[list[tuple[Any, ...]]]:
+        cur = await self.conn.execute(self.sql, self.params)
+        try:
+            while rows := await cur.fetchmany(BATCH):
+                yield rows
+        finally:
+            await cur.close()
+
+    async def __aiter__(self) -> AsyncIterator[tuple[Any, ...]]:
+        async for rows in self.batches():
             for row in rows:
                 yield row
-    finally:
-        await cur.close()
+
+
+def stream(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Rows:
+    return Rows(conn, sql, params)
 
 
 async def scalar(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -74,16 +91,21 @@ async def scalar(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = (
 _ANSWERS = "FROM answers a JOIN participants p ON p.id = a.participant_id"
 
 
-def responses(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
-    """One row per answer given (skips are not answers), per participant and area in the order answered:
-    (pseudonym, channel, stakeholder, region, area, item, question, value, option, text, lang, answered_at)."""
+def responses_sql(flt: Filter) -> tuple[str, list[Any]]:
+    """The responses query (bench/export.py gives the same one to the sqlite3 command line)."""
     where, params = flt.where()
     sql = (
         "SELECT p.pseudonym, p.channel, p.stakeholder, p.region, a.area, a.item, a.question,"
         f" a.value, a.option, a.text, a.lang, a.answered_at {_ANSWERS}"
         f" WHERE a.skipped = 0 AND {where} ORDER BY p.id, a.area, a.answered_at, a.item, a.question"
     )
-    return stream(conn, sql, params)
+    return sql, params
+
+
+def responses(conn: aiosqlite.Connection, flt: Filter) -> Rows:
+    """One row per answer given (skips are not answers), per participant and area in the order answered:
+    (pseudonym, channel, stakeholder, region, area, item, question, value, option, text, lang, answered_at)."""
+    return stream(conn, *responses_sql(flt))
 
 
 async def count_responses(conn: aiosqlite.Connection, flt: Filter) -> int:
@@ -103,9 +125,7 @@ def _order_cte(order: Sequence[tuple[str, str, str]]) -> tuple[str, list[Any]]:
     return f"ord(area, item, question, pos) AS (VALUES {values})", params
 
 
-def comments(
-    conn: aiosqlite.Connection, flt: Filter, order: Sequence[tuple[str, str, str]] = ()
-) -> AsyncIterator[tuple[Any, ...]]:
+def comments(conn: aiosqlite.Connection, flt: Filter, order: Sequence[tuple[str, str, str]] = ()) -> Rows:
     """Every free-text answer, grouped by question in survey `order` (unknown questions last):
     (pseudonym, channel, stakeholder, region, area, item, question, text, lang, answered_at)."""
     cte, cte_params = _order_cte(order)
@@ -125,7 +145,7 @@ async def count_comments(conn: aiosqlite.Connection, flt: Filter) -> int:
     return await scalar(conn, f"SELECT count(*) {_ANSWERS} WHERE {_TEXT} AND {where}", params)
 
 
-def rating_counts(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+def rating_counts(conn: aiosqlite.Connection, flt: Filter) -> Rows:
     """Counts of each rating per question and (stakeholder, region, channel) cell, aggregated in SQL:
     (area, item, question, stakeholder, region, channel, n1, n2, n3, n4, n5, dont_know).
 
@@ -143,7 +163,7 @@ def rating_counts(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tupl
     return stream(conn, sql, params)
 
 
-def respondents(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+def respondents(conn: aiosqlite.Connection, flt: Filter) -> Rows:
     """Distinct respondents per area, channel and region, and how many of them completed the area:
     (area, channel, region, respondents, completed)."""
     where, params = flt.where()
@@ -160,7 +180,7 @@ def respondents(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[
 # ---- participants and the funnel ------------------------------------------------------------
 
 
-def participants(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+def participants(conn: aiosqlite.Connection, flt: Filter) -> Rows:
     """Consenting participants with the areas they started and completed (space-separated ids):
     (pseudonym, channel, stakeholder, region, age_band, lang, consent_at, consent_version,
     areas_started, areas_completed). With an area filter: those who started that area, and
@@ -200,7 +220,7 @@ def _funnel_where(flt: Filter, started: str) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def funnel(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+def funnel(conn: aiosqlite.Connection, flt: Filter) -> Rows:
     """The completion funnel per area and channel, as counts only: (area, channel, started,
     consented, completed).
 
@@ -240,7 +260,7 @@ def funnel(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, 
 # ---- focus-group sessions -------------------------------------------------------------------
 
 
-def sessions(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+def sessions(conn: aiosqlite.Connection, flt: Filter) -> Rows:
     """Focus-group sessions with their count of (consenting) registrations:
     (id, area, title_th, title_en, starts_at, ends_at, place, capacity, status, registrations,
     created_at, updated_at). Only the area filter applies."""
@@ -257,7 +277,7 @@ def sessions(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any
     return stream(conn, sql, params)
 
 
-def registrations(conn: aiosqlite.Connection, flt: Filter) -> AsyncIterator[tuple[Any, ...]]:
+def registrations(conn: aiosqlite.Connection, flt: Filter) -> Rows:
     """One row per registration of a consenting participant:
     (session_id, area, pseudonym, channel, stakeholder, region, registered_at)."""
     clauses, params = [CONSENTED], []
