@@ -195,6 +195,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "You're sending messages too fast; some of your last messages were not recorded. Please wait a moment and answer again.",
     ),
     "try_later": (
+        "ขออภัย ระบบขัดข้องชั่วคราว จึงยังบันทึกข้อความล่าสุดของท่านไม่ได้ ระบบจะบันทึกให้เองเมื่อกลับมาใช้งานได้ "
+        "ไม่ต้องส่งซ้ำ หากไม่มีคำถามถัดไปภายในไม่กี่นาที กรุณาลองใหม่ภายหลัง",
+        "Sorry, we can't save your last message right now. It will be saved automatically as soon as we can: "
+        "no need to send it again. If the next question doesn't come within a few minutes, please try again later.",
+    ),
+    "try_later_lost": (
         "ขออภัย ระบบบันทึกคำตอบไม่ได้ชั่วคราว คำตอบล่าสุดยังไม่ถูกบันทึก กรุณาลองใหม่ภายหลัง",
         "Sorry, we can't save answers right now; your last answer was not saved. Please try again later.",
     ),

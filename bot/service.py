@@ -132,6 +132,7 @@ class Service:
         )
 
     @staticmethod
-    def try_later(lang: str | None) -> Reply:
-        """What a participant is told when their answer could not be stored."""
-        return Reply(tr(lang, "try_later"))
+    def try_later(lang: str | None, kept: bool = True) -> Reply:
+        """What a participant is told when their message could not be stored: `kept` where the
+        channel holds on to it and retries (LINE's inbox, Telegram's unconfirmed update)."""
+        return Reply(tr(lang, "try_later" if kept else "try_later_lost"))

@@ -515,7 +515,7 @@ async def test_processing_failure_keeps_the_event_and_says_try_later(line: Harne
     await line.send(alice.follow(), alice.postback("lang=en"))
     await fail_inserts(line, "events")  # the event's claim, and so its whole unit of work, fails
     [sorry] = await line.send(alice.postback("consent=yes"), alice.text("1"))
-    assert "can't save answers right now" in sorry["text"]  # once: the second event waits its turn
+    assert "can't save your last message right now" in sorry["text"]  # once: the second event waits its turn
     assert [r[1] for r in await line.inbox(ALICE)][-2:] == [0, 0]  # both kept, unprocessed
     assert await line.sql("SELECT consent FROM participants WHERE user_ref = ?", ALICE) == [(None,)]
     await heal(line, "events")

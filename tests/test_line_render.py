@@ -53,7 +53,14 @@ def test_long_text_is_chunked_with_buttons_on_the_last_chunk() -> None:
     assert len(messages) == 4
     assert all(utf16_len(m["text"]) <= MAX_TEXT for m in messages)
     assert [("quickReply" in m) for m in messages] == [False, False, False, True]
-    assert "\n".join(m["text"] for m in messages) == text  # split at line breaks, nothing lost
+    assert "\n".join(m["text"] for m in messages) == text + "\n\n1 ต่อไป"  # split at line breaks, nothing lost
+
+
+def test_quick_replies_come_with_a_legend_for_line_on_desktop() -> None:
+    buttons = (Button("1 ไม่เห็นด้วยมาก", "q.a.i.q=1"), Button("ไม่ทราบ", "q.a.i.q=dk"), Button("ย้อนกลับ", "q.a.i.q=~back"))
+    [message] = as_dicts([Reply("ถูกต้องหรือไม่", buttons)])
+    assert message["text"] == "ถูกต้องหรือไม่\n\n1 ไม่เห็นด้วยมาก · 2 ไม่ทราบ · 3 ย้อนกลับ"
+    assert len(message["quickReply"]["items"]) == 3
 
 
 def test_astral_emoji_count_twice_towards_the_limit() -> None:
@@ -70,7 +77,7 @@ def test_attachments_are_sent_as_their_text_only() -> None:
 
 def test_every_reply_becomes_at_least_one_message() -> None:
     replies = [Reply("หนึ่ง"), Reply("สอง", (Button("ก", "a=1"),)), Reply("สาม")]
-    assert [m["text"] for m in as_dicts(replies)] == ["หนึ่ง", "สอง", "สาม"]
+    assert [m["text"] for m in as_dicts(replies)] == ["หนึ่ง", "สอง\n\n1 ก", "สาม"]
     assert as_dicts([Reply("")]) == []
 
 

@@ -44,7 +44,7 @@ async def run_console(service: Service, user: str, stdin: TextIO = sys.stdin, st
             handled = await service.handle(CHANNEL, user, event)
         except StorageError:
             handled = None
-            stdout.write(render([service.try_later(lang)]) + "\n\n")
+            stdout.write(render([service.try_later(lang, kept=False)]) + "\n\n")
         if handled is not None:
             lang = handled.lang
             if handled.replies:

@@ -38,7 +38,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.app import App
-from bot.model import Inbound, Reply, chunks
+from bot.model import Button, Inbound, Reply, chunks
 from bot.service import Service, utcnow
 from storage import StorageError, inbox
 
@@ -110,6 +110,11 @@ def _label(text: str) -> str:
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
+def legend(buttons: Sequence[Button]) -> str:
+    """`1 ประชาชนทั่วไป · 2 ผู้ประกอบการ SME · …`: the choices by the number that answers them."""
+    return " · ".join(b.label if b.label.startswith(f"{n} ") else f"{n} {b.label}" for n, b in enumerate(buttons, 1))
+
+
 def render(replies: Sequence[Reply]) -> list[TextMessage]:
     """Replies as LINE text messages. Buttons become quick replies on a reply's last message:
     postbacks carrying the button data, showing the label in the chat when tapped. More than
@@ -120,6 +125,8 @@ def render(replies: Sequence[Reply]) -> list[TextMessage]:
         text, buttons, quick = reply.text, reply.buttons, None
         fits = len(buttons) <= MAX_QUICK_REPLIES and all(len(b.data) <= MAX_DATA for b in buttons)
         if buttons and fits:
+            # LINE for PC and Mac shows no quick replies: a one-line legend lets those users type.
+            text = text + "\n\n" + legend(buttons)
             quick = QuickReply(
                 items=[
                     QuickReplyItem(
@@ -390,7 +397,8 @@ class LineChannel:
             # A bug, not a full disk: the same event would fail again, so it is not retried.
             trace = "".join(traceback.format_tb(exc.__traceback__))
             log.error("a LINE event from %s failed (%s); dropped\n%s", pseudonym, type(exc).__name__, trace)
-            await self._send(row, [Service.try_later(await self._lang(row.user_ref))], pseudonym, attempt="later")
+            lost = Service.try_later(await self._lang(row.user_ref), kept=False)
+            await self._send(row, [lost], pseudonym, attempt="later")
             with contextlib.suppress(StorageError):
                 await inbox.mark_processed(db, CHANNEL, row.seq, self._clock())
             return True
