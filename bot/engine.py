@@ -16,7 +16,6 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from weakref import WeakKeyDictionary
 
 from .i18n import NOTICE_VERSION, tr, when
 from .ics import session_ics
@@ -94,38 +93,6 @@ def parse_command(text: str) -> tuple[str | None, str]:
     return _WORD_TO_COMMAND.get(normalize(raw)), ""
 
 
-@dataclass(frozen=True)
-class Planned:
-    """A step of an area's flow with what deciding it needs, worked out once per catalog: its key,
-    and the answer keys of which one must be rated at most `limit` for it to be asked (none: always)."""
-
-    step: Step
-    key: str
-    needs: tuple[str, ...]
-    limit: int
-
-
-# The catalog is read-only after load, so its plans are computed once (they were ~half of decide).
-_PLANS: WeakKeyDictionary[Catalog, dict[str, tuple[Planned, ...]]] = WeakKeyDictionary()
-
-
-def plan(catalog: Catalog, area: str) -> tuple[Planned, ...]:
-    plans = _PLANS.get(catalog)
-    if plans is None:
-        plans = _PLANS[catalog] = {}
-    found = plans.get(area)
-    if found is None:
-        found = plans[area] = tuple(_planned(st) for st in catalog.flow(area))
-    return found
-
-
-def _planned(st: Step) -> Planned:
-    cond = st.question.ask_if
-    if cond is None:
-        return Planned(st, st.key, (), 0)
-    return Planned(st, st.key, tuple(f"{st.area}.{st.item_id}.{qid}" for qid in cond.of), cond.rating_at_most)
-
-
 def working_copy(state: State) -> State:
     """A copy of `state` the engine may change without touching the original (storage diffs the two).
 
@@ -200,7 +167,7 @@ class Engine:
         lang = s.lang or "th"
         area = self.catalog.areas[step.area]
         key = step.key
-        flow = self._applicable_planned(s, step.area)
+        flow = self._applicable(s, step.area)
         n = next((i for i, p in enumerate(flow) if p.key == key), 0) + 1
         lines = [tr(lang, "progress", n=n, total=len(flow), area=area.title(lang))]
         if step.item:
@@ -358,28 +325,35 @@ class Engine:
                 return self._register(out, offers[n - 1].id, not m.group(1).startswith(("ยกเลิก", "un")))
         if s.step == "new":
             return self._command(out, "start", "")
+        stranded = s.step == "survey" and self.catalog.step(s.key or "") is None  # the survey was edited
+        if (n := normalize(raw)).isdigit() and not stranded and not self._asks_text(s):
+            # a number answers with the n-th button shown, Skip and Back included, for clients
+            # that show no buttons (LINE on desktop) and for the console's numbered options
+            buttons = self.ask(s).buttons
+            if 1 <= int(n) <= len(buttons):
+                return self._button(out, buttons[int(n) - 1].data)
         if s.step == "lang":
             choice = _match(raw, LANG_CHOICES)
-            return self._set_lang(out, choice.id) if choice else self._reprompt(out, len(LANG_CHOICES))
+            return self._set_lang(out, choice.id) if choice else self._reprompt(out)
         if s.step in ("consent", "declined"):
             word = normalize(raw)
             if word in YES or word == "1":
                 return self._consent(out, True)
             if word in NO or word == "2":
                 return self._consent(out, False)
-            return self._reprompt(out, 2)
+            return self._reprompt(out)
         if s.step == "confirm_delete":
             word = normalize(raw)
             if word in YES or word == "1":
                 return self._confirm_delete(out, True)
             if word in NO or word == "2":
                 return self._confirm_delete(out, False)
-            return self._reprompt(out, 2)
+            return self._reprompt(out)
         if s.step in PROFILE_STEPS:
             options = self._profile(s.step)
             choice = _match(raw, options)
             if choice is None:
-                return self._reprompt(out, len(options))
+                return self._reprompt(out)
             return self._set_profile(out, s.step, choice.id, choice.button(lang))
         if s.step == "menu":
             areas = [
@@ -387,7 +361,7 @@ class Engine:
             ]
             choice = _match(raw, areas)
             if choice is None:
-                return self._reprompt(out, len(areas))
+                return self._reprompt(out)
             self._enter_area(out, choice.id)
             return out
         step = self.catalog.step(s.key or "")
@@ -407,17 +381,21 @@ class Engine:
         options = self.catalog.options(step)
         option = _match(raw, options)
         if option is None:
-            return self._reprompt(out, len(options))
+            return self._reprompt(out)
         self._record_option(s, step, option)
         return self._advance(out)
 
-    def _reprompt(self, out: Outcome, n: int) -> Outcome:
+    def _reprompt(self, out: Outcome) -> Outcome:
         s = out.state
         if s.step in ("new", "lang"):
             out.replies.append(self.ask(s))
         else:
-            out.replies.append(self._notice(s, tr(s.lang, "pick_option", n=n)))
+            out.replies.append(self._notice(s, tr(s.lang, "pick_option", n=len(self.ask(s).buttons))))
         return out
+
+    def _asks_text(self, s: State) -> bool:
+        step = self.catalog.step(s.key or "") if s.step == "survey" else None
+        return step is not None and step.question.kind == "text"
 
     # ---- transitions -----------------------------------------------------------------------
 
@@ -589,7 +567,7 @@ class Engine:
         if s.step in ("region", "age"):
             s.step = PROFILE_STEPS[PROFILE_STEPS.index(s.step) - 1]  # type: ignore[assignment]
         elif s.step == "survey":
-            flow = self._applicable_planned(s, s.area or "")
+            flow = self._applicable(s, s.area or "")
             i = next((i for i, p in enumerate(flow) if p.key == s.key), 0)
             if i == 0:
                 s.step, s.area, s.key = "menu", None, None
@@ -637,41 +615,25 @@ class Engine:
         s.answers[step.key] = Answer(option=option.id, value=option.value, lang=s.lang or "th", at=self.ctx.now)
 
     def _applies(self, s: State, step: Step) -> bool:
-        cond = step.question.ask_if
-        if cond is None:
+        """Whether a conditional question is asked: one of the ratings it needs is low enough."""
+        if not step.needs:
             return True
-        for qid in cond.of:
-            ans = s.answers.get(f"{step.area}.{step.item_id}.{qid}")
-            if ans and ans.value is not None and ans.value <= cond.rating_at_most:
+        for key in step.needs:
+            ans = s.answers.get(key)
+            if ans and ans.value is not None and ans.value <= step.limit:
                 return True
         return False
 
-    def _applicable_planned(self, s: State, area: str) -> list[Planned]:
-        """The area's flow as it applies to this participant (what `_applies` says, step by step)."""
-        answers = s.answers
-        out = []
-        for p in plan(self.catalog, area):
-            if p.needs:
-                for k in p.needs:
-                    ans = answers.get(k)
-                    if ans and ans.value is not None and ans.value <= p.limit:
-                        break
-                else:
-                    continue
-            out.append(p)
-        return out
-
     def _applicable(self, s: State, area: str) -> list[Step]:
-        return [p.step for p in self._applicable_planned(s, area)]
+        return [st for st in self.catalog.flow(area) if self._applies(s, st)]
 
     def _next_unanswered(self, s: State, area: str, after: str | None) -> Step | None:
         """The first applicable unanswered question after `after`, else any before it."""
-        flow = self._applicable_planned(s, area)
-        start = next((i + 1 for i, p in enumerate(flow) if p.key == after), 0)
-        answers = s.answers
-        for p in [*flow[start:], *flow[:start]]:
-            if p.key not in answers and p.key != after:
-                return p.step
+        flow = self._applicable(s, area)
+        start = next((i + 1 for i, st in enumerate(flow) if st.key == after), 0)
+        for st in [*flow[start:], *flow[:start]]:
+            if st.key not in s.answers and st.key != after:
+                return st
         return None
 
     def _ready(self, s: State) -> bool:
@@ -722,7 +684,7 @@ class Engine:
             if area.id in s.completed:
                 state = tr(lang, "st_done")
             elif area.id in s.started:
-                flow = self._applicable_planned(s, area.id)
+                flow = self._applicable(s, area.id)
                 done = sum(1 for p in flow if p.key in s.answers)
                 state = tr(lang, "st_doing", n=done, total=len(flow))
             else:

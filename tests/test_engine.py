@@ -185,3 +185,18 @@ def test_engine_is_pure(catalog: Catalog) -> None:
     first = engine.decide(state, Inbound("text", text="hi"))
     second = engine.decide(state, Inbound("text", text="hi"))
     assert state == State() and first.state == second.state and first.replies == second.replies
+
+
+def test_a_typed_number_works_for_every_button_shown(catalog: Catalog) -> None:
+    convo = Conversation(catalog)
+    for line in ("hi", "2", "1", "1", "1"):  # English, consent, citizen, Bangkok
+        convo.send(line)
+    assert convo.state.step == "age"
+    convo.send("7")  # the 7th button: Skip
+    assert convo.state.step == "menu" and convo.state.age is None
+    convo.send("1")
+    convo.send("7")  # Back (ratings have no Skip), on the first question: back to the menu
+    assert convo.state.step == "menu"
+    convo.send("1")
+    convo.send("4")
+    assert convo.state.answers["education.learner_data.current"].value == 4

@@ -8,7 +8,7 @@ capability item; every other `*.yaml` file here is one focus area. Organizers ed
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -43,20 +43,29 @@ class SurveyError(Exception):
 
 @dataclass(frozen=True)
 class Step:
-    """One question as asked in an area: an item question (item set) or a closing question."""
+    """One question as asked in an area: an item question (item set) or a closing question.
+
+    Worked out once when the catalog loads: `key`, its stable id within the catalog (e.g.
+    `education.learner_data.current`), and `needs`, the keys of the ratings of which one must be
+    at most `limit` for it to be asked (none: always asked)."""
 
     area: str
     item: Item | None
     question: Question
+    key: str = field(init=False)
+    needs: tuple[str, ...] = field(init=False)
+    limit: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        base = f"{self.area}.{self.item_id}."
+        cond = self.question.ask_if
+        object.__setattr__(self, "key", base + self.question.id)
+        object.__setattr__(self, "needs", tuple(base + q for q in cond.of) if cond else ())
+        object.__setattr__(self, "limit", cond.rating_at_most if cond else 0)
 
     @property
     def item_id(self) -> str:
         return self.item.id if self.item else ""
-
-    @property
-    def key(self) -> str:
-        """Stable id of this question within the catalog, e.g. `education.learner_data.current`."""
-        return f"{self.area}.{self.item_id}.{self.question.id}"
 
 
 class Catalog:
@@ -180,10 +189,10 @@ def _cross_check(path: Path, area: Area, common: Common) -> list[SurveyProblem]:
     tree = yaml.compose(path.read_text(encoding="utf-8"))
     problems = []
     for i, item in enumerate(area.items):
-        for field in ("current", "target"):
-            n = getattr(item, field)
+        for name in ("current", "target"):
+            n = getattr(item, name)
             if common.level(n) is None:
-                loc = ("items", i, field)
+                loc = ("items", i, name)
                 problems.append(
                     SurveyProblem(
                         str(path),
