@@ -1,0 +1,324 @@
+"""Shared pieces of the reliability suites (test_crash, test_replay, test_fuzz, test_storage_faults,
+test_no_secrets_in_logs): the long-run switch, `rabfang run` with both channels, the app with both
+channels behind its HTTP server in the test's own loop, a model of what a participant did, and the
+figures a suite prints.
+
+RABFANG_LONG=1 selects each suite's larger setting; without it every suite is sized for CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import App, open_app
+from bot.config import Settings
+from bot.engine import Context, Engine
+from bot.handlers.line import LineChannel
+from bot.handlers.telegram import WEBHOOK_PATH, Pacer, TelegramChannel
+from bot.model import Inbound, Outcome, State
+from bot.runner import http_app
+from bot.surveys import Catalog
+from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, QuietServer, serve
+from tests.fakes.telegram_api import TOKEN, FakeBotAPI
+from tests.test_line_e2e import wait_healthy
+from tests.test_telegram_e2e import environment, launch
+
+LONG = os.environ.get("RABFANG_LONG", "").strip() not in ("", "0")
+WEBHOOK_URL = "https://rabfang.example.org" + WEBHOOK_PATH  # what setWebhook is told; tests post locally
+
+
+def scale(ci: int, long: int) -> int:
+    """A suite's size: `ci` by default, `long` with RABFANG_LONG=1."""
+    return long if LONG else ci
+
+
+def report(request: pytest.FixtureRequest, title: str, figures: dict[str, object]) -> str:
+    """Print a suite's figures on the terminal (captured output is only shown on failure)."""
+    line = f"{title}: " + ", ".join(f"{k} {v}" for k, v in figures.items())
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")
+        reporter.write_line(line)
+    print(line)
+    return line
+
+
+# ---- `rabfang run` with both channels --------------------------------------------------------
+
+
+def both_environment(tg: FakeBotAPI, line: FakeLineApi, db: Path, **extra: str) -> dict[str, str]:
+    """The environment of `rabfang run` with Telegram (polling, unless extra says otherwise) and LINE."""
+    env = environment(tg, db)
+    env.update(
+        LINE_CHANNEL_SECRET=CHANNEL_SECRET,
+        LINE_CHANNEL_ACCESS_TOKEN=line.token,
+        LINE_API_BASE_URL=line.url,
+        RABFANG_HTTP_HOST="127.0.0.1",
+        RABFANG_FLOOD_LIMIT="1000000",  # simulated people answer faster than real ones
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    env.update(extra)
+    return env
+
+
+def base_url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env['RABFANG_HTTP_PORT']}"
+
+
+async def start_run(tg: FakeBotAPI, env: dict[str, str], cwd: Path, log: Any) -> asyncio.subprocess.Process:
+    """Start `rabfang run` and wait until it polls Telegram and its HTTP server answers."""
+    proc = await launch(tg, env, cwd, log)
+    try:
+        await wait_healthy(base_url(env), proc)
+    except BaseException:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    return proc
+
+
+# ---- both channels in this event loop ----------------------------------------------------------
+
+
+def fast_pacer() -> Pacer:
+    return Pacer(rate=1000, chat_rate=1000, chat_burst=10)
+
+
+@dataclass
+class Stack:
+    """The app, both channels and the HTTP server, wired as `rabfang run` wires them, in the test's loop."""
+
+    app: App
+    telegram: TelegramChannel
+    line: LineChannel
+    tg_api: FakeBotAPI
+    line_api: FakeLineApi
+    base: str
+    platform: LinePlatform
+    webhook: bool
+    server: QuietServer | None = None
+    task: asyncio.Task[None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def telegram_url(self) -> str:
+        return self.base + WEBHOOK_PATH
+
+    @property
+    def secret(self) -> str:
+        return self.tg_api.webhook["secret_token"]
+
+    async def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        return await self.app.db.fetch_all(query, params)
+
+
+def stack_settings(tmp_path: Path, tg: FakeBotAPI, line: FakeLineApi, *, webhook: bool, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "db": tmp_path / "rabfang.db",
+        "telegram_bot_token": TOKEN,
+        "telegram_api_base_url": tg.base_url,
+        "telegram_webhook_url": WEBHOOK_URL if webhook else None,
+        "line_channel_secret": CHANNEL_SECRET,
+        "line_channel_access_token": line.token,
+        "line_api_base_url": line.url,
+        "flood_limit": 1_000_000,
+    }
+    values.update(extra)
+    return Settings(_env_file=None, **values)
+
+
+def telegram_channel(app: App) -> TelegramChannel:
+    return TelegramChannel(app, pacer=fast_pacer(), retry_delay=0.05, max_retry_delay=0.2)
+
+
+@contextlib.asynccontextmanager
+async def running_stack(settings: Settings, tg: FakeBotAPI, line: FakeLineApi) -> AsyncIterator[Stack]:
+    """Both channels started, the HTTP server listening on 127.0.0.1; all stopped on the way out."""
+    async with open_app(settings) as app, contextlib.AsyncExitStack() as stack:
+        telegram = telegram_channel(app)
+        await telegram.start()
+        channel = LineChannel(app, retry_delays=(0.01, 0.02, 0.04))
+        try:
+            await channel.start()
+        except BaseException:
+            await telegram.stop()
+            raise
+        server, task, port = await serve(http_app([telegram, channel]))
+        base = f"http://127.0.0.1:{port}"
+        platform = LinePlatform(line, f"{base}/webhooks/line")
+        webhook = bool(settings.telegram_webhook_url)
+        st = Stack(app, telegram, channel, tg, line, base, platform, webhook, server, task)
+
+        async def stop() -> None:
+            server.should_exit = True
+            await task
+            await platform.aclose()
+            await st.line.stop()
+            await st.telegram.stop()  # the one running now: a test may have restarted it
+
+        stack.push_async_callback(stop)
+        yield st
+
+
+async def restart_telegram(st: Stack) -> None:
+    """A new Telegram channel in place of the old (polling mode): its offset starts afresh, as after a
+    restart, so Telegram offers again whatever it holds."""
+    await st.telegram.stop()
+    st.telegram = telegram_channel(st.app)
+    await st.telegram.start()
+
+
+# ---- the database as the tests read it ---------------------------------------------------------
+
+
+CURSOR_FIELDS = ("step", "area", "key", "resume", "pending_area")
+
+
+def integrity(db: Path) -> str:
+    """`PRAGMA integrity_check` on the file, from a connection of our own."""
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+        return "; ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
+
+
+def dump(db: Path, tables: tuple[str, ...] = ("participants", "answers"), skip: tuple[str, ...] = ()) -> dict:
+    """The rows of `tables`, in a stable order, leaving out the columns named in `skip`."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+        for table in tables:
+            cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in skip]
+            rows = conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
+            out[table] = sorted(rows, key=repr)
+    return out
+
+
+# ---- a model of a participant ---------------------------------------------------------------------
+
+
+MODEL_NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # the model's clock: no cursor depends on it
+
+
+class Model:
+    """What a participant's state must be after the inputs the platform saw acknowledged: the same
+    inputs, once each and in order, through the pure engine. Storage, channels and crashes must not
+    make the stored state differ from it."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.engine = Engine(Context(catalog, MODEL_NOW))
+
+    def decide(self, state: State, event: Inbound) -> Outcome:
+        return self.engine.decide(state, event)
+
+
+def cursor_of(state: State) -> dict[str, Any]:
+    return {k: getattr(state, k) for k in CURSOR_FIELDS}
+
+
+def answers_of(state: State) -> dict[str, tuple[Any, ...]]:
+    return {k: (a.option, a.value, a.text, int(a.skipped)) for k, a in state.answers.items()}
+
+
+def stored_state(conn: sqlite3.Connection, channel: str, user_ref: str) -> dict[str, Any] | None:
+    """What the database holds about one participant, in the shape `expected_state` gives."""
+    import json
+
+    row = conn.execute(
+        "SELECT id, lang, consent, stakeholder, region, age_band, cursor FROM participants"
+        " WHERE channel = ? AND user_ref = ?",
+        (channel, user_ref),
+    ).fetchone()
+    if row is None:
+        return None
+    pid, lang, consent, group, region, age, cursor = row
+    answers = {
+        f"{a}.{i}.{q}": (o, v, t, s)
+        for a, i, q, o, v, t, s in conn.execute(
+            "SELECT area, item, question, option, value, text, skipped FROM answers WHERE participant_id = ?", (pid,)
+        )
+    }
+    progress = conn.execute("SELECT area, completed_at IS NOT NULL FROM progress WHERE participant_id = ?", (pid,))
+    started, completed = set(), set()
+    for area, done in progress:
+        started.add(area)
+        if done:
+            completed.add(area)
+    loaded = json.loads(cursor)
+    return {
+        "profile": (lang, consent, group, region, age),
+        "cursor": {k: loaded.get(k) for k in CURSOR_FIELDS},
+        "answers": answers,
+        "started": started,
+        "completed": completed,
+    }
+
+
+def expected_state(state: State) -> dict[str, Any]:
+    return {
+        "profile": (state.lang, state.consent, state.group, state.region, state.age),
+        "cursor": cursor_of(state),
+        "answers": answers_of(state),
+        "started": set(state.started),
+        "completed": set(state.completed),
+    }
+
+
+def next_input(rng: Any, catalog: Catalog, state: State, tag: str, n: int) -> Inbound:
+    """A plausible next thing for a participant in `state` to do: a tap on one of the buttons the
+    bot offers for their step, or the same answer typed (a number, a word, a comment). `tag` and
+    `n` make typed comments distinctive."""
+    s = state
+    tap = rng.random() < 0.6
+
+    def pick(name: str, ids: list[str]) -> Inbound:
+        i = rng.randrange(len(ids))
+        return Inbound("button", data=f"{name}={ids[i]}") if tap else Inbound("text", text=str(i + 1))
+
+    if s.step == "new":
+        return Inbound("text", text="/start")
+    if s.step == "lang":
+        lang = rng.choice(("th", "en"))
+        return Inbound("button", data=f"lang={lang}") if tap else Inbound("text", text=rng.choice(("English", "ไทย")))
+    if s.step in ("consent", "declined"):
+        return Inbound("button", data="consent=yes") if tap else Inbound("text", text=rng.choice(("yes", "ยินยอม")))
+    if s.step in ("group", "region"):
+        return pick(s.step, [o.id for o in getattr(catalog.common.profile, s.step)])
+    if s.step == "age":
+        if rng.random() < 0.3:
+            return Inbound("button", data="age=~skip") if tap else Inbound("text", text="skip")
+        return pick("age", [o.id for o in catalog.common.profile.age])
+    if s.step == "menu":
+        areas = [a for a in catalog.areas if a not in s.completed] or list(catalog.areas)
+        area = rng.choice(areas)
+        return Inbound("button", data=f"area={area}") if tap else Inbound("text", text=area)
+    if s.step == "confirm_delete":
+        return Inbound("button", data="del=no")
+    step = catalog.step(s.key or "") if s.step == "survey" else None
+    if step is None:
+        return Inbound("text", text="/start")
+    name = f"q.{step.key}"
+    if rng.random() < 0.04:
+        return Inbound("button", data=f"{name}=~back") if tap else Inbound("text", text="back")
+    if step.question.optional and rng.random() < 0.25:
+        return Inbound("button", data=f"{name}=~skip") if tap else Inbound("text", text="ข้าม")
+    if step.question.kind == "text":
+        return Inbound("text", text=f"ความเห็นที่ {n} จาก {tag}: ระบบควรเชื่อมข้อมูลกัน")
+    return pick(name, [o.id for o in catalog.options(step)])
+
+
+def buttons_of(outcome: Outcome) -> list[str]:
+    """The button data of the last reply that has buttons: what the participant can tap next."""
+    for reply in reversed(outcome.replies):
+        if reply.buttons:
+            return [b.data for b in reply.buttons]
+    return []
