@@ -68,30 +68,58 @@ log = logging.getLogger("rabfang.line")
 
 
 def to_inbound(event: dict) -> Inbound | None:
-    """A LINE event from a user → what the engine understands; None for events it ignores."""
+    """A LINE event from a user → what the engine understands; None for events it ignores.
+    Fields of the wrong type are read as LINE's documented absence of them, never coerced."""
     kind = event.get("type")
-    stamp = event.get("timestamp")
-    sent_at = datetime.fromtimestamp(stamp / 1000, UTC) if isinstance(stamp, int) and stamp > 0 else None
+    sent_at = _sent_at(event.get("timestamp"))
     if kind == "follow":
         return Inbound("follow", sent_at=sent_at)
     if kind == "message":
-        message = event.get("message") or {}
-        if message.get("type") == "text":
-            return Inbound("text", text=str(message.get("text") or ""), sent_at=sent_at)
-        # stickers, media, locations, and any message type LINE adds later
+        message = event.get("message")
+        text = message.get("text") if isinstance(message, dict) and message.get("type") == "text" else None
+        if isinstance(text, str):
+            return Inbound("text", text=text, sent_at=sent_at)
+        # stickers, media, locations, any message type LINE adds later, and a text that is not one
         return Inbound("unsupported", sent_at=sent_at)
     if kind == "postback":
-        data = (event.get("postback") or {}).get("data")
+        postback = event.get("postback")
+        data = postback.get("data") if isinstance(postback, dict) else None
         return Inbound("button", data=data, sent_at=sent_at) if isinstance(data, str) and data else None
     return None
 
 
+def _sent_at(stamp: object) -> datetime | None:
+    """LINE's timestamp (ms since the epoch), when it is one a clock can show."""
+    if not isinstance(stamp, int) or isinstance(stamp, bool) or stamp <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(stamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def text_value(value: object) -> str | None:
+    """A non-empty string that can be stored: SQLite (and every platform) takes only valid UTF-8,
+    and JSON escapes can carry lone surrogates that are not. Anything else is None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+def source_type(event: dict) -> str | None:
+    source = event.get("source")
+    kind = source.get("type") if isinstance(source, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def chat_of(event: dict) -> str:
-    """The chat an event came from: the user's id in 1:1, else the group or room id."""
-    source = event.get("source") or {}
-    key = {"user": "userId", "group": "groupId", "room": "roomId"}.get(source.get("type"), "")
-    value = source.get(key) if key else None
-    return value if isinstance(value, str) else ""
+    """The chat an event came from: the user's id in 1:1, else the group or room id ("" if none)."""
+    key = {"user": "userId", "group": "groupId", "room": "roomId"}.get(source_type(event) or "", "")
+    return (text_value(event["source"].get(key)) if key else None) or ""
 
 
 def _utf16(text: str) -> int:
@@ -299,17 +327,20 @@ class LineChannel:
 
     @staticmethod
     def _incoming(event: object) -> inbox.Incoming | None:
+        """An event to keep, or None when it has no usable id (LINE's always have one)."""
         if not isinstance(event, dict):
             return None
-        event_id = event.get("webhookEventId")
-        if not isinstance(event_id, str) or not event_id:
+        event_id = text_value(event.get("webhookEventId"))
+        if event_id is None:
             return None
-        token = event.get("replyToken")
+        body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        if text_value(body) is None:  # lone surrogates in a text: kept as JSON escapes instead
+            body = json.dumps(event, separators=(",", ":"))
         return inbox.Incoming(
             event_id=event_id,
             user_ref=chat_of(event),
-            body=json.dumps(event, ensure_ascii=False, separators=(",", ":")),
-            reply_token=token if isinstance(token, str) and token else None,
+            body=body,
+            reply_token=text_value(event.get("replyToken")),
         )
 
     # ---- processing ------------------------------------------------------------------------
@@ -368,7 +399,7 @@ class LineChannel:
         except ValueError:
             event = {}
         try:
-            source = (event.get("source") or {}).get("type") if isinstance(event, dict) else None
+            source = source_type(event) if isinstance(event, dict) else None
             if not isinstance(event, dict) or event.get("mode") == "standby":
                 pass  # another channel of a module owns this chat right now
             elif source in ("group", "room"):
