@@ -24,7 +24,7 @@ import unicodedata
 import warnings
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from starlette.requests import Request
@@ -34,6 +34,7 @@ from telegram import (
     Bot,
     BotCommand,
     CallbackQuery,
+    Chat,
     ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -434,6 +435,8 @@ class TelegramChannel:
             update = Update.de_json(await request.json(), self._bot)
         except Exception:
             return Response(status_code=400)
+        if update is None or not well_formed(update):
+            return Response(status_code=400)
         async with self._working(), self._locks.hold(_sender_key(update)):
             stored = await self._process(update)
         # 500 makes Telegram deliver the update again; the events table absorbs what was stored.
@@ -443,6 +446,9 @@ class TelegramChannel:
 
     async def _process(self, update: Update) -> bool:
         """Handle one update; False when it could not be stored and must be delivered again."""
+        if not well_formed(update):
+            log.warning("telegram: update %s is not shaped as the Bot API documents; skipped", update.update_id)
+            return True
         try:
             if update.callback_query is not None:
                 return await self._on_callback(update.update_id, update.callback_query)
@@ -662,6 +668,51 @@ class TelegramChannel:
     def _describe(self, exc: BaseException) -> str:
         """An exception for the log, with the bot token masked should it appear in it."""
         return f"{type(exc).__name__}: {exc}".replace(self._token, "<token>")
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_chat(chat: object) -> bool:
+    return isinstance(chat, Chat) and _is_id(chat.id) and isinstance(chat.type, str)
+
+
+def _is_user(user: object) -> bool:
+    return isinstance(user, User) and _is_id(user.id)
+
+
+def _is_text(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def well_formed(update: Update) -> bool:
+    """Whether the fields this channel reads have the types the Bot API documents. PTB builds its
+    objects from whatever JSON it is given, and a webhook caller holding the secret could send
+    anything: a message without a chat, a number for a text, a list for callback data."""
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        if message is not None and not (_is_chat(getattr(message, "chat", None)) and _is_id(message.message_id)):
+            return False
+        return _is_user(query.from_user) and _is_text(query.data) and _is_text(getattr(message, "text", None))
+    message = update.message
+    if message is not None:
+        return (
+            _is_chat(message.chat)
+            and (message.from_user is None or _is_user(message.from_user))
+            and _is_text(message.text)
+            and _is_text(message.caption)
+            and isinstance(message.date, datetime)
+        )
+    change = update.my_chat_member
+    if change is not None:
+        return (
+            _is_chat(change.chat)
+            and isinstance(getattr(change.new_chat_member, "status", None), str)
+            and isinstance(getattr(change.old_chat_member, "status", None), str)
+        )
+    return True
 
 
 def _sender_key(update: Update) -> str:
