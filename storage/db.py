@@ -134,8 +134,10 @@ class Database:
             if outcome.erase:
                 if pid is not None:
                     await _erase(db, pid, channel, now)
-            else:
+            elif pid is not None or outcome.state != state:
                 await _save(db, pid, channel, user_ref, self.pseudonym(channel, user_ref), state, outcome.state, now)
+            # else: someone we never heard from, whose event changed nothing (a forged tap, a
+            # sticker): there is nothing about them worth keeping, not even their platform id
         if outcome.erase:
             await self.checkpoint()  # old page images in the WAL would still hold the erased rows
         return outcome
