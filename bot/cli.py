@@ -10,25 +10,14 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .admin import UsageError, add_broadcast_command, add_sessions_commands
+from .admin import UsageError, add_broadcast_command, add_sessions_commands, when_arg
 from .config import Settings
 from .surveys import SURVEY_DIR, SurveyError, load_catalog, survey_files
 
 
-def _date(value: str) -> datetime:
-    """A date (Bangkok midnight) or a full ISO 8601 time."""
-    from exports.csvfiles import BANGKOK
-
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date: {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=BANGKOK)
-
-
 def _until(value: str) -> datetime:
     """Like _date, but a bare date includes that whole day."""
-    parsed = _date(value)
+    parsed = when_arg(value)
     return parsed + timedelta(days=1) if len(value) == 10 else parsed
 
 
@@ -44,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write the CSV export set")
     export.add_argument("--out", type=Path, required=True, help="output folder")
     export.add_argument("--area", help="only this area")
-    export.add_argument("--since", type=_date, help="answers from this date (Bangkok time)")
+    export.add_argument("--since", type=when_arg, help="answers from this date (Bangkok time)")
     export.add_argument("--until", type=_until, help="answers before this date (Bangkok time)")
     export.add_argument("--channel", help="only this channel: line, telegram, console")
     export.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="CSV files (default) or one workbook")
