@@ -18,6 +18,7 @@ import pytest
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.handlers.line import ONE_TO_ONE, LineChannel
+from bot.i18n import tr
 from bot.model import Reply
 from bot.runner import http_app
 from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, serve
@@ -503,11 +504,20 @@ async def test_inbox_write_failure_answers_5xx_so_line_redelivers(line: Harness)
     await fail_inserts(line, "inbox")
     response = await line.platform.post([follow])
     assert 500 <= response.status_code < 600
-    assert line.api.calls == []
-    await heal(line, "inbox")
+    assert await line.inbox() == []
+    # Nothing was kept, but LINE will redeliver: the participant is told so once, in the reply.
+    await line.api.wait_for(lambda: len(line.api.calls) == 1)
+    [told] = line.api.calls
+    assert told.kind == "reply" and told.status == 200
+    assert [m["text"] for m in told.messages] == [tr(None, "try_later")]
     redelivery = {**follow, "deliveryContext": {"isRedelivery": True}}
+    assert 500 <= (await line.platform.post([redelivery])).status_code < 600
+    await heal(line, "inbox")
     assert await line.send(redelivery)
-    assert len(line.api.calls) == 1
+    assert len(line.api.calls) == 3  # the greeting: its reply token was used, so it is pushed
+    assert [(c.kind, c.status) for c in line.api.calls[1:]] == [("reply", 400), ("push", 200)]
+    assert "รับฟัง" in line.api.calls[2].messages[-1]["text"]
+    assert len(await line.inbox(ALICE)) == 1
 
 
 async def test_processing_failure_keeps_the_event_and_says_try_later(line: Harness) -> None:

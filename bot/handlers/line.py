@@ -230,6 +230,7 @@ class LineChannel:
         retry_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
         request_timeout: float = 10.0,
         stop_timeout: float = 30.0,
+        storage_retry: tuple[float, float] = (2.0, 60.0),
         clock: Callable[[], datetime] = utcnow,
     ):
         s = app.settings
@@ -247,6 +248,11 @@ class LineChannel:
         self._api: AsyncMessagingApi | None = None
         self._workers: dict[str, asyncio.Task[None]] = {}  # chat → the task processing its rows
         self._again: set[str] = set()  # chats that got new rows while their worker was busy
+        self._storage_retry = storage_retry  # first and longest wait before a stuck chat is tried again
+        self._waits: dict[str, float] = {}  # chat → how long its next retry waits
+        self._retries: dict[str, asyncio.Task[None]] = {}  # chat → its pending retry
+        self._told: set[str] = set()  # event ids whose sender was told "try later" (once is enough)
+        self._telling: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.routes: list[BaseRoute] = [Route(WEBHOOK_PATH, self._webhook, methods=["POST"])]
 
@@ -281,6 +287,10 @@ class LineChannel:
             for task in list(self._workers.values()):
                 task.cancel()
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        for task in [*self._retries.values(), *self._telling]:
+            task.cancel()
+        await asyncio.gather(*self._retries.values(), *self._telling, return_exceptions=True)
+        self._retries.clear()
         if self._client is not None:
             await self._client.close()
         self._client = self._api = None
@@ -313,6 +323,8 @@ class LineChannel:
                 chats = await inbox.add(self.app.db, CHANNEL, incoming, self._clock())
             except StorageError:
                 log.error("could not store %d LINE event(s); answering 503 so LINE redelivers", len(incoming))
+                for item in incoming:
+                    self._tell_later(item)
                 return PlainTextResponse("try again", status_code=503)
             for chat in chats:
                 self._kick(chat)
@@ -356,7 +368,8 @@ class LineChannel:
 
     async def _work(self, chat: str) -> None:
         """Process a chat's unprocessed rows in order. A row that could not be stored stops the
-        chat's queue, so nothing overtakes it; it is tried again with the chat's next event."""
+        chat's queue, so nothing overtakes it; the chat is tried again after a while (waiting
+        longer each time), or sooner with its next event."""
         try:
             while True:
                 self._again.discard(chat)
@@ -364,14 +377,36 @@ class LineChannel:
                     rows = await inbox.pending(self.app.db, CHANNEL, chat)
                 except StorageError:
                     log.error("could not read the LINE inbox for %s", self._pseudonym(chat))
+                    self._retry_later(chat)
                     return
                 for row in rows:
                     if not await self._guarded(row):
+                        self._retry_later(chat)
                         break
+                else:
+                    self._waits.pop(chat, None)
                 if chat not in self._again:
                     return
         finally:
             self._workers.pop(chat, None)
+
+    def _retry_later(self, chat: str) -> None:
+        """Try a stuck chat again once storage may have recovered: the participant was told their
+        message is kept and will be saved without sending it again."""
+        if self._stopping or chat in self._retries:
+            return
+        first, longest = self._storage_retry
+        wait = self._waits.get(chat, first)
+        self._waits[chat] = min(wait * 2, longest)
+
+        async def retry() -> None:
+            try:
+                await asyncio.sleep(wait)
+            finally:
+                self._retries.pop(chat, None)
+            self._kick(chat)
+
+        self._retries[chat] = asyncio.create_task(retry())
 
     async def _guarded(self, row: inbox.Row) -> bool:
         """`_process`, with an unexpected error logged and the row dropped rather than retried
@@ -422,7 +457,8 @@ class LineChannel:
             handled = await service.handle(CHANNEL, row.user_ref, inbound, event_id=row.event_id)
         except StorageError:
             log.warning("could not store a LINE event from %s; it stays in the inbox", pseudonym)
-            await self._send(row, [Service.try_later(await self._lang(row.user_ref))], pseudonym, attempt="later")
+            if self._first_telling(row.event_id):
+                await self._send(row, [Service.try_later(await self._lang(row.user_ref))], pseudonym, attempt="later")
             return False
         except Exception as exc:
             # A bug, not a full disk: the same event would fail again, so it is not retried.
@@ -444,6 +480,30 @@ class LineChannel:
         if handled is not None and handled.replies:
             await self._send(row, handled.replies, handled.pseudonym)
         return True
+
+    def _first_telling(self, event_id: str) -> bool:
+        """Whether this is the first time the sender of `event_id` is to be told to wait: retries
+        and redeliveries of the same event say nothing more."""
+        if event_id in self._told:
+            return False
+        if len(self._told) > 10_000:
+            self._told.clear()
+        self._told.add(event_id)
+        return True
+
+    def _tell_later(self, item: inbox.Incoming) -> None:
+        """Answer an event that could not even be stored (LINE redelivers it) with "try later",
+        in the participant's language, while its reply token is fresh; the webhook does not wait."""
+        if not item.reply_token or not item.user_ref.startswith("U") or not self._first_telling(item.event_id):
+            return
+
+        async def tell(token: str) -> None:
+            reply = Service.try_later(await self._lang(item.user_ref))
+            await self._deliver(self._pseudonym(item.user_ref), render([reply]), reply_token=token, to=None, key="")
+
+        task = asyncio.create_task(tell(item.reply_token))
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
 
     async def _not_one_to_one(self, row: inbox.Row, event: dict, pseudonym: str) -> None:
         """In a group or room, say once per message that the bot works in 1:1 chat only."""
