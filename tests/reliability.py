@@ -143,12 +143,14 @@ def telegram_channel(app: App) -> TelegramChannel:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(settings: Settings, tg: FakeBotAPI, line: FakeLineApi) -> AsyncIterator[Stack]:
+async def running_stack(
+    settings: Settings, tg: FakeBotAPI, line: FakeLineApi, **line_options: Any
+) -> AsyncIterator[Stack]:
     """Both channels started, the HTTP server listening on 127.0.0.1; all stopped on the way out."""
     async with open_app(settings) as app, contextlib.AsyncExitStack() as stack:
         telegram = telegram_channel(app)
         await telegram.start()
-        channel = LineChannel(app, retry_delays=(0.01, 0.02, 0.04))
+        channel = LineChannel(app, **{"retry_delays": (0.01, 0.02, 0.04), **line_options})
         try:
             await channel.start()
         except BaseException:
