@@ -439,8 +439,11 @@ class TelegramChannel:
             return Response(status_code=400)
         async with self._working(), self._locks.hold(_sender_key(update)):
             stored = await self._process(update)
+        if stored:
+            return Response(status_code=200)
         # 500 makes Telegram deliver the update again; the events table absorbs what was stored.
-        return Response(status_code=200 if stored else 500)
+        log.warning("telegram: update %s not stored; answering 500 so Telegram delivers it again", update.update_id)
+        return Response(status_code=500)
 
     # ---- one update --------------------------------------------------------------------------
 
