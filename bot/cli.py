@@ -16,7 +16,7 @@ from .surveys import SURVEY_DIR, SurveyError, load_catalog, survey_files
 
 
 def _until(value: str) -> datetime:
-    """Like _date, but a bare date includes that whole day."""
+    """Like when_arg, but a bare date includes that whole day."""
     parsed = when_arg(value)
     return parsed + timedelta(days=1) if len(value) == 10 else parsed
 
