@@ -24,7 +24,15 @@ from .surveys import Catalog, Step
 from .surveys.schema import Option
 
 PROFILE_STEPS = ("group", "region", "age")
-REGISTER_TYPED = re.compile(r"(ลงทะเบียน|register|ยกเลิกลงทะเบียน|unregister)\s*(\d+)")
+REGISTER_TYPED = re.compile(r"(ลงทะเบียน|register|ยกเลิกลงทะเบียน|unregister)\s*([0-9]{1,6})")
+NUMBER = re.compile(r"[0-9]{1,6}")  # ASCII digits only: str.isdigit() also takes '²', which int() refuses
+
+
+def number(word: str) -> int | None:
+    """A typed or tapped number, or None: never raises, whatever the participant sent."""
+    return int(word) if NUMBER.fullmatch(word) else None
+
+
 SKIP, BACK = "~skip", "~back"
 
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -224,8 +232,8 @@ class Engine:
             return out
         if name.startswith("q.") and self._ready(s):
             return self._survey_button(out, name[2:], value)
-        if name in ("reg", "unreg") and value.isdigit() and s.consent == "given":
-            return self._register(out, int(value), name == "reg")
+        if name in ("reg", "unreg") and (sid := number(value)) is not None and s.consent == "given":
+            return self._register(out, sid, name == "reg")
         return self._refuse(out)
 
     def _survey_button(self, out: Outcome, key: str, value: str) -> Outcome:
@@ -326,12 +334,12 @@ class Engine:
         if s.step == "new":
             return self._command(out, "start", "")
         stranded = s.step == "survey" and self.catalog.step(s.key or "") is None  # the survey was edited
-        if (n := normalize(raw)).isdigit() and not stranded and not self._asks_text(s):
+        if (n := number(normalize(raw))) is not None and not stranded and not self._asks_text(s):
             # a number answers with the n-th button shown, Skip and Back included, for clients
             # that show no buttons (LINE on desktop) and for the console's numbered options
             buttons = self.ask(s).buttons
-            if 1 <= int(n) <= len(buttons):
-                return self._button(out, buttons[int(n) - 1].data)
+            if 1 <= n <= len(buttons):
+                return self._button(out, buttons[n - 1].data)
         if s.step == "lang":
             choice = _match(raw, LANG_CHOICES)
             return self._set_lang(out, choice.id) if choice else self._reprompt(out)
@@ -758,8 +766,8 @@ def _match(raw: str, options: Sequence[Option | Choice]) -> Option | Choice | No
     word = normalize(raw)
     if not word:
         return None
-    if word.isdigit() and 1 <= int(word) <= len(options):
-        return options[int(word) - 1]
+    if (n := number(word)) is not None and 1 <= n <= len(options):
+        return options[n - 1]
     for o in options:
         if isinstance(o, Option):
             names = [o.id, o.label.th, o.label.en, *o.aliases]
