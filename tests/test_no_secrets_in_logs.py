@@ -6,7 +6,8 @@ times. Between them they cover: consent and profile, survey answers and a free-t
 storage error on each channel (the poller's retry, the webhook's 500, LINE's 503 and redelivery),
 a participant who blocks the bot (403 on send, and Telegram's `my_chat_member`), a LINE unfollow, a
 LINE webhook with a bad signature and a Telegram webhook with a wrong secret, an admin's /export
-(a zip on Telegram, a signed link on LINE, fetched once), and a clean stop.
+(a zip on Telegram, a signed link on LINE, fetched once), an admin's /broadcast to everyone (pushed
+on both channels, the blocked one counted, a report to the admin), and a clean stop.
 
 The combined stdout and stderr of both runs must contain none of: the bot token or its secret
 part, the LINE channel secret and access token, the Telegram webhook secret, the pseudonym and
@@ -14,7 +15,8 @@ export-link keys, the signed export link, any platform user id used, the distinc
 usernames and LINE display names the fake events carry, nor the comment a participant wrote. The
 log must show that each of those situations happened (so the test fails if one silently did not).
 
-One size (~15 s); RABFANG_LONG=1 changes nothing here.
+CI: those participants (~25 s). RABFANG_LONG=1: eight more on each channel, each with a name of
+their own, through consent, profile and ratings to a comment before the broadcast.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from bot.i18n import tr
 from bot.surveys import Catalog
 from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, sign
 from tests.fakes.telegram_api import TOKEN, FakeBotAPI, Participant
-from tests.reliability import base_url, both_environment, start_run
+from tests.reliability import base_url, both_environment, scale, start_run
 from tests.test_line_e2e import wait_healthy
 from tests.test_telegram_e2e import question_key, rabfang_command
 
@@ -57,6 +59,11 @@ NAMES = {
 }
 LINE_NAMES = {LINE_ALICE: "Wolkenbruch Ondine", LINE_ADMIN: "Amaryllis Admintrude", LINE_LEAVER: "Leopold Leavesworth"}
 COMMENT = "ความเห็นส่วนตัว Gossamer-Tangerine-4471 ไม่ควรอยู่ใน log"
+EXTRA = scale(0, 8)  # more participants per channel in the long setting
+EXTRA_TG = [731_905_000 + n for n in range(EXTRA)]
+EXTRA_LINE = [f"U{n:02d}" + "d" * 30 for n in range(EXTRA)]
+NAMES |= {uid: (f"Fennimore{n}x", f"Quetzalcoa{n}y", f"fenn_{n}_q") for n, uid in enumerate(EXTRA_TG)}
+LINE_NAMES |= {ref: f"Isolde Extrawurst {n}" for n, ref in enumerate(EXTRA_LINE)}
 
 
 class Named(Participant):
@@ -149,8 +156,7 @@ async def line_act(platform: LinePlatform, api: FakeLineApi, event: dict[str, An
         await api.wait_for(lambda: any(c.status == 200 for c in api.replies_to(token)), timeout=15)
 
 
-async def line_session(platform: LinePlatform, api: FakeLineApi, db: Path, catalog: Catalog) -> None:
-    alice = NamedLineUser(platform, LINE_ALICE)
+async def line_to_a_comment(platform: LinePlatform, api: FakeLineApi, alice: LineUser, catalog: Catalog) -> None:
     await line_act(platform, api, alice.follow())
     for prefix in ("lang=th", "consent=yes", "group=", "region=", "age="):
         await line_act(platform, api, alice.tap(lambda a, p=prefix: a["data"].startswith(p)))
@@ -163,6 +169,14 @@ async def line_session(platform: LinePlatform, api: FakeLineApi, db: Path, catal
             await line_act(platform, api, alice.text(COMMENT))
             break
         await line_act(platform, api, alice.postback(next(d for d in data if d.endswith("=2"))))
+
+
+async def line_session(platform: LinePlatform, api: FakeLineApi, db: Path, catalog: Catalog) -> None:
+    alice = NamedLineUser(platform, LINE_ALICE)
+    await line_to_a_comment(platform, api, alice, catalog)
+    await asyncio.gather(
+        *(line_to_a_comment(platform, api, NamedLineUser(platform, ref), catalog) for ref in EXTRA_LINE)
+    )
     # A bad signature: refused, and logged as such.
     bad = await platform.post([alice.text("hello")], signature=sign(b"something else"))
     assert bad.status_code == 400
@@ -193,9 +207,19 @@ async def line_session(platform: LinePlatform, api: FakeLineApi, db: Path, catal
 secrets_seen: list[str] = []  # secrets made during the run (the export link's token)
 
 
+async def broadcast_session(api: FakeBotAPI, line: FakeLineApi) -> None:
+    """The admin broadcasts to everyone: pushed on both channels; a report comes back to them."""
+    admin = Named(api, ADMIN)
+    before = len(api.sent(ADMIN))
+    await admin.say('/broadcast --to all --th "ประกาศจากผู้จัด" --en "A notice from the organizers"')
+    await api.wait_for(lambda: len(api.sent(ADMIN)) >= before + 2, timeout=30)  # "queued", then the report
+    assert any(c.kind == "push" and c.status == 200 for c in line.calls)
+
+
 async def telegram_polling_session(api: FakeBotAPI, db: Path, catalog: Catalog) -> None:
     alice = Named(api, ALICE)
     await to_a_comment(alice, catalog)
+    await asyncio.gather(*(to_a_comment(Named(api, uid), catalog) for uid in EXTRA_TG))
     # A storage error: "try later", the update fetched again, and stored once mended.
     with broken(db, "events"):
         uid = await api.deliver(api.message_update(ALICE, "/status"))
@@ -266,6 +290,7 @@ async def test_a_debug_session_logs_no_secret_and_no_personal_data(tmp_path: Pat
                 try:
                     await telegram_polling_session(api, db, catalog)
                     await line_session(platform, line, db, catalog)
+                    await broadcast_session(api, line)
                 finally:
                     await stop(proc)
                 hooked = {
@@ -294,6 +319,7 @@ async def test_a_debug_session_logs_no_secret_and_no_personal_data(tmp_path: Pat
         "could not store 1 LINE event",
         "not stored; fetching it again",
         "not stored; answering 500",
+        "broadcast 1 finished",
         "webhook set",
         "stopped",
     ):
