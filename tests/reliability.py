@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -233,8 +234,6 @@ def answers_of(state: State) -> dict[str, tuple[Any, ...]]:
 
 def stored_state(conn: sqlite3.Connection, channel: str, user_ref: str) -> dict[str, Any] | None:
     """What the database holds about one participant, in the shape `expected_state` gives."""
-    import json
-
     row = conn.execute(
         "SELECT id, lang, consent, stakeholder, region, age_band, cursor FROM participants"
         " WHERE channel = ? AND user_ref = ?",

@@ -25,7 +25,9 @@ CI: 30 events per delivery pattern (7 patterns, ~15 s). RABFANG_LONG=1: 150 even
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -236,9 +238,6 @@ class Replayer:
         return str(update_id)
 
     def check_state(self, channel: str, ref: str, state: State, event_id: str, event: Inbound) -> None:
-        import contextlib
-        import sqlite3
-
         with contextlib.closing(sqlite3.connect(self.db)) as conn:
             got = stored_state(conn, channel, ref)
             (count,) = conn.execute(
