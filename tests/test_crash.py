@@ -23,7 +23,7 @@ kills during start-up. The RNG is seeded; the seed is printed (RABFANG_CRASH_SEE
 
 Sizes: CI runs 20 participants (10 per channel) through 50 kills, about 1.5-2 minutes (a restart
 takes ~1.3 s, most of it imports; rounds drive for 0.1-1.3 s). RABFANG_LONG=1 runs 40 participants
-through 200 kills (~8 minutes). The figures are printed at the end: kills, acknowledged inputs and
+through 200 kills (~7 minutes). The figures are printed at the end: kills, acknowledged inputs and
 answers, lost, duplicates, integrity failures, cursor mismatches, resume checks.
 """
 

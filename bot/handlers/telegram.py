@@ -275,6 +275,7 @@ class TelegramChannel:
         self._idle = asyncio.Event()
         self._idle.set()
         self._locks = _UserLocks()
+        self._told: set[int] = set()  # update ids whose sender was told "try later" (once is enough)
         self.routes: list[BaseRoute] = (
             [Route(WEBHOOK_PATH, self._webhook, methods=["POST"])] if self._webhook_url else []
         )
@@ -512,8 +513,13 @@ class TelegramChannel:
         except StorageError:
             if query is not None:
                 await self._answer(query)
-            lang = await self._lang(user_ref)
-            await self._deliver(user_ref, chat_id, [Service.try_later(lang)])
+            # The update comes again (refetched, or redelivered after a 500) until it is stored:
+            # the participant hears once that it is kept, not at every attempt.
+            if update_id not in self._told:
+                if len(self._told) > 10_000:
+                    self._told.clear()
+                self._told.add(update_id)
+                await self._deliver(user_ref, chat_id, [Service.try_later(await self._lang(user_ref))])
             raise
         except BaseException:
             if query is not None:
