@@ -82,7 +82,10 @@ async def main() -> int:
         verdicts.at_most(f"RSS with {total:,} participants stored", final, GOAL_MB, " MB")
         fifth = next(r for n, r, _ in samples if n >= total // 5)
         print(f"RSS over the last 80% of participants: {fifth:.1f} → {final:.1f} MiB ({final - fifth:+.1f} MiB)")
-        verdicts.at_most("RSS growth over the last 80% of participants (flat)", final - fifth, 5.0, " MB")
+        if total // 5 >= 20_000:  # the flood gate's ~10,000 keys are full by then
+            verdicts.at_most("RSS growth over the last 80% of participants (flat)", final - fifth, 5.0, " MB")
+        else:
+            print("flatness not judged: the flood gate fills its ~10,000 keys over the first 10,000 participants")
     return verdicts.print()
 
 
