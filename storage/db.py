@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import sqlite3
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
@@ -57,13 +58,59 @@ def split_key(key: str) -> tuple[str, str, str]:
     return area, item, question
 
 
+class WriterLock:
+    """The one writer's lock: first come, first served, except that urgent work goes first.
+
+    Urgent work is what a platform is waiting on (a webhook that must store its events before it
+    answers 200); the processing queued behind it can wait a moment longer."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+
+    def locked(self) -> bool:
+        return self._held
+
+    async def acquire(self, urgent: bool = False) -> None:
+        if not self._held and not any(self._waiting):
+            self._held = True
+            return
+        turn = asyncio.get_running_loop().create_future()
+        queue = self._waiting[0 if urgent else 1]
+        queue.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # it was handed to us as we were cancelled: hand it on
+            else:
+                queue.remove(turn)
+            raise
+
+    def release(self) -> None:
+        """Hand the lock to the next waiter (urgent ones first), or free it."""
+        for queue in self._waiting:
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._held = False
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
 class Database:
     """An open rabfang database. Use `async with await Database.open(path) as db:`."""
 
     def __init__(self, path: Path, conn: aiosqlite.Connection, pseudonym_key: bytes):
         self.path = path
         self._conn = conn
-        self._lock = asyncio.Lock()
+        self._lock = WriterLock()
         self._key = pseudonym_key
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -93,9 +140,11 @@ class Database:
     # ---- units of work -----------------------------------------------------------------------
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction; rolled back on any error, which surfaces as StorageError."""
-        async with self._lock:
+    async def transaction(self, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; rolled back on any error, which surfaces as StorageError.
+        `urgent` goes ahead of work already waiting (see WriterLock)."""
+        await self._lock.acquire(urgent)
+        try:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -109,6 +158,8 @@ class Database:
                 if isinstance(exc, sqlite3.Error):
                     raise StorageError(str(exc)) from exc
                 raise
+        finally:
+            self._lock.release()
 
     def pseudonym(self, channel: str, user_ref: str) -> str:
         """The stable, keyed pseudonym exports show instead of the platform id. It starts with a

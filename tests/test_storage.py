@@ -132,3 +132,25 @@ async def test_online_backup_while_writing(service: Service, settings) -> None: 
     await walk(service, "b2", *CONSENTED, "5")  # the live database goes on
     assert rows(target, "SELECT user_ref FROM participants") == [("b1",)]
     assert rows(target, "PRAGMA integrity_check") == [("ok",)]
+
+
+async def test_the_writer_lock_serves_urgent_work_first_and_survives_cancellation() -> None:
+    import asyncio
+
+    from storage.db import WriterLock
+
+    lock, order = WriterLock(), []
+    await lock.acquire()
+
+    async def take(name: str, urgent: bool) -> None:
+        await lock.acquire(urgent)
+        order.append(name)
+        lock.release()
+
+    tasks = [asyncio.create_task(take(n, u)) for n, u in (("a", False), ("b", False), ("webhook", True))]
+    doomed = asyncio.create_task(take("cancelled", False))
+    await asyncio.sleep(0)
+    doomed.cancel()
+    lock.release()
+    await asyncio.gather(*tasks)
+    assert order == ["webhook", "a", "b"] and not lock.locked()

@@ -217,6 +217,8 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 
 # ---- the channel --------------------------------------------------------------------------
 
+PROCESSING_LIMIT = 8
+
 
 class LineChannel:
     """The LINE Messaging API channel: a Component of `rabfang run`."""
@@ -254,6 +256,9 @@ class LineChannel:
         self._told: set[str] = set()  # event ids whose sender was told "try later" (once is enough)
         self._telling: set[asyncio.Task[None]] = set()
         self._stopping = False
+        # A few events processed at once: enough to overlap the sends, few enough that a webhook's
+        # own write (urgent: LINE waits for it) never queues behind a crowd of them.
+        self._busy = asyncio.Semaphore(PROCESSING_LIMIT)
         self.routes: list[BaseRoute] = [Route(WEBHOOK_PATH, self._webhook, methods=["POST"])]
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -380,7 +385,9 @@ class LineChannel:
                     self._retry_later(chat)
                     return
                 for row in rows:
-                    if not await self._guarded(row):
+                    async with self._busy:
+                        stored = await self._guarded(row)
+                    if not stored:
                         self._retry_later(chat)
                         break
                 else:
