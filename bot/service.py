@@ -5,7 +5,7 @@ Channels call `handle` and render what comes back; they never see state or stora
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,23 +40,24 @@ class Handled:
 class FloodGate:
     """At most `limit` messages per `window` per participant; the first one over gets a notice,
     the rest are dropped quietly. Counts by the platform's timestamps, so a backlog drained
-    after a restart is judged by when it was sent, not when it is processed."""
+    after a restart is judged by when it was sent, not when it is processed. Senders are kept
+    in order of their last message, so forgetting the quiet ones costs only what it forgets."""
 
     def __init__(self, limit: int, window: timedelta):
         self.limit = limit
         self.window = window
-        self._seen: dict[tuple[str, str], deque[datetime]] = {}
+        self._seen: OrderedDict[tuple[str, str], deque[datetime]] = OrderedDict()
         self._noticed: dict[tuple[str, str], datetime] = {}
 
     def check(self, key: tuple[str, str], at: datetime) -> str:
         """'ok', 'notice' (drop it and say so once), or 'drop'."""
-        times = self._seen.setdefault(key, deque())
+        self._forget_before(at - self.window)
+        times = self._seen.pop(key, None) or deque()
+        self._seen[key] = times  # now the most recent sender
         while times and at - times[0] >= self.window:
             times.popleft()
         if len(times) < self.limit:
             times.append(at)
-            if len(self._seen) > 10_000:
-                self._prune(at)
             return "ok"
         last = self._noticed.get(key)
         if last is not None and at - last < self.window:
@@ -64,10 +65,13 @@ class FloodGate:
         self._noticed[key] = at
         return "notice"
 
-    def _prune(self, now: datetime) -> None:
-        for k in [k for k, t in self._seen.items() if not t or now - t[-1] >= self.window]:
-            self._seen.pop(k, None)
-            self._noticed.pop(k, None)
+    def _forget_before(self, cutoff: datetime) -> None:
+        while self._seen:
+            key, times = next(iter(self._seen.items()))
+            if times and times[-1] >= cutoff:
+                return
+            self._seen.popitem(last=False)
+            self._noticed.pop(key, None)
 
 
 class Service:

@@ -3,7 +3,7 @@ other participants unaffected; a redelivered event is not counted."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.model import Inbound
 from bot.service import Service
@@ -40,3 +40,13 @@ async def test_a_backlog_is_judged_by_when_it_was_sent(db, catalog, settings, cl
             "line", "patient", Inbound("text", text="hi", sent_at=sent + timedelta(seconds=3 * n)), f"p{n}"
         )
         assert handled is not None and handled.replies and "too fast" not in handled.replies[0].text
+
+
+def test_the_gate_forgets_quiet_senders_as_it_goes() -> None:
+    from bot.service import FloodGate
+
+    gate = FloodGate(5, timedelta(seconds=10))
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    for n in range(20_000):  # 1,000 new participants a second, for 20 s
+        assert gate.check(("line", f"U{n}"), start + timedelta(milliseconds=n)) == "ok"
+    assert len(gate._seen) <= 10_001  # only those heard from in the last window
