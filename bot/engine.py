@@ -187,6 +187,11 @@ class Engine:
                 tr(lang, "target", level=step.item.target, name=tgt.name(lang) if tgt else ""),
             ]
         lines += ["", step.question.prompt(lang)]
+        previous = s.answers.get(step.key)
+        if previous is not None and not previous.skipped:  # back at an answered question: show it
+            option = next((o for o in self.catalog.options(step) if o.id == previous.option), None)
+            shown = option.label(lang) if option else previous.text or ""
+            lines.append(tr(lang, "previous_answer", answer=shown if len(shown) <= 200 else shown[:199] + "…"))
         buttons = tuple(Button(o.button(lang), f"q.{key}={o.id}") for o in self.catalog.options(step))
         if step.question.kind == "text":
             lines.append(tr(lang, "type_text", max=MAX_TEXT))

@@ -71,6 +71,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "capability": ("ขีดความสามารถ: {text}", "Capability: {text}"),
     "current": ("สถานภาพปัจจุบัน: ระดับ {level} {name}", "Current status: level {level} {name}"),
     "target": ("ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ {level} {name}", "2027 target: level {level} {name}"),
+    "previous_answer": ("(คำตอบเดิมของท่าน: {answer})", "(your answer so far: {answer})"),
     "type_text": (
         "(พิมพ์คำตอบได้ไม่เกิน {max} ตัวอักษร)",
         "(type your answer, up to {max} characters)",
