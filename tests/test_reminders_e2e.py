@@ -23,7 +23,7 @@ def reminders(api: FakeBotAPI) -> list[str]:
 
 
 async def test_one_reminder_across_a_kill_and_two_restarts(tmp_path: Path) -> None:
-    lead = timedelta(seconds=14)  # when the reminder falls due, from now
+    lead = timedelta(seconds=30)  # when the reminder falls due, from now: time enough to register
     starts = datetime.now(UTC) + timedelta(minutes=2) + lead
     async with FakeBotAPI() as api:
         env = environment(api, tmp_path / "rabfang.db") | {"RABFANG_REMINDER_OFFSETS": "2m"}
@@ -53,30 +53,37 @@ async def test_one_reminder_across_a_kill_and_two_restarts(tmp_path: Path) -> No
         assert "session 1 added" in added.stdout
         deadline = time.monotonic() + lead.total_seconds()
         with (tmp_path / "rabfang.log").open("wb") as log:
-            proc = await launch(api, env, tmp_path, log)
-            p = Participant(api, USER)
-            await p.say("/start")
-            for step in ("lang=en", "consent=yes", "group=sme", "region=central", "age=~skip"):
-                await p.tap(step)
-            calls = await p.say("/events")
-            assert any("SME meets government" in t for t in p.texts(calls))
-            calls = await p.tap("reg=1")
-            assert any(t.startswith("You are registered") for t in p.texts(calls))
-            assert any(c.method == "sendDocument" for c in calls), "an .ics file comes with the confirmation"
-            assert time.monotonic() < deadline, "registered before the reminder was due"
-            proc.kill()
-            assert await asyncio.wait_for(proc.wait(), 20) == -signal.SIGKILL
-            assert reminders(api) == []
+            proc = None
+            try:
+                proc = await launch(api, env, tmp_path, log)
+                p = Participant(api, USER)
+                await p.say("/start")
+                for step in ("lang=en", "consent=yes", "group=sme", "region=central", "age=~skip"):
+                    await p.tap(step)
+                calls = await p.say("/events")
+                assert any("SME meets government" in t for t in p.texts(calls))
+                calls = await p.tap("reg=1")
+                assert any(t.startswith("You are registered") for t in p.texts(calls))
+                assert any(c.method == "sendDocument" for c in calls), "an .ics file comes with the confirmation"
+                assert time.monotonic() < deadline, "registered before the reminder was due"
+                proc.kill()
+                assert await asyncio.wait_for(proc.wait(), 20) == -signal.SIGKILL
+                assert reminders(api) == []
 
-            await asyncio.sleep(max(0.0, deadline - time.monotonic()) + 1)  # the bot is down when it falls due
-            proc = await launch(api, env, tmp_path, log)
-            await api.wait_for(lambda: reminders(api), timeout=20)
-            proc.send_signal(signal.SIGTERM)
-            assert await asyncio.wait_for(proc.wait(), 20) == 0
+                await asyncio.sleep(max(0.0, deadline - time.monotonic()) + 1)  # the bot is down when it falls due
+                proc = await launch(api, env, tmp_path, log)
+                await api.wait_for(lambda: reminders(api), timeout=20)
+                proc.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(proc.wait(), 20) == 0
 
-            proc = await launch(api, env, tmp_path, log)  # its start-up sweep must find nothing owed
-            await asyncio.sleep(2)
-            proc.send_signal(signal.SIGTERM)
-            assert await asyncio.wait_for(proc.wait(), 20) == 0
+                proc = await launch(api, env, tmp_path, log)  # its start-up sweep must find nothing owed
+                await asyncio.sleep(2)
+                proc.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(proc.wait(), 20) == 0
+            finally:
+                if proc is not None and proc.returncode is None:  # a failed check must not leave it running
+                    proc.kill()
+                    await proc.wait()
+
     assert len(reminders(api)) == 1
     assert "SME meets government" in reminders(api)[0] and "https://meet.example/sme" in reminders(api)[0]
