@@ -525,15 +525,18 @@ class TelegramChannel:
             if query is not None:
                 await self._answer(query)  # always, so the participant's spinner stops
             raise
+        # Answering the tap, marking the question answered and sending what comes next are
+        # independent calls: made side by side, the participant waits for one round trip, not three.
+        calls: list[Awaitable[object]] = []
         if query is not None:
-            await self._answer(query)
+            calls.append(self._answer(query))
             if handled is not None and handled.chosen and not handled.refused:
-                await self._mark_answered(query, handled.chosen)
-        if handled is None:
-            return True  # a redelivered update: its replies went out the first time
-        status = await self._deliver(user_ref, chat_id, handled.replies)
-        if status != "sent":
-            log.info("telegram: replies to %s %s", handled.pseudonym, status)
+                calls.append(self._mark_answered(query, handled.chosen))
+        if handled is not None:  # None: a redelivered update, whose replies went out the first time
+            calls.append(self._deliver(user_ref, chat_id, handled.replies))
+        results = await asyncio.gather(*calls)
+        if handled is not None and results[-1] != "sent":
+            log.info("telegram: replies to %s %s", handled.pseudonym, results[-1])
         return True
 
     def _addressed(self, message: Message) -> bool:
