@@ -28,6 +28,7 @@ log = logging.getLogger("rabfang.outreach")
 
 QUIET_START, QUIET_END = 21, 8  # no nudges from 21:00 to 08:00 Bangkok time
 CONCURRENCY = 8  # sends in flight at once per channel; the pacer keeps the rate
+MULTICAST_BATCH = 500  # LINE's limit of recipients per multicast
 
 
 class Sender(Protocol):
@@ -90,6 +91,7 @@ class Outreach:
         """Deliver to many, a few at a time per channel, paced; returns a tally by status."""
         tally: dict[str, int] = {}
         todo = await q.unclaimed(self.db, kind, ref, recipients)
+        todo = await self._multicast(kind, ref, todo, make, tally)
         queue: asyncio.Queue[Recipient] = asyncio.Queue()
         for r in todo:
             queue.put_nowait(r)
@@ -106,6 +108,37 @@ class Outreach:
 
         await asyncio.gather(*(worker() for _ in range(min(CONCURRENCY * max(len(self.senders), 1), len(todo)))))
         return tally
+
+    async def _multicast(
+        self,
+        kind: str,
+        ref: str,
+        todo: list[Recipient],
+        make: Callable[[Recipient], list[Reply]],
+        tally: dict[str, int],
+    ) -> list[Recipient]:
+        """Where a channel can multicast (LINE), send each group of up to 500 recipients who get
+        the same messages in one call; returns the recipients left for one-by-one sends."""
+        rest: list[Recipient] = []
+        groups: dict[tuple[str, tuple[Reply, ...]], list[Recipient]] = {}
+        for r in todo:
+            if hasattr(self.senders.get(r.channel), "multicast"):
+                groups.setdefault((r.channel, tuple(make(r))), []).append(r)
+            else:
+                rest.append(r)
+        for (channel, replies), people in groups.items():
+            sender = self.senders[channel]
+            for start in range(0, len(people), MULTICAST_BATCH):
+                batch = {r.participant_id: r for r in people[start : start + MULTICAST_BATCH]}
+                claimed = await q.claim_many(self.db, kind, ref, list(batch), self.clock())
+                if not claimed:
+                    continue
+                await self.pacers[channel].wait()  # one call: one slot of the channel's pace
+                key = f"{kind}|{ref}|{channel}|{min(claimed)}-{max(claimed)}|{len(claimed)}"
+                status = await sender.multicast([batch[pid].user_ref for pid in claimed], list(replies), key)  # type: ignore[attr-defined]
+                await q.settle_many(self.db, kind, ref, claimed, status, self.clock())
+                tally[status] = tally.get(status, 0) + len(claimed)
+        return rest
 
     # ---- the scheduled sweep ----------------------------------------------------------------
 

@@ -138,6 +138,31 @@ async def settle(db: Database, kind: str, ref: str, participant_id: int, status:
             await conn.execute("UPDATE participants SET active = 0 WHERE id = ?", (participant_id,))
 
 
+async def claim_many(db: Database, kind: str, ref: str, participant_ids: list[int], now: datetime) -> list[int]:
+    """Claim many sends in one transaction; returns those not claimed before (see `claim`)."""
+    claimed = []
+    async with db.transaction() as conn:
+        for pid in participant_ids:
+            cur = await conn.execute(
+                "INSERT INTO deliveries (kind, ref, participant_id, status, at) VALUES (?, ?, ?, 'sending', ?)"
+                " ON CONFLICT DO NOTHING",
+                (kind, ref, pid, iso(now)),
+            )
+            if cur.rowcount == 1:
+                claimed.append(pid)
+    return claimed
+
+
+async def settle_many(
+    db: Database, kind: str, ref: str, participant_ids: list[int], status: str, now: datetime
+) -> None:
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE deliveries SET status = ?, at = ? WHERE kind = ? AND ref = ? AND participant_id = ?",
+            [(status, iso(now), kind, ref, pid) for pid in participant_ids],
+        )
+
+
 async def unclaimed(db: Database, kind: str, ref: str, candidates: list[Recipient]) -> list[Recipient]:
     rows = await db.fetch_all("SELECT participant_id FROM deliveries WHERE kind = ? AND ref = ?", (kind, ref))
     done = {r[0] for r in rows}

@@ -61,3 +61,39 @@ async def test_paced_broadcast_with_429s_reaches_everyone_once(tmp_path: Path) -
         f"ประกาศ #1 ส่งเสร็จแล้ว: สำเร็จ {PEOPLE} · ไม่สำเร็จ 0 · ถูกบล็อก 0\n\nBroadcast #1 finished: sent {PEOPLE} · failed 0 · blocked 0"
     ]
     assert elapsed > (PEOPLE / LIMIT) - 1.5, "never faster than the platform allows"
+
+
+async def test_line_broadcasts_go_out_as_multicasts_grouped_by_language(tmp_path: Path) -> None:
+    from bot.handlers.line import LineChannel
+    from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi
+
+    async with FakeLineApi() as api:
+        settings = Settings(
+            _env_file=None,
+            db=tmp_path / "rabfang.db",
+            line_channel_secret=CHANNEL_SECRET,
+            line_channel_access_token=api.token,
+            line_api_base_url=api.url,
+            flood_limit=1000,
+        )
+        async with open_app(settings) as app:
+            users = [f"U{n:032x}" for n in range(12)]
+            for n, user in enumerate(users):
+                for text in ("hi", "lang=en" if n % 4 == 0 else "lang=th", "consent=yes"):
+                    kind = "button" if "=" in text else "text"
+                    await app.service.handle("line", user, Inbound(kind, text=text, data=text))
+            await app.db.set_active("line", users[5], False, app.service.clock())  # unfollowed
+            channel = LineChannel(app)
+            await channel.start()
+            try:
+                outreach = Outreach(app, {"line": channel})
+                await q.create_broadcast(app.db, "all", "ประกาศ", "Notice", None, app.service.clock())
+                await outreach.broadcasts()
+                await outreach.broadcasts()
+            finally:
+                await channel.stop()
+    assert api.multicasts == 2  # one for Thai, one for English: not one call per participant
+    for n, user in enumerate(users):
+        texts = [m["text"] for m in api.delivered(user)]
+        expected = [] if n == 5 else ["Notice" if n % 4 == 0 else "ประกาศ"]
+        assert texts == expected, user

@@ -24,6 +24,7 @@ from linebot.v3.messaging import (
     AsyncApiClient,
     AsyncMessagingApi,
     Configuration,
+    MulticastRequest,
     PostbackAction,
     PushMessageRequest,
     QuickReply,
@@ -218,6 +219,7 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 # ---- the channel --------------------------------------------------------------------------
 
 PROCESSING_LIMIT = 8
+MAX_MULTICAST = 500  # recipients in one multicast call
 
 
 class LineChannel:
@@ -550,6 +552,34 @@ class LineChannel:
         except Exception as exc:
             log.error("pushing to %s on LINE failed (%s)", pseudonym, type(exc).__name__)
             return "failed"
+
+    async def multicast(self, user_refs: Sequence[str], replies: list[Reply], key: str) -> str:
+        """The same messages to up to 500 participants in one call per five messages (broadcasts):
+        "sent" or "failed", never raises. The same `key` never delivers twice within 24 hours."""
+        if self._api is None or not user_refs or len(user_refs) > MAX_MULTICAST:
+            return "failed"
+        messages = render(replies)
+        try:
+            for n, start in enumerate(range(0, len(messages), MAX_MESSAGES)):
+                batch = messages[start : start + MAX_MESSAGES]
+                request = MulticastRequest(to=list(user_refs), messages=batch)
+                failure = await self._call(
+                    lambda request=request, n=n: self._api.multicast(
+                        request, x_line_retry_key=retry_key(key, n), _request_timeout=self._timeout
+                    )
+                )
+                if failure is not None and failure.status != 409:
+                    log.warning(
+                        "LINE multicast to %d participants failed: %s %s",
+                        len(user_refs),
+                        failure.status,
+                        failure.message,
+                    )
+                    return "failed"
+        except Exception as exc:
+            log.error("LINE multicast to %d participants failed (%s)", len(user_refs), type(exc).__name__)
+            return "failed"
+        return "sent"
 
     async def _deliver(
         self, pseudonym: str, messages: list[TextMessage], *, reply_token: str | None, to: str | None, key: str

@@ -111,6 +111,7 @@ class FakeLineApi:
     script: dict[str, list[_Scripted]] = field(default_factory=lambda: {"reply": [], "push": []})
     latency: float = 0.0  # seconds each API call takes
     url: str = ""
+    multicasts: int = 0  # multicast calls answered
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Condition()
@@ -150,6 +151,7 @@ class FakeLineApi:
             routes=[
                 Route("/v2/bot/message/reply", self._reply, methods=["POST"]),
                 Route("/v2/bot/message/push", self._push, methods=["POST"]),
+                Route("/v2/bot/message/multicast", self._multicast, methods=["POST"]),
             ]
         )
         self._server, self._task, port = await serve(app)
@@ -230,6 +232,25 @@ class FakeLineApi:
             self.accepted_keys.add(key)
         return await self._record(Call("push", 200, body, headers, to=body["to"]))
 
+    async def _multicast(self, request: Request) -> JSONResponse:
+        """Up to 500 recipients; recorded as one delivered call per recipient (kind `multicast`)."""
+        body, headers, problem = await self._parse(request, "multicast")
+        if problem == "401":
+            return await self._error("multicast", body, headers, 401, "Authentication failed")
+        if problem:
+            return await self._error("multicast", body, headers, 400, problem)
+        key = headers.get("x-line-retry-key")
+        if key is not None and key in self.accepted_keys:
+            return await self._error("multicast", body, headers, 409, "The retry key is already accepted")
+        if key:
+            self.accepted_keys.add(key)
+        for user_id in body["to"]:
+            self.calls.append(Call("multicast", 200, body, headers, to=user_id))
+        self.multicasts += 1
+        async with self._changed:
+            self._changed.notify_all()
+        return JSONResponse({})
+
 
 def validate(body: dict[str, Any], kind: str) -> str | None:
     """LINE's limits on a reply or push body; the first problem found, or None."""
@@ -237,6 +258,10 @@ def validate(body: dict[str, Any], kind: str) -> str | None:
         return "replyToken is required"
     if kind == "push" and not isinstance(body.get("to"), str):
         return "to is required"
+    if kind == "multicast":
+        to = body.get("to")
+        if not isinstance(to, list) or not 1 <= len(to) <= 500 or not all(isinstance(u, str) for u in to):
+            return "to: between 1 and 500 user ids"
     messages = body.get("messages")
     if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
         return "messages: between 1 and 5 message objects"
