@@ -7,7 +7,7 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from operator import getitem
 from pathlib import Path
@@ -76,12 +76,12 @@ class _Column(dict):
     def __init__(self, kind: Kind):
         super().__init__()
         self.kind = kind
-        # For text, only str keys are kept: 1 and 1.0 hash alike but str() tells them apart.
-        self.only_str = kind == "text"
 
     def __missing__(self, value: Any) -> str:
         field = csv_field(cell(self.kind, value))
-        if not self.only_str or value is None or type(value) is str:
+        # Only str and None are remembered: numbers that are equal render differently (1, 1.0,
+        # True; 0.0 and -0.0), and a remembered one would answer for all of them.
+        if value is None or type(value) is str:
             if len(self) >= CACHED:
                 self.clear()
             self[value] = field
@@ -195,18 +195,26 @@ def replace_atomically(tmp: Path, path: Path) -> None:
     _fsync_dir(path.parent)
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write a small text file atomically (UTF-8 with BOM, CRLF: Windows Notepad shows it right)."""
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary name beside `path` to write to. On success the file is made durable and
+    renamed over `path`; on any error it is removed and an older `path` is left as it was, so a
+    reader only ever sees a whole file."""
     tmp = _tmp_name(path)
     try:
-        with open(tmp, "w", encoding="utf-8-sig", newline="\r\n") as fh:
-            fh.write(text)
-            fh.flush()
+        yield tmp
+        with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         replace_atomically(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a small text file atomically (UTF-8 with BOM, CRLF: Windows Notepad shows it right)."""
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="\r\n") as fh:
+        fh.write(text)
 
 
 async def write_csv(
@@ -218,25 +226,17 @@ async def write_csv(
     """Stream rows into `path` under a temporary name, then rename; returns the number of data rows.
 
     On any error the temporary file is removed and an older `path` is left as it was."""
-    tmp = _tmp_name(path)
     count = 0
     render = CsvLines([k for _, k in columns])
-    try:
-        with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
-            fh.write(",".join(csv_field(name) for name, _ in columns) + "\r\n")
-            async for batch in batches(rows):
-                for i in range(0, len(batch), SLICE):  # the text of a whole batch could be megabytes
-                    fh.write(render.lines(batch[i : i + SLICE]))
-                before, count = count, count + len(batch)
-                if progress:
-                    for n in range((before // TICK + 1) * TICK, count + 1, TICK):
-                        progress(n)
-            fh.flush()
-            os.fsync(fh.fileno())
-        replace_atomically(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+        fh.write(",".join(csv_field(name) for name, _ in columns) + "\r\n")
+        async for batch in batches(rows):
+            for i in range(0, len(batch), SLICE):  # the text of a whole batch could be megabytes
+                fh.write(render.lines(batch[i : i + SLICE]))
+            before, count = count, count + len(batch)
+            if progress:
+                for n in range((before // TICK + 1) * TICK, count + 1, TICK):
+                    progress(n)
     if progress:
         progress(count)
     return count

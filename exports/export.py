@@ -21,7 +21,7 @@ from bot.surveys import Catalog
 from storage import Database
 from storage.queries import Filter
 
-from .csvfiles import BANGKOK, Progress, XlsxBook, replace_atomically, write_csv, write_text
+from .csvfiles import BANGKOK, Progress, XlsxBook, atomic_file, write_csv, write_text
 from .tables import TABLES, Context, readme
 
 log = logging.getLogger("rabfang.export")
@@ -159,15 +159,9 @@ async def write_dated_export(
 
 
 def _zip_folder(folder: Path, dest: Path) -> None:
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-            for f in sorted(folder.iterdir()):
-                zf.write(f, f"{folder.name}/{f.name}")
-        replace_atomically(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(dest) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for f in sorted(folder.iterdir()):
+            zf.write(f, f"{folder.name}/{f.name}")
 
 
 def zip_name(now: datetime) -> str:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +24,7 @@ from bot.surveys.schema import Area, Item, Text
 from storage import Database, queries
 from storage.queries import Filter
 
-from .csvfiles import BANGKOK, replace_atomically
+from .csvfiles import BANGKOK, atomic_file
 from .summary import Key, Stats, Tally, group_order, rating_stats
 
 FONT_STACK = (
@@ -338,30 +336,22 @@ async def write_report(
     areas = [a for a in catalog.areas.values() if area is None or a.id == area]
     order = [(s.area, s.item_id, s.question.id) for a in areas for s in catalog.flow(a.id) if s.question.kind == "text"]
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        async with db.reader() as conn:
-            stats = await rating_stats(conn, flt)
-            counts: dict[str, dict[tuple[str, str], Counts]] = {}
-            async for a, channel, region, respondents, completed in queries.respondents(conn, flt):
-                cells = counts.setdefault(a, {})
-                for cell in (("all", ""), ("channel", channel or ""), ("region", region or "")):
-                    c = cells.setdefault(cell, Counts())
-                    c.respondents += respondents
-                    c.completed += completed
-            with open(tmp, "w", encoding="utf-8") as fh:
-                report = Report(catalog, fh, stats, counts)
-                _head(report, areas, lang, now)
-                comments = Peekable(aiter(queries.comments(conn, flt, order)))
-                for a in areas:
-                    await report.area(a, comments)
-                _foot(report)
-                fh.flush()
-                os.fsync(fh.fileno())
-        replace_atomically(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    async with db.reader() as conn:
+        stats = await rating_stats(conn, flt)
+        counts: dict[str, dict[tuple[str, str], Counts]] = {}
+        async for a, channel, region, respondents, completed in queries.respondents(conn, flt):
+            cells = counts.setdefault(a, {})
+            for cell in (("all", ""), ("channel", channel or ""), ("region", region or "")):
+                c = cells.setdefault(cell, Counts())
+                c.respondents += respondents
+                c.completed += completed
+        with atomic_file(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            report = Report(catalog, fh, stats, counts)
+            _head(report, areas, lang, now)
+            comments = Peekable(aiter(queries.comments(conn, flt, order)))
+            for a in areas:
+                await report.area(a, comments)
+            _foot(report)
     return out
 
 
