@@ -22,7 +22,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,12 +32,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from starlette.routing import BaseRoute
 
 from .app import App
+from .i18n import BANGKOK
 
 log = logging.getLogger("rabfang.scheduler")
 # APScheduler announces every run at INFO; the sweep runs every 30 s, so keep only its warnings.
 logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
-BANGKOK = ZoneInfo("Asia/Bangkok")
 EXPORT_JOB = "export"
 CATCH_UP_WINDOW = timedelta(days=7)
 STOP_GRACE = 30.0  # seconds a running job may take to finish on shutdown

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from operator import getitem
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
-BANGKOK = ZoneInfo("Asia/Bangkok")
+from bot.i18n import BANGKOK
+
 TICK = 10_000  # rows between progress reports
 
 # A cell starting with one of these is a formula to Excel, LibreOffice or Sheets (OWASP "CSV
