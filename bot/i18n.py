@@ -207,7 +207,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "not_given": ("ไม่ระบุ", "not given"),
     "dk_short": ("ไม่ทราบ", "don't know"),
-    "unknown_area": ("ไม่พบด้าน “{area}” กรุณาเลือกจากเมนู", "There is no area “{area}”; please choose from the menu."),
 }
 
 

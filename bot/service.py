@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from storage import Database
@@ -34,7 +34,6 @@ class Handled:
     chosen: str | None = None  # the label of an accepted tap, for marking the question answered
     refused: bool = False
     erased: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class FloodGate:

@@ -219,13 +219,6 @@ class Database:
             row = await cur.fetchone()
         return row[0] if row else None
 
-    async def set_meta(self, key: str, value: str) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
-
     # ---- reading for exports -----------------------------------------------------------------
 
     @asynccontextmanager
