@@ -10,18 +10,31 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_TEXT = 2000  # longest free-text answer we accept, in characters
 
-InboundKind = Literal["text", "button", "unsupported", "follow"]
+InboundKind = Literal["text", "button", "unsupported", "follow", "unfollow", "unblock"]
 
 
 @dataclass(frozen=True)
 class Inbound:
     """What a participant did: typed `text` (commands start with "/"), tapped a button carrying
-    `data`, sent something we cannot read (`unsupported`), or followed the account."""
+    `data`, sent something we cannot read (`unsupported`), followed the account, or left it
+    (`unfollow`: unfollowed or blocked the bot) and came back without a word (`unblock`)."""
 
     kind: InboundKind
     text: str = ""
     data: str = ""
     sent_at: datetime | None = None  # the platform's timestamp, when it gives one (flood control)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One event as a channel received it, converted: whose it is, what they did, and the
+    channel's own way of answering it (`context`: a LINE reply token, the Telegram message a tap
+    came from). Stored as it is in the inbox, so a stored event needs no second parse."""
+
+    event_id: str
+    user_ref: str  # the participant's platform id: it never leaves storage and the channel
+    inbound: Inbound
+    context: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

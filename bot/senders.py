@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar
 
@@ -70,12 +70,19 @@ class Capabilities:
 
 
 class Sender(Protocol):
-    """A channel's way out, for the inbox (answers to events) and for outreach (messages the bot
-    starts). `key` makes a retried push deliver once where the platform supports it (LINE's
-    retry key); elsewhere it names the delivery in the log."""
+    """A channel's way out. `answer` replies to an inbound event in the context the channel gave it
+    when it was received (a LINE reply token, the Telegram message a tap came from), marking the
+    tapped question answered with `chosen` where the channel can edit; `push` and `multicast` send
+    what the bot starts (reminders, broadcasts). `key` makes a retried push deliver once where the
+    platform supports it (LINE's retry key); elsewhere it names the delivery in the log. None of
+    them raises: each answers with a `Delivery`."""
 
     name: str
     capabilities: Capabilities
+
+    async def answer(
+        self, user_ref: str, replies: list[Reply], context: Mapping[str, str], *, chosen: str | None, key: str
+    ) -> Delivery: ...
 
     async def push(self, user_ref: str, replies: list[Reply], key: str | None = None) -> Delivery: ...
 

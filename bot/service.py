@@ -5,12 +5,13 @@ Channels call `handle` and render what comes back; they never see state or stora
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from storage import Database
+from storage import Database, StorageError
 
 from .admin import ADMIN_COMMANDS, Admin
 from .config import Settings
@@ -18,6 +19,8 @@ from .engine import Context, Engine
 from .i18n import tr
 from .model import Inbound, Outcome, Reply, State
 from .surveys import Catalog
+
+log = logging.getLogger("rabfang.service")
 
 
 def utcnow() -> datetime:
@@ -40,7 +43,10 @@ class FloodGate:
     """At most `limit` messages per `window` per participant; the first one over gets a notice,
     the rest are dropped quietly. Counts by the platform's timestamps, so a backlog drained
     after a restart is judged by when it was sent, not when it is processed. Senders are kept
-    in order of their last message, so forgetting the quiet ones costs only what it forgets."""
+    in order of their last message, so forgetting the quiet ones costs only what it forgets.
+
+    `check` only looks; `record` counts an event once storage has claimed it, so a redelivered
+    event is never counted twice."""
 
     def __init__(self, limit: int, window: timedelta):
         self.limit = limit
@@ -50,19 +56,22 @@ class FloodGate:
 
     def check(self, key: tuple[str, str], at: datetime) -> str:
         """'ok', 'notice' (drop it and say so once), or 'drop'."""
+        times = self._seen.get(key)
+        if times is None or sum(1 for t in times if at - t < self.window) < self.limit:
+            return "ok"
+        last = self._noticed.get(key)
+        return "drop" if last is not None and at - last < self.window else "notice"
+
+    def record(self, key: tuple[str, str], at: datetime, verdict: str) -> None:
         self._forget_before(at - self.window)
         times = self._seen.pop(key, None) or deque()
         self._seen[key] = times  # now the most recent sender
         while times and at - times[0] >= self.window:
             times.popleft()
-        if len(times) < self.limit:
+        if verdict == "ok":
             times.append(at)
-            return "ok"
-        last = self._noticed.get(key)
-        if last is not None and at - last < self.window:
-            return "drop"
-        self._noticed[key] = at
-        return "notice"
+        elif verdict == "notice":
+            self._noticed[key] = at
 
     def _forget_before(self, cutoff: datetime) -> None:
         while self._seen:
@@ -73,7 +82,19 @@ class FloodGate:
             self._noticed.pop(key, None)
 
 
+def _flooded(verdict: str) -> Callable[[State], Outcome]:
+    """The decision for an event over the flood limit: a notice the first time, else nothing."""
+
+    def decide(state: State) -> Outcome:
+        return Outcome(state=state, replies=[Reply(tr(state.lang, "flood"))] if verdict == "notice" else [])
+
+    return decide
+
+
 class Service:
+    """One event = one unit of work in storage around the engine's decision. Channels and the inbox
+    call `handle` and send what comes back; they never see state or storage."""
+
     def __init__(self, db: Database, catalog: Catalog, settings: Settings, clock: Callable[[], datetime] = utcnow):
         self.db = db
         self.catalog = catalog
@@ -97,45 +118,85 @@ class Service:
         s = self.settings
         return Engine(Context(self.catalog, now, retention_days=s.retention_days, contact=s.contact))
 
-    async def handle(self, channel: str, user_ref: str, event: Inbound, event_id: str | None = None) -> Handled | None:
-        """Decide and store one event; None when `event_id` was already handled.
+    async def handle(
+        self,
+        channel: str,
+        user_ref: str,
+        event: Inbound,
+        event_id: str | None = None,
+        *,
+        inbox_seq: int | None = None,
+    ) -> Handled | None:
+        """Decide and store one event (and mark its inbox row, if any); None when `event_id` was
+        already handled, or when the event has nothing to answer.
 
         Raises storage.StorageError when nothing could be stored: the event is not claimed,
-        so the platform's redelivery (or the participant's retry) will be handled later."""
+        so the platform's redelivery (or the inbox's retry) will be handled later."""
         now = self.clock()
+        if event.kind in ("unfollow", "unblock"):
+            await self.db.set_active(
+                channel, user_ref, event.kind == "unblock", now, event_id=event_id, inbox_seq=inbox_seq
+            )
+            return None
         admin = self._admin_command(channel, user_ref, event)
         if admin is not None:
-            if event_id is not None and not await self.db.claim_event(channel, event_id, now):
+            if not await self.db.claim_event(channel, event_id, now, inbox_seq=inbox_seq):
                 return None
             replies = await self.admin.chat(*admin, requested_by=f"{channel}:{user_ref}")
-            return Handled(replies=replies, lang=None, pseudonym=self.db.pseudonym(channel, user_ref))
-        engine = self.engine(now)
+            return Handled(replies=replies, lang=None, pseudonym=self.pseudonym(channel, user_ref))
         key = (channel, user_ref)
         sent_at = event.sent_at or now
+        # the console is one person at a local terminal: nothing to guard against
+        verdict = "ok" if channel == "console" else self.flood.check(key, sent_at)
+        if verdict == "ok":
+            engine = self.engine(now)
 
-        def decide(state: State) -> Outcome:
-            # runs after the event id is claimed, so a redelivered event is never counted twice
-            # the console is one person at a local terminal: nothing to guard against
-            verdict = "ok" if channel == "console" else self.flood.check(key, sent_at)
-            if verdict == "ok":
+            def decide(state: State) -> Outcome:
                 return engine.decide(state, event)
-            replies = [Reply(tr(state.lang, "flood"))] if verdict == "notice" else []
-            return Outcome(state=state, replies=replies)
 
-        outcome = await self.db.handle_event(channel, user_ref, event_id, decide, now)
+        else:
+            decide = _flooded(verdict)
+        outcome = await self.db.handle_event(channel, user_ref, event_id, decide, now, inbox_seq=inbox_seq)
         if outcome is None:
             return None
+        if channel != "console":
+            self.flood.record(key, sent_at, verdict)
         return Handled(
             replies=outcome.replies,
             lang=outcome.state.lang,
-            pseudonym=self.db.pseudonym(channel, user_ref),
+            pseudonym=self.pseudonym(channel, user_ref),
             chosen=outcome.chosen,
             refused=outcome.refused,
             erased=outcome.erase,
         )
 
+    def pseudonym(self, channel: str, user_ref: str) -> str:
+        """How logs and exports name a participant: never their platform id."""
+        return self.db.pseudonym(channel, user_ref)
+
+    async def language(self, channel: str, user_ref: str) -> str | None:
+        """The participant's language, when even that can be read; None shows both languages."""
+        try:
+            return (await self.db.load_state(channel, user_ref, self.clock())).lang
+        except Exception:
+            return None
+
+    async def reachable(self, channel: str, user_ref: str) -> bool:
+        """False for a participant known to have blocked or unfollowed the bot: a push would be wasted."""
+        try:
+            return await self.db.is_active(channel, user_ref) is not False
+        except Exception:
+            return True
+
+    async def gone(self, channel: str, user_ref: str) -> None:
+        """A send found that the participant blocked the bot or left: no more reminders for them."""
+        try:
+            await self.db.set_active(channel, user_ref, False, self.clock())
+        except StorageError:
+            log.warning("could not mark %s inactive", self.pseudonym(channel, user_ref))
+
     @staticmethod
     def try_later(lang: str | None, kept: bool = True) -> Reply:
         """What a participant is told when their message could not be stored: `kept` where the
-        channel holds on to it and retries (LINE's inbox, Telegram's unconfirmed update)."""
+        channel holds on to it and retries (the inbox, Telegram's unconfirmed update)."""
         return Reply(tr(lang, "try_later" if kept else "try_later_lost"))

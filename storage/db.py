@@ -173,22 +173,36 @@ class Database:
         event_id: str | None,
         decide: Callable[[State], Outcome],
         now: datetime,
+        *,
+        inbox_seq: int | None = None,
     ) -> Outcome | None:
-        """Claim the event id, load the participant, decide, and store the result: all or nothing.
+        """The unit of work of one event, all or nothing: claim its id, load the participant, apply
+        `decide` (a pure function of their state: the engine's decision, no I/O), store the result,
+        and mark the inbox row it came from (`inbox_seq`) processed. One write transaction.
 
         Returns None when the event id was seen before (a redelivery changes nothing)."""
         async with self.transaction() as db:
             if event_id is not None and not await _claim(db, channel, event_id, now):
+                await _mark_processed(db, channel, inbox_seq, now)
                 return None
             pid, state = await _load(db, channel, user_ref, now)
             outcome = decide(state)
             if outcome.erase:
                 if pid is not None:
                     await _erase(db, pid, channel, now)
-            elif pid is not None or outcome.state != state:
-                await _save(db, pid, channel, user_ref, self.pseudonym(channel, user_ref), state, outcome.state, now)
-            # else: someone we never heard from, whose event changed nothing (a forged tap, a
-            # sticker): there is nothing about them worth keeping, not even their platform id
+                # the inbox rows up to this one hold their id and words: gone with the rest
+                await db.execute(
+                    "DELETE FROM inbox WHERE channel = ? AND user_ref = ? AND seq <= ?",
+                    (channel, user_ref, inbox_seq if inbox_seq is not None else -1),
+                )
+            else:
+                if pid is not None or outcome.state != state:
+                    await _save(
+                        db, pid, channel, user_ref, self.pseudonym(channel, user_ref), state, outcome.state, now
+                    )
+                # else: someone we never heard from, whose event changed nothing (a forged tap, a
+                # sticker): there is nothing about them worth keeping, not even their platform id
+                await _mark_processed(db, channel, inbox_seq, now)
         if outcome.erase:
             await self.checkpoint()  # old page images in the WAL would still hold the erased rows
         return outcome
@@ -197,21 +211,52 @@ class Database:
         async with self._lock:
             await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    async def claim_event(self, channel: str, event_id: str, now: datetime) -> bool:
-        """Record an event id on its own; False when it was already there."""
+    async def claim_event(
+        self, channel: str, event_id: str | None, now: datetime, *, inbox_seq: int | None = None
+    ) -> bool:
+        """Record an event id (and mark its inbox row processed) on its own; False when it was
+        already there. For events whose effects are not a participant's state (admin commands)."""
         async with self.transaction() as db:
-            return await _claim(db, channel, event_id, now)
+            claimed = event_id is None or await _claim(db, channel, event_id, now)
+            await _mark_processed(db, channel, inbox_seq, now)
+            return claimed
+
+    async def set_active(
+        self,
+        channel: str,
+        user_ref: str,
+        active: bool,
+        now: datetime,
+        *,
+        event_id: str | None = None,
+        inbox_seq: int | None = None,
+    ) -> bool:
+        """Mark a participant as following the bot or not (unfollow, block, unblock), claiming the
+        event that said so; False when that event was handled before."""
+        async with self.transaction() as db:
+            if event_id is not None and not await _claim(db, channel, event_id, now):
+                claimed = False
+            else:
+                claimed = True
+                await db.execute(
+                    "UPDATE participants SET active = ?, updated_at = ? WHERE channel = ? AND user_ref = ?",
+                    (int(active), iso(now), channel, user_ref),
+                )
+            await _mark_processed(db, channel, inbox_seq, now)
+            return claimed
 
     async def load_state(self, channel: str, user_ref: str, now: datetime | None = None) -> State:
         async with self._lock:
             return (await _load(self._conn, channel, user_ref, now or datetime.now(UTC)))[1]
 
-    async def set_active(self, channel: str, user_ref: str, active: bool, now: datetime) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE participants SET active = ?, updated_at = ? WHERE channel = ? AND user_ref = ?",
-                (int(active), iso(now), channel, user_ref),
+    async def is_active(self, channel: str, user_ref: str) -> bool | None:
+        """Whether a participant still follows the bot; None when there is no such participant."""
+        async with self._lock:
+            cur = await self._conn.execute(
+                "SELECT active FROM participants WHERE channel = ? AND user_ref = ?", (channel, user_ref)
             )
+            row = await cur.fetchone()
+        return bool(row[0]) if row else None
 
     async def meta(self, key: str) -> str | None:
         async with self._lock:
@@ -286,6 +331,15 @@ async def _stored_key(conn: aiosqlite.Connection) -> str:
     await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('pseudonym_key', ?)", (key,))
     cur = await conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'")
     return (await cur.fetchone())[0]
+
+
+async def _mark_processed(db: aiosqlite.Connection, channel: str, seq: int | None, now: datetime) -> None:
+    """Done with an inbox row: keep its event id for dedupe, drop what it said and how to answer it."""
+    if seq is not None:
+        await db.execute(
+            "UPDATE inbox SET processed = 1, processed_at = ?, body = NULL, context = NULL WHERE channel = ? AND seq = ?",
+            (iso(now), channel, seq),
+        )
 
 
 async def _claim(db: aiosqlite.Connection, channel: str, event_id: str, now: datetime) -> bool:

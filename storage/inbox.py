@@ -1,14 +1,14 @@
-"""The webhook inbox: platform events written durably before the webhook answers 200.
+"""The inbox table: events written durably before a webhook answers 200, read back chat by chat.
 
-A channel stores each event here, answers the platform, then processes the rows chat by chat in
-arrival order. An event is handled exactly once because the service claims its id in `events`
-in the same transaction as its effects (`Database.handle_event`); `mark_processed` then clears
-the row's body, so a crash between the two only means the row is looked at again and found
-already claimed. Events without effects of that kind (unfollow, group chats) are idempotent.
+Rows hold the event as the bot understands it (an `Incoming`), so reading one back needs no
+channel. A row is marked processed inside its event's own unit of work (`Database.handle_event`
+with `inbox_seq`), which also claims the event id: a crash anywhere leaves either both or neither.
+The processing itself (order per chat, retries, "try later") is bot/inbox.py's.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import Sequence
@@ -16,47 +16,72 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.model import Inbound, Incoming
+
 from .db import Database, StorageError, iso
 
 
 @dataclass(frozen=True)
-class Incoming:
-    """One event as the webhook received it."""
-
-    event_id: str
-    user_ref: str  # the chat it came from: a user, group or room id
-    body: str  # the event's raw JSON
-    reply_token: str | None = None
-
-
-@dataclass(frozen=True)
 class Row:
-    """One unprocessed inbox row."""
+    """One unprocessed inbox row. `item` is None for a row stored before the inbox was
+    channel-neutral: its `legacy` body is the platform's own event, which its channel reads."""
 
     seq: int
     event_id: str
     user_ref: str
-    body: str
-    reply_token: str | None
-    retry_key: str
+    item: Incoming | None
+    retry_key: str  # a UUID: a retried push of this event's replies is delivered once
     received_at: datetime
+    legacy: tuple[str, str | None] | None = None  # (platform event JSON, reply token)
 
 
-async def add(db: Database, channel: str, events: Sequence[Incoming], now: datetime) -> list[str]:
+def encode(item: Incoming) -> tuple[str, str]:
+    """(body, context) columns for an item."""
+    ev = item.inbound
+    body = {
+        "kind": ev.kind,
+        "text": ev.text,
+        "data": ev.data,
+        "sent_at": ev.sent_at.isoformat() if ev.sent_at else None,
+    }
+    return json.dumps(body, ensure_ascii=False), json.dumps(item.context, ensure_ascii=False)
+
+
+def decode(event_id: str, user_ref: str, body: str, context: str | None) -> Incoming | None:
+    """The item a row holds; None for a row in the older, platform-shaped form."""
+    try:
+        value = json.loads(body)
+        ctx = json.loads(context) if context else {}
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or "kind" not in value or not isinstance(ctx, dict):
+        return None
+    sent = value.get("sent_at")
+    inbound = Inbound(
+        value["kind"],
+        text=value.get("text") or "",
+        data=value.get("data") or "",
+        sent_at=datetime.fromisoformat(sent) if sent else None,
+    )
+    return Incoming(event_id, user_ref, inbound, {str(k): str(v) for k, v in ctx.items()})
+
+
+async def add(db: Database, channel: str, items: Sequence[Incoming], now: datetime) -> list[str]:
     """Store new events in one transaction; return the chats that got a new row, in order.
 
     An event whose id is already in the inbox (a replay or a redelivery) is left out.
     Raises StorageError when nothing could be stored."""
     chats: list[str] = []
-    async with db.transaction(urgent=True) as conn:  # LINE is waiting for our 200
-        for ev in events:
+    async with db.transaction(urgent=True) as conn:  # the platform is waiting for our 200
+        for item in items:
+            body, context = encode(item)
             cur = await conn.execute(
-                "INSERT INTO inbox (channel, event_id, user_ref, body, reply_token, retry_key, received_at)"
+                "INSERT INTO inbox (channel, event_id, user_ref, body, context, retry_key, received_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, event_id) DO NOTHING",
-                (channel, ev.event_id, ev.user_ref, ev.body, ev.reply_token, str(uuid.uuid4()), iso(now)),
+                (channel, item.event_id, item.user_ref, body, context, str(uuid.uuid4()), iso(now)),
             )
-            if cur.rowcount == 1 and ev.user_ref not in chats:
-                chats.append(ev.user_ref)
+            if cur.rowcount == 1 and item.user_ref not in chats:
+                chats.append(item.user_ref)
     return chats
 
 
@@ -64,14 +89,16 @@ async def pending(db: Database, channel: str, user_ref: str) -> list[Row]:
     """A chat's unprocessed rows in arrival order."""
     rows = await _read(
         db,
-        "SELECT seq, event_id, user_ref, body, reply_token, retry_key, received_at FROM inbox"
+        "SELECT seq, event_id, user_ref, body, context, retry_key, received_at FROM inbox"
         " WHERE channel = ? AND user_ref = ? AND processed = 0 ORDER BY seq",
         (channel, user_ref),
     )
-    return [
-        Row(seq, event_id, user, body or "", token, key, datetime.fromisoformat(received))
-        for seq, event_id, user, body, token, key, received in rows
-    ]
+    out = []
+    for seq, event_id, user, body, context, key, received in rows:
+        item = decode(event_id, user, body or "", context)
+        legacy = None if item is not None else (body or "", context)
+        out.append(Row(seq, event_id, user, item, key, datetime.fromisoformat(received), legacy))
+    return out
 
 
 async def pending_chats(db: Database, channel: str) -> list[str]:
@@ -85,26 +112,8 @@ async def pending_chats(db: Database, channel: str) -> list[str]:
 
 
 async def mark_processed(db: Database, channel: str, seq: int, now: datetime) -> None:
-    """Done with a row: keep its key for dedupe, drop the body and the reply token."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE inbox SET processed = 1, processed_at = ?, body = NULL, reply_token = NULL"
-            " WHERE channel = ? AND seq = ?",
-            (iso(now), channel, seq),
-        )
-
-
-async def purge(db: Database, channel: str, user_ref: str, up_to: int) -> int:
-    """Delete a participant's rows up to and including `up_to` (their data was erased: the bodies
-    held their id and words). Later rows are new events, processed as a new participant's.
-    The WAL is checkpointed so the old pages go too."""
-    async with db.transaction() as conn:
-        cur = await conn.execute(
-            "DELETE FROM inbox WHERE channel = ? AND user_ref = ? AND seq <= ?", (channel, user_ref, up_to)
-        )
-        count = cur.rowcount
-    await db.checkpoint()
-    return count
+    """Done with a row that had no unit of work of its own (nothing to decide)."""
+    await db.claim_event(channel, None, now, inbox_seq=seq)
 
 
 async def prune(db: Database, channel: str, before: datetime) -> int:
@@ -114,12 +123,6 @@ async def prune(db: Database, channel: str, before: datetime) -> int:
             "DELETE FROM inbox WHERE channel = ? AND processed = 1 AND received_at < ?", (channel, iso(before))
         )
         return cur.rowcount
-
-
-async def is_active(db: Database, channel: str, user_ref: str) -> bool | None:
-    """Whether a participant still follows the account; None when there is no such participant."""
-    rows = await _read(db, "SELECT active FROM participants WHERE channel = ? AND user_ref = ?", (channel, user_ref))
-    return bool(rows[0][0]) if rows else None
 
 
 async def _read(db: Database, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:

@@ -104,7 +104,9 @@ def test_events_become_inbound() -> None:
     for kind in ("sticker", "image", "video", "audio", "file", "location", "somethingNew"):
         got = to_inbound(event("message", message={"type": kind, "id": "2"}))
         assert got is not None and got.kind == "unsupported"
-    for kind in ("unfollow", "unsend", "join", "beacon", "videoPlayComplete", "accountLink"):
+    unfollow = to_inbound(event("unfollow"))
+    assert unfollow is not None and unfollow.kind == "unfollow"
+    for kind in ("unsend", "join", "beacon", "videoPlayComplete", "accountLink"):
         assert to_inbound(event(kind)) is None
     assert to_inbound(event("postback", postback={})) is None
 

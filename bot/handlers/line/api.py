@@ -1,0 +1,222 @@
+"""The LINE Messaging API behind rabfang's `Sender`: replies while a reply token is fresh (free),
+pushes otherwise, multicasts for broadcasts. The SDK's errors are mapped here, once, onto
+bot.senders' exception tree; retries and pacing are bot.senders'."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+import aiohttp
+from linebot.v3.messaging import (
+    AsyncApiClient,
+    AsyncMessagingApi,
+    Configuration,
+    MulticastRequest,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    TextMessage,
+)
+from linebot.v3.messaging.exceptions import ApiException
+
+from bot.model import Reply
+from bot.senders import Blocked, Capabilities, Delivery, Pacer, Refused, RetryPolicy, SendError, Unavailable
+
+from .render import render
+
+CHANNEL = "line"
+MAX_MESSAGES = 5  # message objects per reply, push or multicast call
+MAX_MULTICAST = 500  # recipients in one multicast call
+REPLY_TOKEN_TTL = timedelta(seconds=50)  # LINE: use a reply token within a minute of the webhook
+
+log = logging.getLogger("rabfang.line")
+
+
+def retry_key(base: str, n: int) -> str:
+    """The retry key of the n-th push for one event or one `push` call: the base itself first,
+    then UUIDs derived from it, so a retried send reuses exactly the same keys."""
+    try:
+        root = uuid.UUID(base)
+    except ValueError:
+        root = uuid.uuid5(uuid.NAMESPACE_URL, "rabfang:" + base)
+    return str(root) if n == 0 else str(uuid.uuid5(root, str(n)))
+
+
+def _error_message(body: object) -> str:
+    """LINE's `message` field of an error body (never the request: it holds ids and tokens)."""
+    try:
+        value = json.loads(body) if isinstance(body, str | bytes) else None
+    except ValueError:
+        value = None
+    message = value.get("message") if isinstance(value, dict) else None
+    return str(message)[:200] if message else ""
+
+
+def _retry_after(exc: ApiException) -> float | None:
+    headers = getattr(exc, "headers", None) or {}
+    try:
+        return float(headers.get("Retry-After") or 0) or None
+    except (TypeError, ValueError):
+        return None
+
+
+async def _mapped(request: Callable[[], Awaitable[object]]) -> None:
+    """One SDK call, its failures as bot.senders errors."""
+    try:
+        await request()
+    except ApiException as exc:
+        status, message = int(exc.status or 0), _error_message(exc.body)
+        if status == 429 or status >= 500:
+            raise Unavailable(message, status, _retry_after(exc)) from None
+        if status == 400 and "failed to send messages" in message.lower():
+            raise Blocked(message, status) from None  # LINE knows no such user any more
+        raise Refused(message, status) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise Unavailable(type(exc).__name__) from None
+
+
+class LineSender:
+    """The LINE channel's way out (see bot.senders.Sender)."""
+
+    name = CHANNEL
+    capabilities = Capabilities(reply=True, push=True, multicast=MAX_MULTICAST, file=False, messages_per_call=5)
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        pseudonym: Callable[[str], str],
+        retry: RetryPolicy,
+        pacer: Pacer,
+        request_timeout: float = 10.0,
+        clock: Callable[[], datetime],
+    ):
+        self._base_url = base_url
+        self._token = token
+        self._pseudonym = pseudonym
+        self._retry = retry
+        self._pacer = pacer  # pushes and multicasts: they spend the Official Account's quota
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._clock = clock
+        self._client: AsyncApiClient | None = None
+        self._api: AsyncMessagingApi | None = None
+
+    async def start(self) -> None:
+        """The SDK client's aiohttp session needs the running loop: made here, not at import."""
+        self._client = AsyncApiClient(Configuration(host=self._base_url, access_token=self._token))
+        self._api = AsyncMessagingApi(self._client)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        self._client = self._api = None
+
+    @property
+    def started(self) -> bool:
+        return self._api is not None
+
+    # ---- the Sender protocol ----------------------------------------------------------------
+
+    async def answer(
+        self, user_ref: str, replies: list[Reply], context: Mapping[str, str], *, chosen: str | None, key: str
+    ) -> Delivery:
+        """Reply with the event's token while it is fresh, push otherwise (with retry keys derived
+        from `key`, so a retried answer is delivered once)."""
+        if not replies:
+            return "sent"
+        token = context.get("reply_token") if self._fresh(context) else None
+        to = user_ref if user_ref.startswith("U") else None  # groups and rooms get replies only
+        return await self._deliver(render(replies), token=token, to=to, key=key, who=self._pseudonym(user_ref))
+
+    async def push(self, user_ref: str, replies: list[Reply], key: str | None = None) -> Delivery:
+        """Send to a participant without an event to answer (reminders, broadcasts). The same
+        `key` never delivers twice within LINE's 24 hours."""
+        return await self._deliver(
+            render(replies), token=None, to=user_ref, key=key or "", who=self._pseudonym(user_ref)
+        )
+
+    async def multicast(self, user_refs: Sequence[str], replies: list[Reply], key: str) -> Delivery:
+        """The same messages to up to 500 participants, one call per five messages."""
+        if self._api is None or not user_refs or len(user_refs) > MAX_MULTICAST:
+            return "failed"
+        api, messages = self._api, render(replies)
+        for n, start in enumerate(range(0, len(messages), MAX_MESSAGES)):
+            request = MulticastRequest(to=list(user_refs), messages=messages[start : start + MAX_MESSAGES])
+            part_key = retry_key(key, n)
+            try:
+                await self._retry.call(
+                    lambda r=request, k=part_key: _mapped(
+                        lambda: api.multicast(r, x_line_retry_key=k, _request_timeout=self._timeout)
+                    ),
+                    self._pacer,
+                )
+            except SendError as exc:
+                if exc.status == 409:  # this retry key was accepted before
+                    continue
+                log.warning("LINE multicast to %d participants failed: %s %s", len(user_refs), exc.status, exc)
+                return "failed"
+        return "sent"
+
+    # ---- delivering --------------------------------------------------------------------------
+
+    def _fresh(self, context: Mapping[str, str]) -> bool:
+        try:
+            received = datetime.fromisoformat(context.get("received", ""))
+        except ValueError:
+            return False
+        return self._clock() - received < REPLY_TOKEN_TTL
+
+    async def _deliver(
+        self, messages: list[TextMessage], *, token: str | None, to: str | None, key: str, who: str
+    ) -> Delivery:
+        """Send messages five at a time: the first five as a reply when there is a token, the rest
+        (and everything once the token proves expired) as pushes. Logs failures; never raises."""
+        if self._api is None:
+            log.error("LINE send to %s failed: the channel is not started", who)
+            return "failed"
+        api, base = self._api, key or str(uuid.uuid4())
+        for n, start in enumerate(range(0, len(messages), MAX_MESSAGES)):
+            batch = messages[start : start + MAX_MESSAGES]
+            try:
+                if n == 0 and token:
+                    try:
+                        await self._retry.call(
+                            lambda b=batch: _mapped(
+                                lambda: api.reply_message(
+                                    ReplyMessageRequest(reply_token=token, messages=b), _request_timeout=self._timeout
+                                )
+                            )
+                        )
+                        continue
+                    except Refused as exc:
+                        if not (exc.status == 400 and "reply token" in str(exc).lower()):
+                            raise
+                        log.info("LINE reply token for %s was no longer valid; pushing instead", who)
+                if to is None:
+                    log.warning("LINE reply to %s failed and a push is not wanted", who)
+                    return "failed"
+                await self._push(api, to, batch, retry_key(base, n))
+            except Blocked:
+                log.info("LINE: %s can no longer be reached", who)
+                return "blocked"
+            except SendError as exc:
+                log.warning("LINE send to %s failed: %s %s", who, exc.status, exc)
+                return "failed"
+        return "sent"
+
+    async def _push(self, api: AsyncMessagingApi, to: str, batch: list[TextMessage], key: str) -> None:
+        request = PushMessageRequest(to=to, messages=batch)
+        try:
+            await self._retry.call(
+                lambda: _mapped(
+                    lambda: api.push_message(request, x_line_retry_key=key, _request_timeout=self._timeout)
+                ),
+                self._pacer,
+            )
+        except SendError as exc:
+            if exc.status != 409:  # 409: this retry key was accepted before
+                raise
