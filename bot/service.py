@@ -194,6 +194,8 @@ class Service:
             await self.db.set_active(channel, user_ref, False, self.clock())
         except StorageError:
             log.warning("could not mark %s inactive", self.pseudonym(channel, user_ref))
+            return
+        log.info("%s: %s blocked the bot; marked inactive", channel, self.pseudonym(channel, user_ref))
 
     @staticmethod
     def try_later(lang: str | None, kept: bool = True) -> Reply:

@@ -74,6 +74,7 @@ class Bot:
         assert self.url is not None
         async with httpx.AsyncClient() as client:
             r = await client.post(self.url, json=update, headers={SECRET_HEADER: secret} if secret else {})
+        await self.channel.idle()  # a stored update is processed and answered right after the 200
         return r.status_code
 
 
@@ -81,6 +82,7 @@ class Bot:
 async def running(
     api: FakeBotAPI, tmp_path: Path, *, webhook: bool = False, pacer: Pacer | None = None, token: str = TOKEN
 ) -> AsyncIterator[Bot]:
+    """The channel on a fresh database; a stored update that cannot be processed is retried within 0.2 s."""
     settings = Settings(
         _env_file=None,
         db=tmp_path / "rabfang.db",
@@ -91,7 +93,9 @@ async def running(
         flood_limit=1000,  # a test taps faster than any participant
     )
     async with open_app(settings) as app:
-        channel = TelegramChannel(app, pacer=pacer or fast_pacer(), retry_delay=0.05, max_retry_delay=0.2)
+        channel = TelegramChannel(
+            app, pacer=pacer or fast_pacer(), retry_delay=0.05, max_retry_delay=0.2, storage_retry=(0.05, 0.2)
+        )
         await channel.start()
         server = task = None
         url = None
@@ -461,13 +465,32 @@ async def test_webhook_storage_failure_is_a_500_so_telegram_redelivers(api: Fake
     async with running(api, tmp_path, webhook=True) as bot:
         update = api.message_update(5550012, "/start")
         with sqlite3.connect(bot.app.db.path) as conn:
-            conn.execute("CREATE TRIGGER broken BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O'); END")
+            conn.execute("CREATE TRIGGER broken BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'disk I/O'); END")
         assert await bot.post(update) == 500
         assert [c.params["text"] for c in api.sent(5550012)] == [tr(None, "try_later")]
         with sqlite3.connect(bot.app.db.path) as conn:
             conn.execute("DROP TRIGGER broken")
         assert await bot.post(update) == 200
         assert await bot.rows("SELECT count(*) FROM participants") == [(1,)]
+
+
+async def test_webhook_update_stored_but_not_processable_is_retried_by_the_inbox(
+    api: FakeBotAPI, tmp_path: Path
+) -> None:
+    async with running(api, tmp_path, webhook=True) as bot:
+        update = api.message_update(5550016, "/start")
+        with sqlite3.connect(bot.app.db.path) as conn:
+            conn.execute("CREATE TRIGGER broken BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O'); END")
+        assert await bot.post(update) == 200  # stored durably: Telegram need not deliver it again
+        await api.wait_for(lambda: api.sent(5550016))
+        assert [c.params["text"] for c in api.sent(5550016)] == [tr(None, "try_later")]  # told once
+        await asyncio.sleep(0.3)  # retried meanwhile, still failing: nothing more is said
+        assert len(api.sent(5550016)) == 1
+        with sqlite3.connect(bot.app.db.path) as conn:
+            conn.execute("DROP TRIGGER broken")
+        await api.wait_for(lambda: len(api.sent(5550016)) == 2)
+        assert await bot.rows("SELECT count(*) FROM participants") == [(1,)]
+        assert await bot.rows("SELECT count(*) FROM events") == [(1,)]
 
 
 # ---- push, rendering, lifecycle ---------------------------------------------------------------

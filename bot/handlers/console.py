@@ -8,8 +8,7 @@ import sys
 from typing import TextIO
 
 from bot.model import Button, Inbound, Reply
-from bot.service import Service
-from storage import StorageError
+from bot.service import Service, StorageError
 
 CHANNEL = "console"
 
