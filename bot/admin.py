@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 from storage import Database
@@ -67,16 +67,40 @@ def add_broadcast_command(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--en", required=True, help="the message in English")
 
 
+class Doorbell:
+    """Says "a broadcast is queued" to whoever sends them, without Admin knowing who that is.
+
+    The composition root makes one and gives it to Admin (which rings) and to the outreach sweep
+    (which answers by sweeping at once). Unanswered, as in `rabfang broadcast` from another
+    process, a ring does nothing: the running bot's next sweep finds the broadcast in the table."""
+
+    def __init__(self) -> None:
+        self._answers: list[Callable[[], None]] = []
+
+    def on_ring(self, answer: Callable[[], None]) -> None:
+        self._answers.append(answer)
+
+    def ring(self) -> None:
+        for answer in self._answers:
+            answer()
+
+
 class Admin:
     """Runs admin commands against the app; returns text for a terminal or a chat."""
 
-    def __init__(self, db: Database, catalog: Catalog, settings: Settings, now: Callable[[], datetime]):
+    def __init__(
+        self,
+        db: Database,
+        catalog: Catalog,
+        settings: Settings,
+        now: Callable[[], datetime],
+        doorbell: Doorbell | None = None,
+    ):
         self.db = db
         self.catalog = catalog
         self.settings = settings
         self.now = now
-        # set by the runner: starts sending a new broadcast at once rather than at the next sweep
-        self.kick: Callable[[], Awaitable[None]] | None = None
+        self.doorbell = doorbell or Doorbell()  # rung when a broadcast is queued
 
     async def sessions(self, args: argparse.Namespace) -> str:
         db = self.db
@@ -128,8 +152,7 @@ class Admin:
             raise UsageError("--to must be all, area:<id> or session:<id>")
         people = await q.audience(self.db, args.to)
         bid = await q.create_broadcast(self.db, args.to, args.th, args.en, requested_by, self.now())
-        if self.kick:
-            await self.kick()
+        self.doorbell.ring()  # start sending now rather than at the next sweep
         return f"broadcast {bid} queued for {len(people)} participant(s); a delivery report follows when it is done"
 
     async def stats(self) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from storage import Database
 
+from .admin import Doorbell
 from .config import Settings
 from .service import Service
 from .surveys import Catalog, load_catalog
@@ -22,6 +23,7 @@ class App:
     catalog: Catalog
     db: Database
     service: Service
+    doorbell: Doorbell = field(default_factory=Doorbell)  # Admin rings it; the outreach sweep answers
 
 
 @asynccontextmanager
@@ -31,6 +33,7 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
     key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
     db = await Database.open(settings.db, key)
     try:
-        yield App(settings, catalog, db, Service(db, catalog, settings))
+        doorbell = Doorbell()
+        yield App(settings, catalog, db, Service(db, catalog, settings, doorbell=doorbell), doorbell)
     finally:
         await db.close()

@@ -50,12 +50,13 @@ def build_components(app: App) -> list[Component]:
 
         components.append(ExportLinks(app))  # GET /exports/{token}: signed download links
     from .outreach import Outreach, add_outreach
-    from .scheduler import Scheduler, add_retention
+    from .scheduler import Scheduler, add_export, add_retention
 
     senders = {c.name: c for c in components if hasattr(c, "push")}
-    scheduler = Scheduler(app)
-    add_outreach(scheduler, Outreach(app, senders))  # type: ignore[arg-type]
-    scheduler.add_setup(add_retention)
+    scheduler = Scheduler()
+    add_export(scheduler, app.db, app.catalog, app.settings)
+    add_outreach(scheduler, Outreach(app.db, app.catalog, app.settings, senders), app.doorbell)  # type: ignore[arg-type]
+    add_retention(scheduler, app.db, app.settings)
     components.append(scheduler)
     return components
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from storage import Database
 
-from .admin import ADMIN_COMMANDS, Admin
+from .admin import ADMIN_COMMANDS, Admin, Doorbell
 from .config import Settings
 from .engine import Context, Engine
 from .i18n import tr
@@ -74,12 +74,19 @@ class FloodGate:
 
 
 class Service:
-    def __init__(self, db: Database, catalog: Catalog, settings: Settings, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        db: Database,
+        catalog: Catalog,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        doorbell: Doorbell | None = None,
+    ):
         self.db = db
         self.catalog = catalog
         self.settings = settings
         self.clock = clock
-        self.admin = Admin(db, catalog, settings, clock)
+        self.admin = Admin(db, catalog, settings, clock, doorbell)
         self.flood = FloodGate(settings.flood_limit, timedelta(seconds=settings.flood_window))
 
     def _admin_command(self, channel: str, user_ref: str, event: Inbound) -> tuple[str, str] | None:

@@ -40,6 +40,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.app import App
 from bot.model import Button, Inbound, Reply, chunks
+from bot.senders import Capabilities
 from bot.service import Service, utcnow
 from storage import StorageError, inbox
 
@@ -226,6 +227,7 @@ class LineChannel:
     """The LINE Messaging API channel: a Component of `rabfang run`."""
 
     name = CHANNEL
+    capabilities = Capabilities(reply=True, push=True, multicast=500, edit=False, file=False, messages_per_call=5)
 
     def __init__(
         self,

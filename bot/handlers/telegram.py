@@ -47,17 +47,12 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.request import HTTPXRequest
 
 from bot.model import Button, Inbound, Reply, chunks
+from bot.senders import Capabilities
 from bot.service import Service
 from storage import StorageError
 
 if TYPE_CHECKING:
     from bot.app import App
-
-# httpx logs every request URL at INFO, and the URL carries the bot token; PTB's DEBUG output
-# carries the token and chat ids. Neither belongs in our logs.
-logging.getLogger("httpx").setLevel(logging.WARNING)
-logging.getLogger("httpcore").setLevel(logging.WARNING)
-logging.getLogger("telegram").setLevel(logging.INFO)
 
 log = logging.getLogger("rabfang.telegram")
 
@@ -243,6 +238,7 @@ class TelegramChannel:
     """The Telegram transport: long polling, or a webhook on rabfang's HTTP server."""
 
     name = "telegram"
+    capabilities = Capabilities(reply=False, push=True, multicast=0, edit=True, file=True, messages_per_call=1)
 
     def __init__(
         self,
