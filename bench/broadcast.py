@@ -63,7 +63,7 @@ async def run(rate: float, recipients: int, db: Path) -> dict[str, Any]:
             channel = TelegramChannel(app)  # its default pacer: 30/s overall, 1/s per chat
             await channel.start()
             try:
-                outreach = Outreach(app, {"telegram": channel})
+                outreach = Outreach(app.db, app.catalog, app.settings, {"telegram": channel})
                 bid = await q.create_broadcast(
                     app.db, "all", "ประกาศ: เปิดรับฟังความคิดเห็นถึงสิ้นเดือน", "Notice: comments open until month end",
                     None, datetime.now(UTC),

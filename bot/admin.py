@@ -67,16 +67,43 @@ def add_broadcast_command(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--en", required=True, help="the message in English")
 
 
+class Doorbell:
+    """Says "a broadcast is queued" to whoever sends them, without Admin knowing who that is.
+
+    The composition root makes one and gives it to Admin (which rings) and to the outreach sweep
+    (which answers by sweeping at once). Unanswered, as in `rabfang broadcast` from another
+    process, a ring does nothing: the running bot's next sweep finds the broadcast in the table."""
+
+    def __init__(self) -> None:
+        self._answers: list[Callable[[], None]] = []
+
+    def on_ring(self, answer: Callable[[], None]) -> None:
+        self._answers.append(answer)
+
+    def ring(self) -> None:
+        for answer in self._answers:
+            answer()
+
+
 class Admin:
     """Runs admin commands against the app; returns text for a terminal or a chat."""
 
-    def __init__(self, db: Database, catalog: Catalog, settings: Settings, now: Callable[[], datetime]):
+    def __init__(
+        self,
+        db: Database,
+        catalog: Catalog,
+        settings: Settings,
+        now: Callable[[], datetime],
+        doorbell: Doorbell | None = None,
+        *,
+        export: Callable[[str], Awaitable[Reply]] | None = None,
+    ):
         self.db = db
         self.catalog = catalog
         self.settings = settings
         self.now = now
-        # set by the runner: starts sending a new broadcast at once rather than at the next sweep
-        self.kick: Callable[[], Awaitable[None]] | None = None
+        self.doorbell = doorbell or Doorbell()  # rung when a broadcast is queued
+        self._export = export  # the composition root's: exports/ is not the admin's to import
 
     async def sessions(self, args: argparse.Namespace) -> str:
         db = self.db
@@ -128,8 +155,7 @@ class Admin:
             raise UsageError("--to must be all, area:<id> or session:<id>")
         people = await q.audience(self.db, args.to)
         bid = await q.create_broadcast(self.db, args.to, args.th, args.en, requested_by, self.now())
-        if self.kick:
-            await self.kick()
+        self.doorbell.ring()  # start sending now rather than at the next sweep
         return f"broadcast {bid} queued for {len(people)} participant(s); a delivery report follows when it is done"
 
     async def stats(self) -> str:
@@ -145,19 +171,10 @@ class Admin:
         return "\n".join(lines)
 
     async def export(self, channel: str) -> Reply:
-        """The current export: a zip where the channel can send files, else a signed link."""
-        from exports import export_attachment
-        from exports.export import TELEGRAM_MAX_UPLOAD
-        from exports.links import export_link
-
-        if channel == "telegram":
-            zipped = await export_attachment(self.db, catalog=self.catalog, now=self.now())
-            if len(zipped.content) <= TELEGRAM_MAX_UPLOAD:
-                return Reply(f"export {zipped.filename} ({len(zipped.content):,} bytes)", attachment=zipped)
-        if not self.settings.public_url:
-            return Reply("this channel cannot receive files: set RABFANG_PUBLIC_URL to get a download link")
-        url = await export_link(self.db, self.settings, self.now)
-        return Reply(f"export download (valid for 1 hour, admins only — do not forward):\n{url}")
+        """The current export for an admin in chat (see bot.app: a zip or a signed link)."""
+        if self._export is None:
+            return Reply("exports are not available here")
+        return await self._export(channel)
 
     async def chat(self, command: str, arg: str, requested_by: str) -> list[Reply]:
         """An admin command typed in chat, e.g. `/sessions cancel 3`."""

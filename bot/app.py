@@ -1,16 +1,26 @@
-"""Wiring: settings → surveys, storage, service, channels, scheduler; `async with` lifecycles."""
+"""The composition root: settings → surveys, storage, the service and its admin commands; the glue
+to exports/ that the admin commands and the scheduler use. `async with open_app(...)` closes what
+it opened. Channels and the scheduler are added by bot/runner.py."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
+from exports import export_attachment, write_dated_export
+from exports.export import TELEGRAM_MAX_UPLOAD, dated_exports
+from exports.links import export_link
 from storage import Database
 
+from .admin import Admin, Doorbell
 from .config import Settings
-from .service import Service
+from .model import Reply
+from .scheduler import ScheduledExport
+from .service import Service, utcnow
 from .surveys import Catalog, load_catalog
 
 log = logging.getLogger("rabfang")
@@ -22,6 +32,7 @@ class App:
     catalog: Catalog
     db: Database
     service: Service
+    doorbell: Doorbell = field(default_factory=Doorbell)  # Admin rings it; the outreach sweep answers
 
 
 @asynccontextmanager
@@ -31,6 +42,40 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
     key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
     db = await Database.open(settings.db, key)
     try:
-        yield App(settings, catalog, db, Service(db, catalog, settings))
+        doorbell = Doorbell()
+        admin = Admin(db, catalog, settings, utcnow, doorbell, export=_chat_export(db, catalog, settings, utcnow))
+        yield App(settings, catalog, db, Service(db, catalog, settings, utcnow, admin=admin), doorbell)
     finally:
         await db.close()
+
+
+def _chat_export(
+    db: Database, catalog: Catalog, settings: Settings, now: Callable[[], datetime]
+) -> Callable[[str], Awaitable[Reply]]:
+    """An admin's `/export` in chat: a zip where the channel can send files, else a signed link."""
+
+    async def export(channel: str) -> Reply:
+        if channel == "telegram":
+            zipped = await export_attachment(db, catalog=catalog, now=now())
+            if len(zipped.content) <= TELEGRAM_MAX_UPLOAD:
+                return Reply(f"export {zipped.filename} ({len(zipped.content):,} bytes)", attachment=zipped)
+        if not settings.public_url:
+            return Reply("this channel cannot receive files: set RABFANG_PUBLIC_URL to get a download link")
+        url = await export_link(db, settings, now)
+        return Reply(f"export download (valid for 1 hour, admins only — do not forward):\n{url}")
+
+    return export
+
+
+def nightly_export(app: App, clock: Callable[[], datetime]) -> ScheduledExport:
+    """The scheduled export set, written as a dated folder under RABFANG_EXPORT_DIR."""
+    folder, keep = Path(app.settings.export_dir), app.settings.export_keep
+
+    async def write(now: datetime) -> Path:
+        return await write_dated_export(app.db, folder, keep, catalog=app.catalog, now=now)
+
+    def newest() -> datetime | None:
+        folders = dated_exports(folder)
+        return folders[-1][0] if folders else None
+
+    return ScheduledExport(write, newest, clock)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from .admin import UsageError, add_broadcast_command, add_sessions_commands, when_arg
 from .config import Settings
+from .logs import configure as configure_logging
 from .surveys import SURVEY_DIR, SurveyError, load_catalog, survey_files
 
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(encoding="utf-8", errors="replace")
     args = build_parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)  # once, before anything logs: levels, and redaction of every record
     try:
         if args.command == "surveys":
             return validate_surveys(settings, args.files)

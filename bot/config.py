@@ -3,12 +3,13 @@ the platforms' credentials keep their usual names. Secrets are SecretStr: never 
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .cron import cron_trigger, parse_duration
 
 
 def _env(name: str) -> AliasChoices:
@@ -60,10 +61,8 @@ class Settings(BaseSettings):
     @field_validator("export_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from .scheduler import cron_trigger
-
         try:
-            cron_trigger(value)
+            cron_trigger(value, UTC)  # the syntax only: the scheduler gives it Bangkok time
         except ValueError as exc:
             raise ValueError(f"not a crontab expression (minute hour day month weekday): {exc}") from exc
         return value
@@ -80,14 +79,3 @@ class Settings(BaseSettings):
 
     def nudge_delta(self) -> timedelta:
         return parse_duration(self.nudge_after)
-
-
-_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """`24h`, `1h`, `30m`, `2d`, `1h30m` → timedelta."""
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([dhms])", text.strip().lower())
-    if not parts or re.sub(r"[\d.\sdhms]", "", text.lower()):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 24h, 30m)")
-    return sum((timedelta(**{_UNITS[u]: float(n)}) for n, u in parts), timedelta())

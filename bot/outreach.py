@@ -2,58 +2,35 @@
 
 Every send is claimed in the `deliveries` table before it is made and settled after, so a
 restart never sends the same reminder, nudge or broadcast to anyone twice. The scheduler calls
-`sweep` on an interval; it is idempotent, so missed runs simply catch up."""
+`sweep` on an interval, and at once when the admin's doorbell rings (a broadcast was queued); it
+is idempotent, so missed runs simply catch up."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
+from storage import Database
 from storage import outreach as q
 from storage.outreach import Recipient
 
-from .app import App
 from .i18n import BANGKOK, tr, when
 from .model import Reply, SessionView
-from .service import utcnow
+from .scheduler import Scheduler, utcnow
+from .senders import Outbound
 
 if TYPE_CHECKING:
-    from .scheduler import Scheduler
+    from .admin import Doorbell
+    from .config import Settings
+    from .surveys import Catalog
 
 log = logging.getLogger("rabfang.outreach")
 
 QUIET_START, QUIET_END = 21, 8  # no nudges from 21:00 to 08:00 Bangkok time
-CONCURRENCY = 8  # sends in flight at once per channel; the pacer keeps the rate
-MULTICAST_BATCH = 500  # LINE's limit of recipients per multicast
-
-
-class Sender(Protocol):
-    """What a channel offers for messages the bot starts (see TelegramChannel, LineChannel)."""
-
-    name: str
-
-    async def push(self, user_ref: str, replies: list[Reply], key: str | None = None) -> str: ...
-
-
-class Pacer:
-    """Spaces sends at most `rate` per second (monotonic clock; no burst beyond one)."""
-
-    def __init__(self, rate: float):
-        self.interval = 1.0 / rate
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if delay > 0:
-            await asyncio.sleep(delay)
+CONCURRENCY = 8  # sends in flight at once per channel; each channel's sender keeps its pace
 
 
 def in_quiet_hours(now: datetime) -> bool:
@@ -62,13 +39,19 @@ def in_quiet_hours(now: datetime) -> bool:
 
 
 class Outreach:
-    def __init__(self, app: App, senders: dict[str, Sender], clock: Callable[[], datetime] = utcnow):
-        self.app = app
-        self.db = app.db
-        self.settings = app.settings
+    def __init__(
+        self,
+        db: Database,
+        catalog: Catalog,
+        settings: Settings,
+        senders: Mapping[str, Outbound],
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.db = db
+        self.catalog = catalog
+        self.settings = settings
         self.senders = senders
         self.clock = clock
-        self.pacers = {name: Pacer(app.settings.broadcast_rate) for name in senders}
         self._sweeping = asyncio.Lock()
 
     async def deliver(self, kind: str, ref: str, to: Recipient, replies: list[Reply]) -> str:
@@ -78,7 +61,6 @@ class Outreach:
             return "unreachable"
         if not await q.claim(self.db, kind, ref, to.participant_id, self.clock()):
             return "done"
-        await self.pacers[to.channel].wait()
         status = await sender.push(to.user_ref, replies, f"{kind}|{ref}|{to.participant_id}")
         await q.settle(self.db, kind, ref, to.participant_id, status, self.clock())
         if status != "sent":
@@ -117,25 +99,26 @@ class Outreach:
         make: Callable[[Recipient], list[Reply]],
         tally: dict[str, int],
     ) -> list[Recipient]:
-        """Where a channel can multicast (LINE), send each group of up to 500 recipients who get
-        the same messages in one call; returns the recipients left for one-by-one sends."""
+        """Where a channel can multicast (LINE), send each group of recipients who get the same
+        messages in calls of as many as it takes; returns the recipients left for one-by-one sends."""
         rest: list[Recipient] = []
         groups: dict[tuple[str, tuple[Reply, ...]], list[Recipient]] = {}
         for r in todo:
-            if hasattr(self.senders.get(r.channel), "multicast"):
+            sender = self.senders.get(r.channel)
+            if sender is not None and sender.capabilities.multicast > 0:
                 groups.setdefault((r.channel, tuple(make(r))), []).append(r)
             else:
                 rest.append(r)
         for (channel, replies), people in groups.items():
             sender = self.senders[channel]
-            for start in range(0, len(people), MULTICAST_BATCH):
-                batch = {r.participant_id: r for r in people[start : start + MULTICAST_BATCH]}
+            size = sender.capabilities.multicast
+            for start in range(0, len(people), size):
+                batch = {r.participant_id: r for r in people[start : start + size]}
                 claimed = await q.claim_many(self.db, kind, ref, list(batch), self.clock())
                 if not claimed:
                     continue
-                await self.pacers[channel].wait()  # one call: one slot of the channel's pace
                 key = f"{kind}|{ref}|{channel}|{min(claimed)}-{max(claimed)}|{len(claimed)}"
-                status = await sender.multicast([batch[pid].user_ref for pid in claimed], list(replies), key)  # type: ignore[attr-defined]
+                status = await sender.multicast([batch[pid].user_ref for pid in claimed], list(replies), key)
                 await q.settle_many(self.db, kind, ref, claimed, status, self.clock())
                 tally[status] = tally.get(status, 0) + len(claimed)
         return rest
@@ -196,11 +179,11 @@ class Outreach:
         if in_quiet_hours(now):
             return  # deferred: the first sweep after 08:00 sends them
         for r, area_id in await q.nudge_candidates(self.db, now - self.settings.nudge_delta()):
-            area = self.app.catalog.areas.get(area_id)
+            area = self.catalog.areas.get(area_id)
             if area is None:
                 continue
             done = await q.answered_count(self.db, r.participant_id, area_id)
-            total = len(self.app.catalog.flow(area_id))
+            total = len(self.catalog.flow(area_id))
             reply = Reply(tr(r.lang, "nudge", area=area.title(r.lang), done=min(done, total), total=total))
             await self.deliver("nudge", area_id, r, [reply])
 
@@ -229,28 +212,13 @@ def _label(delta: timedelta) -> str:
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
-async def sweep_job(ref: str) -> None:
-    """The scheduler's job: everything due (see Outreach.sweep)."""
-    from .scheduler import scheduler_for
-
-    s = scheduler_for(ref)
-    if s is None:
-        return
-    async with s.tracked():
-        await s.provided["outreach"].sweep()
-
-
 SWEEP = "outreach-sweep"
 SWEEP_EVERY = timedelta(seconds=30)
 
 
-def add_outreach(scheduler: Scheduler, outreach: Outreach) -> None:
+def add_outreach(scheduler: Scheduler, outreach: Outreach, doorbell: Doorbell | None = None) -> None:
     """Sweep every 30 s from start-up on (a reminder missed while down goes out at once), and
-    let an admin's new broadcast start straight away."""
-    scheduler.provide("outreach", outreach)
-    scheduler.add_setup(lambda s: s.interval(SWEEP, sweep_job, SWEEP_EVERY).modify(next_run_time=s.clock()))
-
-    async def kick() -> None:
-        scheduler.run_now(SWEEP)
-
-    outreach.app.service.admin.kick = kick
+    when `doorbell` rings (an admin queued a broadcast) at once."""
+    scheduler.add_setup(lambda s: s.interval(SWEEP, outreach.sweep, SWEEP_EVERY).modify(next_run_time=s.clock()))
+    if doorbell is not None:
+        doorbell.on_ring(lambda: scheduler.wake(SWEEP))

@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from .app import App, open_app
+from .app import App, nightly_export, open_app
 from .config import Settings
+from .senders import Outbound
 
 log = logging.getLogger("rabfang.run")
 
@@ -33,29 +34,35 @@ class Component(Protocol):
     async def stop(self) -> None: ...
 
 
+class Channel(Component, Outbound, Protocol):
+    """A component that participants are reached through (LINE, Telegram)."""
+
+
 def build_components(app: App) -> list[Component]:
-    """The channels whose credentials are configured, then the scheduler."""
-    components: list[Component] = []
+    """The channels whose credentials are configured, the export links, then the scheduler."""
     s = app.settings
+    channels: list[Channel] = []
     if s.telegram_bot_token:
         from .handlers.telegram import TelegramChannel
 
-        components.append(TelegramChannel(app))
+        channels.append(TelegramChannel(app))
     if s.line_channel_secret and s.line_channel_access_token:
         from .handlers.line import LineChannel
 
-        components.append(LineChannel(app))
+        channels.append(LineChannel(app))
+    components: list[Component] = list(channels)
     if s.public_url:
         from exports.links import ExportLinks
 
         components.append(ExportLinks(app))  # GET /exports/{token}: signed download links
     from .outreach import Outreach, add_outreach
-    from .scheduler import Scheduler, add_retention
+    from .scheduler import Scheduler, add_export, add_retention
 
-    senders = {c.name: c for c in components if hasattr(c, "push")}
-    scheduler = Scheduler(app)
-    add_outreach(scheduler, Outreach(app, senders))  # type: ignore[arg-type]
-    scheduler.add_setup(add_retention)
+    scheduler = Scheduler()
+    add_export(scheduler, nightly_export(app, scheduler.clock), s.export_cron)
+    senders = {c.name: c for c in channels}
+    add_outreach(scheduler, Outreach(app.db, app.catalog, s, senders), app.doorbell)
+    add_retention(scheduler, app.db, s)
     components.append(scheduler)
     return components
 

@@ -1,117 +1,52 @@
 """The scheduler: APScheduler 3.11 in the bot's event loop, every trigger in Bangkok time.
 
-Jobs are module-level functions with plain arguments, the first of which is the scheduler's
-`ref`; `scheduler_for(ref)` gives them the running Scheduler, hence the app, the clock and
-whatever other components `provide` (reminders will want the channel senders). Jobs live in
+A job is a bound coroutine method of an object that was given what it needs when it was built
+(the database, the catalog, a folder, the clock): nothing is looked up at run time. Jobs live in
 memory and are re-created on every start from settings and our own tables, so nothing depends
-on a pickled job store. Another feature adds its jobs with `add_setup` before `start`, or with
-`cron`/`interval`/`at` once running.
+on a pickled job store. A feature adds its jobs with `add_setup` before `start`, or with
+`cron`/`interval`/`at` once running. Every job runs tracked, so `stop` lets it finish.
 
 Built in: the scheduled export (`RABFANG_EXPORT_CRON`, default 02:00 daily), which writes a
-dated folder under `RABFANG_EXPORT_DIR` and keeps the newest `RABFANG_EXPORT_KEEP`. On start,
-a run missed while the bot was down (within a week) is made at once.
+dated folder under `RABFANG_EXPORT_DIR` and keeps the newest `RABFANG_EXPORT_KEEP`; on start, a
+run missed while the bot was down (within a week) is made at once. And the daily retention purge.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from starlette.routing import BaseRoute
 
-from .app import App
+from .cron import cron_trigger, previous_fire
 from .i18n import BANGKOK
 
+if TYPE_CHECKING:
+    from storage import Database
+
+    from .config import Settings
+
 log = logging.getLogger("rabfang.scheduler")
-# APScheduler announces every run at INFO; the sweep runs every 30 s, so keep only its warnings.
-logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
 EXPORT_JOB = "export"
-CATCH_UP_WINDOW = timedelta(days=7)
 STOP_GRACE = 30.0  # seconds a running job may take to finish on shutdown
 
-# Running schedulers by ref: how a job with plain arguments reaches live objects.
-_RUNNING: dict[str, Scheduler] = {}
+JobFunc = Callable[..., Awaitable[Any]]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def scheduler_for(ref: str) -> Scheduler | None:
-    """The running scheduler a job belongs to; None once it has stopped."""
-    return _RUNNING.get(ref)
-
-
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def _day(token: str) -> int:
-    if token in _DAYS:
-        return _DAYS.index(token)
-    if token.isascii() and token.isdigit() and int(token) <= 7:
-        return int(token)
-    raise ValueError(f"not a weekday: {token!r}")
-
-
-def crontab_weekdays(field: str) -> str:
-    """Crontab's weekday field (0 or 7 = Sunday) in APScheduler 3's terms (0 = Monday), as names.
-
-    APScheduler 3's `CronTrigger.from_crontab` passes the numbers through unchanged, so `1`
-    would mean Tuesday there; names say the same thing to both."""
-    field = field.strip().lower()
-    if field in ("*", "?"):
-        return "*"
-    days: set[int] = set()
-    for part in field.split(","):
-        span, _, step = part.partition("/")
-        if span == "*":
-            lo, hi = 0, 6
-        elif "-" in span:
-            first, last = span.split("-", 1)
-            lo, hi = _day(first), _day(last)
-        else:
-            lo = hi = _day(span)
-        if hi < lo or (step and not (step.isdigit() and int(step) > 0)):
-            raise ValueError(f"not a weekday range: {part!r}")
-        days.update(d % 7 for d in range(lo, hi + 1, int(step) if step else 1))
-    return ",".join(_DAYS[d] for d in sorted(days))
-
-
-def cron_trigger(expr: str) -> CronTrigger:
-    """A standard crontab expression (minute hour day month weekday, Sunday = 0) in Bangkok time.
-
-    As everywhere in APScheduler 3, a day-of-month and a weekday both given must both match."""
-    fields = expr.split()
-    if len(fields) != 5:
-        raise ValueError(f"crontab needs 5 fields (minute hour day month weekday), got {len(fields)}: {expr!r}")
-    minute, hour, day, month, weekday = fields
-    return CronTrigger(
-        minute=minute, hour=hour, day=day, month=month, day_of_week=crontab_weekdays(weekday), timezone=BANGKOK
-    )
-
-
-def previous_fire(trigger: BaseTrigger, now: datetime, window: timedelta = CATCH_UP_WINDOW) -> datetime | None:
-    """The last time `trigger` fired at or before `now`, looking back at most `window`."""
-    last, t = None, trigger.get_next_fire_time(None, now - window)
-    for _ in range(20_000):  # an every-minute cron over a week is ~10,000 steps
-        if t is None or t > now:
-            break
-        last = t
-        t = trigger.get_next_fire_time(t, t + timedelta(seconds=1))
-    return last
 
 
 class Scheduler:
@@ -119,39 +54,38 @@ class Scheduler:
 
     name = "scheduler"
 
-    def __init__(self, app: App, clock: Callable[[], datetime] = utcnow, *, export: bool = True):
-        self.app = app
+    def __init__(self, clock: Callable[[], datetime] = utcnow):
         self.clock = clock
-        self.ref = secrets.token_hex(6)
         self.routes: list[BaseRoute] = []
-        self.provided: dict[str, Any] = {}
         self.aps = AsyncIOScheduler(
             timezone=BANGKOK,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         )
-        self._setups: list[Callable[[Scheduler], None]] = [add_export_job] if export else []
+        self._setups: list[Callable[[Scheduler], None]] = []
         self._running: set[asyncio.Task[Any]] = set()
 
     # ---- extension points -------------------------------------------------------------------
 
     def add_setup(self, setup: Callable[[Scheduler], None]) -> None:
-        """Run `setup(self)` on start to add a feature's jobs (after the built-in ones)."""
+        """Run `setup(self)` on start to add a feature's jobs (in the order they were added)."""
         self._setups.append(setup)
 
-    def provide(self, name: str, value: Any) -> None:
-        """Make a live object (a channel sender, a service) available to jobs by name."""
-        self.provided[name] = value
+    def _add(self, job_id: str, func: JobFunc, trigger: BaseTrigger, args: tuple[Any, ...]) -> Job:
+        # _run is a bound coroutine method, so APScheduler awaits it on the loop (a callable
+        # object with an async __call__ would be sent to a thread instead).
+        return self.aps.add_job(self._run, trigger, args=[func, *args], id=job_id, name=job_id, replace_existing=True)
 
-    def _add(self, job_id: str, func: Callable[..., Any], trigger: BaseTrigger, args: tuple[Any, ...]) -> Job:
-        return self.aps.add_job(func, trigger, args=[self.ref, *args], id=job_id, name=job_id, replace_existing=True)
+    async def _run(self, func: JobFunc, *args: Any) -> Any:
+        async with self.tracked():
+            return await func(*args)
 
-    def cron(self, job_id: str, func: Callable[..., Any], expr: str, *args: Any) -> Job:
-        return self._add(job_id, func, cron_trigger(expr), args)
+    def cron(self, job_id: str, func: JobFunc, expr: str, *args: Any) -> Job:
+        return self._add(job_id, func, cron_trigger(expr, BANGKOK), args)
 
-    def interval(self, job_id: str, func: Callable[..., Any], every: timedelta, *args: Any) -> Job:
+    def interval(self, job_id: str, func: JobFunc, every: timedelta, *args: Any) -> Job:
         return self._add(job_id, func, IntervalTrigger(seconds=every.total_seconds(), timezone=BANGKOK), args)
 
-    def at(self, job_id: str, func: Callable[..., Any], when: datetime, *args: Any) -> Job:
+    def at(self, job_id: str, func: JobFunc, when: datetime, *args: Any) -> Job:
         return self._add(job_id, func, DateTrigger(run_date=when, timezone=BANGKOK), args)
 
     def remove(self, job_id: str) -> None:
@@ -174,6 +108,11 @@ class Scheduler:
         job.modify(next_run_time=datetime.now(BANGKOK))
         self.aps.wakeup()
 
+    def wake(self, job_id: str) -> None:
+        """run_now while running; before start or after stop, nothing (the job's schedule will do)."""
+        if self.aps.state == STATE_RUNNING and self.aps.get_job(job_id) is not None:
+            self.run_now(job_id)
+
     @asynccontextmanager
     async def tracked(self) -> AsyncIterator[None]:
         """Jobs run inside this so that stop() lets them finish (within STOP_GRACE)."""
@@ -189,7 +128,6 @@ class Scheduler:
     # ---- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        _RUNNING[self.ref] = self
         for setup in self._setups:
             setup(self)
         self.aps.start()
@@ -206,44 +144,50 @@ class Scheduler:
             self.aps.shutdown(wait=False)  # AsyncIOScheduler does this on the loop's next turn
             while self.aps.running:
                 await asyncio.sleep(0)
-        _RUNNING.pop(self.ref, None)
 
 
 # ---- the scheduled export -------------------------------------------------------------------
 
 
-def add_export_job(s: Scheduler) -> None:
-    """The export cron job; and, if a run was missed while the bot was down, one at once."""
-    from exports.export import dated_exports
+class ScheduledExport:
+    """The nightly export job: `write(now)` writes a dated folder (and keeps the newest few);
+    `newest()` says when the last one was written. Both come from the composition root, which
+    alone knows exports/."""
 
-    settings = s.app.settings
-    job = s.cron(EXPORT_JOB, export_job, settings.export_cron, str(settings.export_dir), settings.export_keep)
-    now = s.clock()
-    due = previous_fire(job.trigger, now)
-    folders = dated_exports(Path(settings.export_dir))
-    newest = folders[-1][0] if folders else None
-    # Only a schedule that ran before can have missed a run; folder names have minutes only.
-    if due is not None and newest is not None and newest < due.replace(second=0, microsecond=0):
-        log.info("the export due at %s was missed: running it now", due)
-        job.modify(next_run_time=datetime.now(BANGKOK))
+    def __init__(
+        self,
+        write: Callable[[datetime], Awaitable[Path]],
+        newest: Callable[[], datetime | None],
+        clock: Callable[[], datetime],
+    ):
+        self.write = write
+        self.newest = newest
+        self.clock = clock
 
+    def schedule(self, s: Scheduler, expr: str) -> None:
+        """The export cron job; and, if a run was missed while the bot was down, one at once."""
+        job = s.cron(EXPORT_JOB, self.run, expr)
+        due = previous_fire(job.trigger, self.clock())
+        newest = self.newest()
+        # Only a schedule that ran before can have missed a run; folder names have minutes only.
+        if due is not None and newest is not None and newest < due.replace(second=0, microsecond=0):
+            log.info("the export due at %s was missed: running it now", due)
+            job.modify(next_run_time=datetime.now(BANGKOK))
 
-async def export_job(ref: str, export_dir: str, keep: int) -> str | None:
-    """Write today's dated export folder and apply retention; returns the folder written."""
-    from exports.export import write_dated_export
-
-    s = scheduler_for(ref)
-    if s is None:
-        log.warning("export job: scheduler %s is not running", ref)
-        return None
-    async with s.tracked():
+    async def run(self) -> str:
+        """Write today's dated export folder and apply retention; returns the folder written."""
         try:
-            folder = await write_dated_export(s.app.db, Path(export_dir), keep, catalog=s.app.catalog, now=s.clock())
+            folder = await self.write(self.clock())
         except Exception:
             log.exception("scheduled export failed")
             raise
-    log.info("scheduled export written to %s", folder)
-    return str(folder)
+        log.info("scheduled export written to %s", folder)
+        return str(folder)
+
+
+def add_export(s: Scheduler, export: ScheduledExport, expr: str) -> None:
+    """The nightly export at `expr` (RABFANG_EXPORT_CRON)."""
+    s.add_setup(lambda s: export.schedule(s, expr))
 
 
 # ---- the retention purge ----------------------------------------------------------------------
@@ -252,18 +196,23 @@ RETENTION_JOB = "retention"
 RETENTION_CRON = "30 3 * * *"  # daily, 03:30 Bangkok time
 
 
-def add_retention(s: Scheduler) -> None:
-    """Daily: delete what is older than RABFANG_RETENTION_DAYS, as the privacy notice promises."""
-    s.cron(RETENTION_JOB, retention_job, RETENTION_CRON, s.app.settings.retention_days)
+class RetentionPurge:
+    """Deletes what is older than `days`, as the privacy notice promises."""
+
+    def __init__(self, db: Database, days: int, clock: Callable[[], datetime]):
+        self.db = db
+        self.days = days
+        self.clock = clock
+
+    async def run(self) -> dict[str, int]:
+        from storage.retention import purge_before
+
+        counts = await purge_before(self.db, self.clock() - timedelta(days=self.days))
+        log.info("retention purge (%s days): %s", self.days, counts)
+        return counts
 
 
-async def retention_job(ref: str, days: int) -> dict[str, int] | None:
-    from storage.retention import purge_before
-
-    s = scheduler_for(ref)
-    if s is None:
-        return None
-    async with s.tracked():
-        counts = await purge_before(s.app.db, s.clock() - timedelta(days=days))
-    log.info("retention purge (%s days): %s", days, counts)
-    return counts
+def add_retention(s: Scheduler, db: Database, settings: Settings) -> None:
+    """Daily at 03:30: delete what is older than RABFANG_RETENTION_DAYS."""
+    purge = RetentionPurge(db, settings.retention_days, s.clock)
+    s.add_setup(lambda s: s.cron(RETENTION_JOB, purge.run, RETENTION_CRON))

@@ -69,24 +69,27 @@ class Capabilities:
     messages_per_call: int = 0  # messages one reply or push may carry; 0: one per call
 
 
-class Sender(Protocol):
-    """A channel's way out. `answer` replies to an inbound event in the context the channel gave it
-    when it was received (a LINE reply token, the Telegram message a tap came from), marking the
-    tapped question answered with `chosen` where the channel can edit; `push` and `multicast` send
-    what the bot starts (reminders, broadcasts). `key` makes a retried push deliver once where the
-    platform supports it (LINE's retry key); elsewhere it names the delivery in the log. None of
-    them raises: each answers with a `Delivery`."""
+class Outbound(Protocol):
+    """Messages the bot starts (reminders, broadcasts): what outreach needs of a channel. `key`
+    makes a retried push deliver once where the platform supports it (LINE's retry key); elsewhere
+    it names the delivery in the log. Neither method raises: each answers with a `Delivery`."""
 
     name: str
     capabilities: Capabilities
 
-    async def answer(
-        self, user_ref: str, replies: list[Reply], context: Mapping[str, str], *, chosen: str | None, key: str
-    ) -> Delivery: ...
-
     async def push(self, user_ref: str, replies: list[Reply], key: str | None = None) -> Delivery: ...
 
     async def multicast(self, user_refs: Sequence[str], replies: list[Reply], key: str) -> Delivery: ...
+
+
+class Sender(Outbound, Protocol):
+    """A channel's whole way out: also `answer`, which replies to an inbound event in the context
+    the channel gave it when it was received (a LINE reply token, the Telegram message a tap came
+    from), marking the tapped question answered with `chosen` where the channel can edit."""
+
+    async def answer(
+        self, user_ref: str, replies: list[Reply], context: Mapping[str, str], *, chosen: str | None, key: str
+    ) -> Delivery: ...
 
 
 class RetryPolicy:

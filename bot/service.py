@@ -95,12 +95,20 @@ class Service:
     """One event = one unit of work in storage around the engine's decision. Channels and the inbox
     call `handle` and send what comes back; they never see state or storage."""
 
-    def __init__(self, db: Database, catalog: Catalog, settings: Settings, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        db: Database,
+        catalog: Catalog,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        admin: Admin | None = None,
+    ):
         self.db = db
         self.catalog = catalog
         self.settings = settings
         self.clock = clock
-        self.admin = Admin(db, catalog, settings, clock)
+        self.admin = admin or Admin(db, catalog, settings, clock)
         self.flood = FloodGate(settings.flood_limit, timedelta(seconds=settings.flood_window))
 
     def _admin_command(self, channel: str, user_ref: str, event: Inbound) -> tuple[str, str] | None:

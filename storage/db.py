@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import logging
 import secrets
 import sqlite3
 from collections import deque
@@ -25,9 +24,6 @@ from typing import Any
 import aiosqlite
 
 from bot.model import Answer, Outcome, SessionView, State
-
-# aiosqlite logs SQL parameters (platform user ids among them) at DEBUG: never let them through.
-logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",

@@ -39,7 +39,7 @@ async def test_paced_broadcast_with_429s_reaches_everyone_once(tmp_path: Path) -
             channel = TelegramChannel(app)
             await channel.start()
             try:
-                outreach = Outreach(app, {"telegram": channel})
+                outreach = Outreach(app.db, app.catalog, app.settings, {"telegram": channel})
                 await q.create_broadcast(
                     app.db, "all", "ประกาศจาก สพร.", "A word from DGA", f"telegram:{ADMIN}", app.service.clock()
                 )
@@ -86,7 +86,7 @@ async def test_line_broadcasts_go_out_as_multicasts_grouped_by_language(tmp_path
             channel = LineChannel(app)
             await channel.start()
             try:
-                outreach = Outreach(app, {"line": channel})
+                outreach = Outreach(app.db, app.catalog, app.settings, {"line": channel})
                 await q.create_broadcast(app.db, "all", "ประกาศ", "Notice", None, app.service.clock())
                 await outreach.broadcasts()
                 await outreach.broadcasts()

@@ -23,20 +23,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import json
+import logging
 import re
 import signal
 import sqlite3
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from telegram import Chat, Message, Update, User
 
+from bot.config import Settings
 from bot.handlers.telegram import SECRET_HEADER, WEBHOOK_PATH
 from bot.i18n import tr
+from bot.logs import QUIET, Redactor, configure
 from bot.surveys import Catalog
 from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, sign
 from tests.fakes.telegram_api import TOKEN, FakeBotAPI, Participant
@@ -241,8 +248,13 @@ async def telegram_webhook_session(api: FakeBotAPI, env: dict[str, str], db: Pat
     url = base_url(env) + WEBHOOK_PATH
 
     async def post(update: dict[str, Any], secret: str = WEBHOOK_SECRET) -> int:
+        """Post an update; once stored (200) the bot answers it right after: wait for that answer."""
+        before = len(api.sent(HOOKED))
         async with httpx.AsyncClient() as http:
-            return (await http.post(url, json=update, headers={SECRET_HEADER: secret})).status_code
+            status = (await http.post(url, json=update, headers={SECRET_HEADER: secret})).status_code
+        if status == 200:
+            await api.wait_for(lambda: len(api.sent(HOOKED)) > before)
+        return status
 
     hooked = Named(api, HOOKED, send=post)
     await hooked.say("/start")
@@ -250,7 +262,7 @@ async def telegram_webhook_session(api: FakeBotAPI, env: dict[str, str], db: Pat
         await hooked.tap(data)
         assert hooked.last == 200
     assert await post(api.message_update(HOOKED, "/status"), secret="not-the-secret") == 403
-    with broken(db, "events"):
+    with broken(db, "inbox"):  # nothing can be stored: Telegram is asked to deliver it again
         await hooked.say("/status")
         assert hooked.last == 500
     await hooked.say("/status")
@@ -316,7 +328,7 @@ async def test_a_debug_session_logs_no_secret_and_no_personal_data(tmp_path: Pat
         "line channel started",
         "blocked the bot",
         "refused a LINE webhook with a bad signature",
-        "could not store 1 LINE event",
+        "could not store 1 line event",
         "not stored; fetching it again",
         "not stored; answering 500",
         "broadcast 1 finished",
@@ -328,3 +340,127 @@ async def test_a_debug_session_logs_no_secret_and_no_personal_data(tmp_path: Pat
     assert not leaks, f"found in the log: {sorted(leaks)}"
     # Thai text is logged nowhere either (answers and names are the participants').
     assert not re.search(r"[\u0e00-\u0e7f]{4,}", text), "Thai text in the log: a participant's words?"
+
+
+# ---- the redaction filter, record by record ---------------------------------------------------
+
+LINE_TOKEN = "line-access-Tapir-31337-never-log-me"
+
+
+@pytest.fixture
+def logged() -> Iterator[io.StringIO]:
+    """What reaches a root handler once `configure` has run (as `rabfang run` does), at DEBUG
+    with every secret set; the root logger is put back as it was afterwards."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    filters = {h: list(h.filters) for h in handlers}
+    levels = {name: logging.getLogger(name).level for name in (*QUIET, "telegram.ext")}
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    settings = Settings(
+        _env_file=None,
+        log_level="DEBUG",
+        telegram_bot_token=TOKEN,
+        telegram_webhook_secret=WEBHOOK_SECRET,
+        line_channel_secret=CHANNEL_SECRET,
+        line_channel_access_token=LINE_TOKEN,
+        pseudonym_key=PSEUDONYM_KEY,
+        export_link_key=LINK_KEY,
+    )
+    configure(settings, handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        for h, kept in filters.items():
+            h.filters[:] = kept
+        for name, was in levels.items():
+            logging.getLogger(name).setLevel(was)
+
+
+def alice_update() -> Update:
+    first, last, username = NAMES[ALICE]
+    user = User(id=ALICE, first_name=first, last_name=last, username=username, is_bot=False, language_code="en")
+    chat = Chat(id=ALICE, type="private", first_name=first, last_name=last, username=username)
+    message = Message(message_id=7, date=datetime(2026, 11, 25, 3, tzinfo=UTC), chat=chat, from_user=user, text=COMMENT)
+    return Update(update_id=90_001, message=message)
+
+
+def leaks_in(text: str) -> list[str]:
+    forbidden = {
+        "bot token": TOKEN,
+        "bot token's secret part": TOKEN.split(":", 1)[1],
+        "LINE channel secret": CHANNEL_SECRET,
+        "LINE access token": LINE_TOKEN,
+        "webhook secret": WEBHOOK_SECRET,
+        "pseudonym key": PSEUDONYM_KEY,
+        "link key": LINK_KEY,
+        "user id": str(ALICE),
+        "LINE user id": LINE_ALICE,
+        "comment": "Gossamer-Tangerine-4471",
+        **dict(zip(("first name", "last name", "username"), NAMES[ALICE], strict=True)),
+    }
+    return sorted(what for what, value in forbidden.items() if value in text)
+
+
+def test_python_telegram_bots_debug_lines_carry_no_user(logged: io.StringIO) -> None:
+    update = alice_update()
+    assert str(ALICE) in repr(update) and "Zephyrine" in repr(update)  # what the filter is up against
+    logging.getLogger("telegram.ext.Application").debug("Processing update %s", update)
+    assert logged.getvalue() == "", "PTB's DEBUG is quieted by default"
+    logging.getLogger("telegram").setLevel(logging.DEBUG)  # someone turned it on: still nothing personal
+    logging.getLogger("telegram.ext.Application").debug("Processing update %s", update)
+    logging.getLogger("telegram.ext.Updater").debug("Update received: %s", update.to_dict())
+    logging.getLogger("telegram.ext.ExtBot").debug("as JSON: %s", json.dumps(update.to_dict(), ensure_ascii=False))
+    logging.getLogger("telegram.ext.ExtBot").debug(
+        "Calling Bot API endpoint `sendMessage` with parameters `%s`", {"chat_id": ALICE, "text": COMMENT}
+    )
+    text = logged.getvalue()
+    assert len(text.splitlines()) == 4
+    assert "Processing update Update(" in text and "message_id=7" in text and "update_id=90001" in text
+    assert "'first_name': <redacted>" in text and '"username": <redacted>' in text
+    assert not leaks_in(text), leaks_in(text)
+    assert not re.search(r"[\u0e00-\u0e7f]", text), "the participant's words"
+
+
+def test_httpx_request_lines_carry_no_bot_token(logged: io.StringIO) -> None:
+    url = httpx.URL(f"https://api.telegram.org/bot{TOKEN}/getUpdates")
+    line = 'HTTP Request: %s %s "%s %d %s"'
+    logging.getLogger("httpx").info(line, "POST", url, "HTTP/1.1", 200, "OK")
+    assert logged.getvalue() == "", "httpx's INFO is quieted"
+    logging.getLogger("httpx").warning(line, "POST", url, "HTTP/1.1", 502, "Bad Gateway")
+    other = "https://api.telegram.org/bot987654321:AAE_another-token-of-the-right-shape0/sendMessage"
+    logging.getLogger("httpcore.connection").warning("connect failed: %s", other)
+    text = logged.getvalue()
+    assert "HTTP Request: POST https://api.telegram.org/bot<redacted>/getUpdates" in text
+    assert "/bot<bot-token>/sendMessage" in text and "AAE_another" not in text
+    assert not leaks_in(text), leaks_in(text)
+
+
+def test_our_own_lines_and_tracebacks_are_redacted(logged: io.StringIO) -> None:
+    log = logging.getLogger("rabfang.test")
+    for secret in (TOKEN, CHANNEL_SECRET, LINE_TOKEN, WEBHOOK_SECRET, PSEUDONYM_KEY, LINK_KEY):
+        log.info("%s", secret)
+    log.info("pushing to %s and %s", LINE_ALICE, ALICE)
+    try:
+        raise RuntimeError(f"bad token {TOKEN} for {LINE_ALICE}: {{'first_name': 'Zephyrine'}}")
+    except RuntimeError:
+        log.exception("failed for %s", ALICE)
+    log.info("not %s enough", "args", "for the format")  # a broken call still comes out, redacted
+    text = logged.getvalue()
+    assert "Traceback (most recent call last)" in text and "RuntimeError: bad token <redacted> for <line-id>" in text
+    assert "pushing to <line-id> and <number>" in text
+    assert not leaks_in(text), leaks_in(text)
+
+
+def test_ordinary_lines_are_left_alone() -> None:
+    redact = Redactor(["abc"])  # too short to mask: it would blank ordinary words
+    for line in (
+        "broadcast 1 finished: sent 4, failed 1, blocked 0",
+        "job outreach-sweep: next run 2026-11-25 10:00:30+07:00",
+        "pushing to P3f2a9c01b4d7e6a on LINE failed (ClientError)",
+        "scheduled export written to data/exports/2026-11-25_1000",
+        "listening on http://127.0.0.1:8080",
+    ):
+        assert redact(line) == line

@@ -3,15 +3,19 @@ quiet-hour nudges, broadcasts, admin-only commands. The clock is injected: nothi
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.admin import when_arg
-from bot.app import App
+from bot.admin import Admin, Doorbell, when_arg
 from bot.config import Settings
+from bot.i18n import BANGKOK
 from bot.model import Inbound, Reply
-from bot.outreach import Outreach
+from bot.outreach import SWEEP, Outreach, add_outreach
+from bot.scheduler import Scheduler
+from bot.senders import Capabilities
 from bot.service import Service
 from bot.surveys import Catalog
 from storage import Database
@@ -23,7 +27,9 @@ T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 09:00 Bangkok
 
 
 class FakeSender:
-    """Records pushes; answers 'blocked' for the user refs it is told are blocked."""
+    """Records pushes; answers 'blocked' for the user refs it is told are blocked. Cannot multicast."""
+
+    capabilities = Capabilities(push=True, multicast=0)
 
     def __init__(self, name: str, blocked: set[str] | None = None):
         self.name = name
@@ -35,6 +41,9 @@ class FakeSender:
             return "blocked"
         self.sent += [(user_ref, r.text) for r in replies]
         return "sent"
+
+    async def multicast(self, user_refs: Sequence[str], replies: list[Reply], key: str) -> str:
+        raise AssertionError("multicast on a channel whose capabilities say it has none")
 
     def texts(self, user_ref: str) -> list[str]:
         return [t for u, t in self.sent if u == user_ref]
@@ -111,8 +120,7 @@ async def test_english_confirmation_and_typed_registration(service: Service, db:
 def outreach_for(settings: Settings, catalog: Catalog, clock: Clock):  # type: ignore[no-untyped-def]
     def make(db: Database, sender: FakeSender, **overrides: str) -> Outreach:
         s = settings.model_copy(update=overrides)
-        app = App(s, catalog, db, Service(db, catalog, s, clock))
-        return Outreach(app, {sender.name: sender}, clock)
+        return Outreach(db, catalog, s, {sender.name: sender}, clock)
 
     return make
 
@@ -227,6 +235,34 @@ async def test_broadcast_reaches_everyone_once_and_reports(service, db, clock, o
     assert sender.texts("boss") == [
         "ประกาศ #1 ส่งเสร็จแล้ว: สำเร็จ 4 · ไม่สำเร็จ 1 · ถูกบล็อก 1\n\nBroadcast #1 finished: sent 4 · failed 1 · blocked 1"
     ]
+
+
+async def test_a_queued_broadcast_rings_the_doorbell_and_the_sweep_answers_at_once(
+    db: Database, catalog: Catalog, settings: Settings, clock: Clock
+) -> None:
+    s = settings.model_copy(update={"admins": "telegram:boss"})
+    doorbell = Doorbell()
+    service = Service(db, catalog, s, clock, admin=Admin(db, catalog, s, clock, doorbell))
+    await tap(service, "p1", *PROFILE)
+    sender = FakeSender("telegram")
+    scheduler = Scheduler(clock)
+    add_outreach(scheduler, Outreach(db, catalog, s, {"telegram": sender}, clock), doorbell)
+    doorbell.ring()  # before start: nobody answers yet, and nothing breaks
+    await scheduler.start()
+    try:
+        job = scheduler.aps.get_job(SWEEP)
+        assert job is not None
+        job.modify(next_run_time=datetime.now(BANGKOK) + timedelta(hours=1))  # no sweep but a rung one
+        queued = await tap(service, "boss", "/broadcast --to all --th ข่าว --en News")
+        assert "queued for 1 participant" in queued[0].text
+        for _ in range(250):
+            if sender.texts("p1"):
+                break
+            await asyncio.sleep(0.02)
+        assert sender.texts("p1") == ["ข่าว"]
+    finally:
+        await scheduler.stop()
+    doorbell.ring()  # after stop: nothing either
 
 
 async def test_admin_commands_are_refused_like_unknown_ones(

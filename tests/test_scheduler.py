@@ -12,10 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from bot.app import App, open_app
+from bot.app import App, nightly_export, open_app
 from bot.config import Settings
+from bot.cron import cron_trigger, crontab_weekdays, previous_fire
+from bot.i18n import BANGKOK
 from bot.runner import build_components
-from bot.scheduler import EXPORT_JOB, Scheduler, export_job, previous_fire, scheduler_for
+from bot.scheduler import EXPORT_JOB, RETENTION_JOB, Scheduler, add_export, add_retention
 from exports.links import ExportLinks
 from tests.conftest import Clock
 from tests.test_export import FILES, seed
@@ -33,6 +35,13 @@ async def app(settings: Settings, catalog, tmp_path: Path) -> AsyncIterator[App]
     async with open_app(settings) as app:
         await seed(app.db, catalog)
         yield app
+
+
+def scheduler(app: App, clock: Clock) -> Scheduler:
+    """A scheduler with the nightly export, as `rabfang run` has it."""
+    s = Scheduler(clock)
+    add_export(s, nightly_export(app, clock), app.settings.export_cron)
+    return s
 
 
 def make_folders(root: Path, *names: str) -> None:
@@ -58,7 +67,7 @@ def test_bad_cron_stops_start_up() -> None:
 
 
 async def test_export_runs_at_two_in_bangkok_whatever_the_host_zone(app: App, clock: Clock) -> None:
-    s = Scheduler(app, clock)
+    s = scheduler(app, clock)
     await s.start()
     try:
         job = s.aps.get_job(EXPORT_JOB)
@@ -71,7 +80,7 @@ async def test_export_runs_at_two_in_bangkok_whatever_the_host_zone(app: App, cl
         assert all(j.trigger.timezone == BKK for j in s.jobs())
     finally:
         await s.stop()
-    assert not s.aps.running and scheduler_for(s.ref) is None
+    assert not s.aps.running
 
 
 async def test_scheduled_export_writes_a_dated_folder_and_keeps_the_newest(app: App, clock: Clock) -> None:
@@ -80,7 +89,7 @@ async def test_scheduled_export_writes_a_dated_folder_and_keeps_the_newest(app: 
     (root / "notes").mkdir()  # not ours: never touched
     (root / "2020-01-01_0200.txt").write_text("not a folder")
     clock.now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 10:00; the 02:00 run is there: nothing to catch up
-    s = Scheduler(app, clock)
+    s = scheduler(app, clock)
     await s.start()
     try:
         await asyncio.sleep(0.2)
@@ -107,7 +116,7 @@ async def test_a_run_missed_while_down_is_made_on_start(app: App, clock: Clock) 
     root = app.settings.export_dir
     make_folders(root, "2026-11-23_0200")
     clock.now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # down since the 24th: the 25th 02:00 run is missing
-    s = Scheduler(app, clock)
+    s = scheduler(app, clock)
     await s.start()
     try:
         await wait_for(lambda: (root / "2026-11-25_1000").exists())
@@ -118,7 +127,7 @@ async def test_a_run_missed_while_down_is_made_on_start(app: App, clock: Clock) 
 
 
 async def test_no_catch_up_on_the_very_first_start(app: App, clock: Clock) -> None:
-    s = Scheduler(app, clock)
+    s = scheduler(app, clock)
     await s.start()
     await asyncio.sleep(0.3)
     await s.stop()
@@ -126,8 +135,6 @@ async def test_no_catch_up_on_the_very_first_start(app: App, clock: Clock) -> No
 
 
 def test_weekdays_mean_what_crontab_means() -> None:
-    from bot.scheduler import cron_trigger, crontab_weekdays
-
     assert crontab_weekdays("1") == "mon"  # APScheduler 3's from_crontab would take 1 as Tuesday
     assert crontab_weekdays("0") == crontab_weekdays("7") == "sun"
     assert crontab_weekdays("1-5") == "mon,tue,wed,thu,fri"
@@ -136,61 +143,86 @@ def test_weekdays_mean_what_crontab_means() -> None:
     assert crontab_weekdays("MON,wed") == "mon,wed"
     assert crontab_weekdays("*") == "*"
     wednesday = bkk(2026, 11, 25, 10, 0)
-    assert cron_trigger("0 9 * * 0").get_next_fire_time(None, wednesday) == bkk(2026, 11, 29, 9, 0)  # Sunday
-    assert cron_trigger("0 9 * * 1-5").get_next_fire_time(None, wednesday) == bkk(2026, 11, 26, 9, 0)
+    assert cron_trigger("0 9 * * 0", BANGKOK).get_next_fire_time(None, wednesday) == bkk(2026, 11, 29, 9, 0)  # Sunday
+    assert cron_trigger("0 9 * * 1-5", BANGKOK).get_next_fire_time(None, wednesday) == bkk(2026, 11, 26, 9, 0)
     for bad in ("8", "fri-mon", "1/0", "x", "0 2 * *"):
         with pytest.raises(ValueError):
-            cron_trigger(f"0 2 * * {bad}" if len(bad) < 6 else bad)
+            cron_trigger(f"0 2 * * {bad}" if len(bad) < 6 else bad, BANGKOK)
         with pytest.raises(ValidationError):
             Settings(_env_file=None, export_cron=f"0 2 * * {bad}" if len(bad) < 6 else bad)
 
 
 def test_previous_fire() -> None:
-    from bot.scheduler import cron_trigger
-
-    trigger = cron_trigger("0 2 * * *")
+    trigger = cron_trigger("0 2 * * *", BANGKOK)
     assert previous_fire(trigger, bkk(2026, 11, 25, 10, 0)) == bkk(2026, 11, 25, 2, 0)
     assert previous_fire(trigger, bkk(2026, 11, 25, 2, 0)) == bkk(2026, 11, 25, 2, 0)
     assert previous_fire(trigger, bkk(2026, 11, 25, 1, 59)) == bkk(2026, 11, 24, 2, 0)
-    assert previous_fire(cron_trigger("0 2 1 1 *"), bkk(2026, 11, 25, 10, 0)) is None  # beyond a week
-    assert previous_fire(cron_trigger("* * * * *"), bkk(2026, 11, 25, 10, 0, 30)) == bkk(2026, 11, 25, 10, 0)
+    assert previous_fire(cron_trigger("0 2 1 1 *", BANGKOK), bkk(2026, 11, 25, 10, 0)) is None  # beyond a week
+    assert previous_fire(cron_trigger("* * * * *", BANGKOK), bkk(2026, 11, 25, 10, 0, 30)) == bkk(2026, 11, 25, 10, 0)
 
 
 # ---- other features' jobs ---------------------------------------------------------------------
 
 
-async def slow_job(ref: str, label: str) -> None:
-    """A job with plain arguments that reaches live objects through its scheduler."""
-    s = scheduler_for(ref)
-    assert s is not None
-    events: dict[str, asyncio.Event] = s.provided["events"]
-    async with s.tracked():
-        events["started"].set()
+class SlowFeature:
+    """A feature's jobs: bound methods of an object built with what they need (no lookup at run time)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.done: list[str] = []
+
+    async def run(self, label: str) -> None:
+        self.started.set()
         await asyncio.sleep(0.3)
-        s.provided["done"].append(label)
+        self.done.append(label)
 
 
 async def test_features_add_jobs_and_stop_lets_them_finish(app: App, clock: Clock) -> None:
-    s = Scheduler(app, clock, export=False)
-    events = {"started": asyncio.Event()}
-    done: list[str] = []
-    s.provide("events", events)
-    s.provide("done", done)
-    s.add_setup(lambda s: s.interval("sweep", slow_job, timedelta(minutes=1), "sweep"))
-    s.add_setup(lambda s: s.cron("nightly", slow_job, "30 6 * * 1", "nightly"))
+    s = Scheduler(clock)
+    feature = SlowFeature()
+    s.add_setup(lambda s: s.interval("sweep", feature.run, timedelta(minutes=1), "sweep"))
+    s.add_setup(lambda s: s.cron("nightly", feature.run, "30 6 * * 1", "nightly"))
     await s.start()
     assert {j.id for j in s.jobs()} == {"sweep", "nightly"}
     assert all(j.trigger.timezone == BKK for j in s.jobs())
     assert s.next_run("nightly", bkk(2026, 11, 25, 10, 0)) == bkk(2026, 11, 30, 6, 30)  # the next Monday
-    s.at("once", slow_job, datetime.now(BKK), "once")
-    await asyncio.wait_for(events["started"].wait(), 5)
+    s.at("once", feature.run, datetime.now(BKK), "once")
+    await asyncio.wait_for(feature.started.wait(), 5)
     await s.stop()
-    assert done == ["once"]  # the running job finished before stop() returned
+    assert feature.done == ["once"]  # the running job finished before stop() returned
 
 
-async def test_export_job_without_a_running_scheduler_does_nothing(tmp_path: Path) -> None:
-    assert await export_job("gone", str(tmp_path / "x"), 3) is None
-    assert not (tmp_path / "x").exists()
+async def test_a_job_holds_what_it_needs_and_runs_without_a_scheduler(app: App, clock: Clock) -> None:
+    export = nightly_export(app, clock)
+    folder = await export.run()
+    assert Path(folder) == app.settings.export_dir / "2026-11-25_1000"
+    assert {p.name for p in Path(folder).iterdir()} == FILES
+
+
+async def test_wake_runs_a_job_at_once_only_while_running(app: App, clock: Clock) -> None:
+    s = Scheduler(clock)
+    feature = SlowFeature()
+    s.add_setup(lambda s: s.interval("sweep", feature.run, timedelta(hours=1), "woken"))
+    s.wake("sweep")  # not started: nothing, and no error
+    await s.start()
+    try:
+        assert not feature.started.is_set()
+        s.wake("sweep")
+        s.wake("no such job")
+        await asyncio.wait_for(feature.started.wait(), 5)
+    finally:
+        await s.stop()
+    s.wake("sweep")  # stopped: nothing
+
+
+async def test_retention_is_scheduled_daily_in_bangkok(app: App, clock: Clock) -> None:
+    s = Scheduler(clock)
+    add_retention(s, app.db, app.settings)
+    await s.start()
+    try:
+        assert s.next_run(RETENTION_JOB, bkk(2026, 11, 25, 10, 0)) == bkk(2026, 11, 26, 3, 30)
+    finally:
+        await s.stop()
 
 
 async def test_runner_adds_the_scheduler_and_the_link_route(app: App) -> None:

@@ -29,6 +29,7 @@ from bot.handlers.telegram import (
     keyboard,
 )
 from bot.i18n import tr
+from bot.logs import configure
 from bot.model import Attachment, Button, Reply
 from bot.runner import http_app
 from tests.fakes.telegram_api import TOKEN, Call, FakeBotAPI, Participant, QuietServer, listening_socket
@@ -556,6 +557,7 @@ async def test_logs_carry_neither_token_nor_user_ids(
     api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    configure(Settings(_env_file=None, log_level="DEBUG", telegram_bot_token=TOKEN))  # as `rabfang` does
     async with running(api, tmp_path) as bot:
         p = bot.participant(5550016)
         await p.say("/start")

@@ -67,12 +67,6 @@ PRIVATE_ONLY = (
     "Nothing from this group is stored."
 )
 
-# httpx logs every request URL at INFO, and the URL carries the bot token; PTB's DEBUG output
-# carries the token and chat ids. Neither belongs in our logs.
-logging.getLogger("httpx").setLevel(logging.WARNING)
-logging.getLogger("httpcore").setLevel(logging.WARNING)
-logging.getLogger("telegram").setLevel(logging.INFO)
-
 log = logging.getLogger("rabfang.telegram")
 
 
@@ -105,7 +99,9 @@ class TelegramChannel:
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         delays = tuple(min(retry_delay * (n + 1), max_retry_delay) for n in range(attempts + 1))
-        self.sender = TelegramSender(pacer=pacer or Pacer(chat_rate=1.0), retry=RetryPolicy(delays), token=self._token)
+        # one pace for every send: Telegram allows about 30 messages a second, and 1 a second in a chat
+        pacer = pacer or Pacer(rate=s.broadcast_rate, chat_rate=1.0)
+        self.sender = TelegramSender(pacer=pacer, retry=RetryPolicy(delays), token=self._token)
         self.capabilities = self.sender.capabilities
         self.inbox = Inbox(CHANNEL, app.service, self.sender, storage_retry=storage_retry)
         self._bot: Bot | None = None
