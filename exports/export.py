@@ -19,7 +19,7 @@ from typing import Literal
 from bot.model import Attachment
 from bot.surveys import Catalog
 from storage import Database
-from storage.queries import Filter
+from storage.queries import Filter, snapshot
 
 from .csvfiles import BANGKOK, Progress, XlsxBook, atomic_file, write_csv, write_text
 from .tables import TABLES, Context, readme
@@ -66,12 +66,12 @@ async def write_export(
     result = ExportResult(out, fmt)
     book = XlsxBook(out / XLSX_NAME) if fmt == "xlsx" else None
     try:
-        async with db.reader() as conn:
+        async with snapshot(db) as snap:
             for table in TABLES:
                 name = table.file if book is None else table.name
-                total = await table.total(conn, flt) if progress and table.total else None
+                total = await table.total(snap, flt) if progress and table.total else None
                 tick = (lambda n, name=name, total=total: progress(name, n, total)) if progress else None
-                rows = table.rows(conn, ctx)
+                rows = table.rows(snap, ctx)
                 if book is None:
                     result.rows[name] = await write_csv(out / name, table.spec, rows, tick)
                     result.files.append(name)

@@ -21,8 +21,8 @@ from typing import Any, TextIO
 
 from bot.surveys import Catalog
 from bot.surveys.schema import Area, Item, Text
-from storage import Database, queries
-from storage.queries import Filter
+from storage import Database
+from storage.queries import Filter, snapshot
 
 from .csvfiles import BANGKOK, atomic_file
 from .summary import Key, Stats, Tally, group_order, rating_stats
@@ -336,10 +336,10 @@ async def write_report(
     areas = [a for a in catalog.areas.values() if area is None or a.id == area]
     order = [(s.area, s.item_id, s.question.id) for a in areas for s in catalog.flow(a.id) if s.question.kind == "text"]
     out.parent.mkdir(parents=True, exist_ok=True)
-    async with db.reader() as conn:
-        stats = await rating_stats(conn, flt)
+    async with snapshot(db) as snap:
+        stats = await rating_stats(snap, flt)
         counts: dict[str, dict[tuple[str, str], Counts]] = {}
-        async for a, channel, region, respondents, completed in queries.respondents(conn, flt):
+        async for a, channel, region, respondents, completed in snap.respondents(flt):
             cells = counts.setdefault(a, {})
             for cell in (("all", ""), ("channel", channel or ""), ("region", region or "")):
                 c = cells.setdefault(cell, Counts())
@@ -348,7 +348,7 @@ async def write_report(
         with atomic_file(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             report = Report(catalog, fh, stats, counts)
             _head(report, areas, lang, now)
-            comments = Peekable(aiter(queries.comments(conn, flt, order)))
+            comments = Peekable(aiter(snap.comments(flt, order)))
             for a in areas:
                 await report.area(a, comments)
             _foot(report)

@@ -10,11 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.surveys import Catalog
-from storage import queries
-from storage.queries import Filter
+from storage.queries import Filter, Rows, Snapshot
 
 from .csvfiles import Kind, local_time
 from .summary import summary_rows
@@ -34,7 +31,7 @@ class Context:
     generated_at: datetime
 
 
-Rows = Callable[[aiosqlite.Connection, Context], AsyncIterable[tuple[Any, ...]]]
+RowsOf = Callable[[Snapshot, Context], AsyncIterable[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
@@ -42,8 +39,8 @@ class Table:
     name: str  # file stem and sheet name
     about: str
     columns: tuple[Column, ...]
-    rows: Rows
-    total: Callable[[aiosqlite.Connection, Filter], Awaitable[int]] | None = None
+    rows: RowsOf
+    total: Callable[[Snapshot, Filter], Awaitable[int]] | None = None
 
     @property
     def file(self) -> str:
@@ -70,40 +67,38 @@ ANSWERED = C("answered_at", "datetime", "When the answer was last given or chang
 
 
 # Tables straight from a query hand over its Rows, so the CSV writer can take them a batch at a time.
-def _responses(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
-    return queries.responses(conn, ctx.flt)
+def _responses(snap: Snapshot, ctx: Context) -> Rows:
+    return snap.responses(ctx.flt)
 
 
-async def _comments(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+async def _comments(snap: Snapshot, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
     cat = ctx.catalog
     order = []
     if cat is not None:
         order = [
             (s.area, s.item_id, s.question.id) for a in cat.areas for s in cat.flow(a) if s.question.kind == "text"
         ]
-    async for who, channel, group, region, area, item, question, text, lang, at in queries.comments(
-        conn, ctx.flt, order
-    ):
+    async for who, channel, group, region, area, item, question, text, lang, at in snap.comments(ctx.flt, order):
         step = cat.step(f"{area}.{item}.{question}") if cat else None
         capability = step.item.capability.th if step and step.item else ""
         prompt = step.question.prompt.th if step else ""
         yield (who, channel, group, region, area, item, capability, question, prompt, text, lang, at)
 
 
-def _participants(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
-    return queries.participants(conn, ctx.flt)
+def _participants(snap: Snapshot, ctx: Context) -> Rows:
+    return snap.participants(ctx.flt)
 
 
-def _sessions(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
-    return queries.sessions(conn, ctx.flt)
+def _sessions(snap: Snapshot, ctx: Context) -> Rows:
+    return snap.sessions(ctx.flt)
 
 
-def _registrations(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
-    return queries.registrations(conn, ctx.flt)
+def _registrations(snap: Snapshot, ctx: Context) -> Rows:
+    return snap.registrations(ctx.flt)
 
 
-async def _summary(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
-    for row in await summary_rows(conn, ctx.flt, ctx.catalog):
+async def _summary(snap: Snapshot, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+    for row in await summary_rows(snap, ctx.flt, ctx.catalog):
         yield row
 
 
@@ -127,7 +122,7 @@ TABLES: tuple[Table, ...] = (
             ANSWERED,
         ),
         _responses,
-        queries.count_responses,
+        Snapshot.count_responses,
     ),
     Table(
         "comments",
@@ -148,7 +143,7 @@ TABLES: tuple[Table, ...] = (
             ANSWERED,
         ),
         _comments,
-        queries.count_comments,
+        Snapshot.count_comments,
     ),
     Table(
         "participants",

@@ -626,3 +626,13 @@ async def test_xlsx_continues_a_long_table_on_the_next_sheet(
     sheets = [list(book[n].iter_rows(values_only=True)) for n in parts]
     assert all(s[0][0] == "respondent" for s in sheets)
     assert [len(s) - 1 for s in sheets] == [8, 8, 5]
+
+
+def test_exports_never_touch_the_database_driver() -> None:
+    """exports/ reads through storage.queries.Snapshot only, so a second backend needs no change there."""
+    import exports
+
+    folder = Path(exports.__file__).parent
+    for source in sorted(folder.rglob("*.py")):
+        text = source.read_text(encoding="utf-8")
+        assert "aiosqlite" not in text and "sqlite3" not in text, source.name
