@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import secrets
+import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from operator import getitem
@@ -20,14 +21,39 @@ TICK = 10_000  # rows between progress reports
 # A cell starting with one of these is a formula to Excel, LibreOffice or Sheets (OWASP "CSV
 # Injection"); the full-width forms are included because some spreadsheet locales accept them.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+_FORMULA = frozenset(_FORMULA_START)
+# Characters that show nothing, so that "\u200b=HYPERLINK(…)" looks like, and may be taken for, a
+# formula: format characters (Cf: zero-width space and joiners, BOM, bidi marks and isolates U+200E,
+# U+200F, U+202A-U+202E, U+2066-U+2069, soft hyphen, word joiner), controls, spaces and separators,
+# and the default-ignorable code points that are not Cf (combining grapheme joiner, Hangul fillers,
+# Mongolian and other variation selectors).
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
+_INVISIBLE_OTHERS = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u3164\uffa0" + "".join(map(chr, range(0xFE00, 0xFE10)))
+)
 
 Kind = Literal["text", "integer", "decimal", "datetime"]
 Progress = Callable[[str, int, "int | None"], None]  # (file or sheet, rows written, total if known)
 
 
+def _invisible(ch: str) -> bool:
+    return ch in _INVISIBLE_OTHERS or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+
+
+def looks_like_formula(value: str) -> bool:
+    """True when the first visible character (or a tab or line break before it) starts a formula."""
+    for ch in value:
+        if ch in _FORMULA:
+            return True
+        if not _invisible(ch):
+            return False
+    return False
+
+
 def neutralise(value: str) -> str:
-    """Prefix a cell that a spreadsheet would read as a formula with an apostrophe."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    """Prefix a cell that a spreadsheet would read as a formula with an apostrophe, also when
+    invisible characters (a zero-width space, a BOM, bidi controls, spaces) come before the sign."""
+    return "'" + value if looks_like_formula(value) else value
 
 
 def local_time(value: str | datetime | None) -> str:

@@ -351,6 +351,57 @@ async def test_injection_payloads_are_neutralised_everywhere(exported: Path) -> 
     assert sessions[0]["place"] == "'=cmd|' /C calc'!A0 ห้องประชุม"
 
 
+HIDDEN_PREFIXES = [
+    "\u200b",  # zero-width space
+    "\ufeff",  # byte-order mark / zero-width no-break space
+    "\u202e",  # right-to-left override
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",  # bidi isolates
+    "\u200e",
+    "\u200f",  # direction marks
+    "\u200d\u2060\u00ad",  # joiner, word joiner, soft hyphen
+    "\u00a0",
+    "\u3000",
+    " ",
+    "\u034f",  # spaces, combining grapheme joiner
+    "\u200b\u200b\ufeff ",
+]
+SIGNS = ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1", "＝1"]
+
+
+@pytest.mark.parametrize("prefix", HIDDEN_PREFIXES)
+def test_invisible_characters_before_a_formula_do_not_hide_it(prefix: str) -> None:
+    from exports.csvfiles import neutralise
+
+    for sign in SIGNS:
+        assert neutralise(prefix + sign) == "'" + prefix + sign, (prefix, sign)
+    assert neutralise(prefix + "ปกติ =1") == prefix + "ปกติ =1"  # visible text first: not a formula
+    assert neutralise(prefix) == prefix
+
+
+async def test_hidden_formulas_are_neutralised_in_csv_and_xlsx(tmp_path: Path) -> None:
+    import openpyxl
+
+    from exports.csvfiles import XlsxBook
+
+    payloads = [p + s for p in HIDDEN_PREFIXES for s in SIGNS]
+
+    async def rows():
+        for p in payloads:
+            yield (p,)
+
+    await write_csv(tmp_path / "t.csv", [("text", "text")], rows())
+    assert [r["text"] for r in read_csv(tmp_path / "t.csv")] == ["'" + p for p in payloads]
+    book = XlsxBook(tmp_path / "t.xlsx")
+    await book.write("t", [("text", "text")], rows())
+    book.close()
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx", read_only=True)["t"]
+    cells = [r[0].replace("_x000D_", "\r") for r in sheet.iter_rows(min_row=2, values_only=True)]  # XML escape
+    assert cells == ["'" + p for p in payloads]
+
+
 async def test_participants_only_consenting(db: Database, exported: Path) -> None:
     ids = pseudonyms(db)
     rows = read_csv(exported / "participants.csv")
