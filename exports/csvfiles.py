@@ -1,5 +1,8 @@
 """Cells and files: typed cell values, OWASP CSV-injection neutralisation, Bangkok times, and
-atomic CSV and XLSX writers that stream rows from an async iterator."""
+atomic CSV and XLSX writers that stream rows from an async iterator.
+
+Exports hold personal data: every file is created 0600 and every folder we create 0700, whatever
+the umask (FILE_MODE, DIR_MODE; `private_dir`, `atomic_file`)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from typing import Any, Literal
 from bot.i18n import BANGKOK
 
 TICK = 10_000  # rows between progress reports
+FILE_MODE = 0o600  # export files: the owner only
+DIR_MODE = 0o700  # export folders we create
 
 # A cell starting with one of these is a formula to Excel, LibreOffice or Sheets (OWASP "CSV
 # Injection"); the full-width forms are included because some spreadsheet locales accept them.
@@ -207,6 +212,35 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
 
 
+def private_dir(path: Path) -> Path:
+    """Create `path` and any missing parents as 0700 (a folder that already exists is left as it is)."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:  # made meanwhile by someone else: theirs
+            continue
+        os.chmod(folder, DIR_MODE)  # mkdir's mode is narrowed by the umask, never widened; be exact
+    if not path.is_dir():
+        raise NotADirectoryError(path)
+    return path
+
+
+def _create_private(tmp: Path) -> None:
+    """Create `tmp` empty with mode 0600 before anything is written to it (O_EXCL: never an old file)."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a directory be opened
         fd = os.open(folder, os.O_RDONLY)
@@ -217,6 +251,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def replace_atomically(tmp: Path, path: Path) -> None:
+    os.chmod(tmp, FILE_MODE)  # also for files a library created (XlsxWriter)
     os.replace(tmp, path)
     _fsync_dir(path.parent)
 
@@ -228,6 +263,7 @@ def atomic_file(path: Path) -> Iterator[Path]:
     reader only ever sees a whole file."""
     tmp = _tmp_name(path)
     try:
+        _create_private(tmp)
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
@@ -281,6 +317,7 @@ class XlsxBook:
 
         self.path = path
         self._tmp = _tmp_name(path)
+        _create_private(self._tmp)  # XlsxWriter then writes into it, keeping the mode
         self._book = xlsxwriter.Workbook(
             str(self._tmp),
             {

@@ -24,7 +24,7 @@ from bot.surveys.schema import Area, Item, Text
 from storage import Database
 from storage.queries import Filter, snapshot
 
-from .csvfiles import BANGKOK, atomic_file
+from .csvfiles import BANGKOK, atomic_file, private_dir
 from .summary import Key, Stats, Tally, group_order, rating_stats
 
 FONT_STACK = (
@@ -335,7 +335,7 @@ async def write_report(
     flt = Filter(area=area)
     areas = [a for a in catalog.areas.values() if area is None or a.id == area]
     order = [(s.area, s.item_id, s.question.id) for a in areas for s in catalog.flow(a.id) if s.question.kind == "text"]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out.parent)
     async with snapshot(db) as snap:
         stats = await rating_stats(snap, flt)
         counts: dict[str, dict[tuple[str, str], Counts]] = {}

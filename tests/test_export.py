@@ -17,7 +17,7 @@ import pytest
 
 from bot.model import Answer, Outcome, State
 from bot.surveys import Catalog
-from exports import export_zip_bytes, write_export
+from exports import export_zip, export_zip_bytes, write_dated_export, write_export
 from exports.csvfiles import write_csv
 from exports.tables import TABLES
 from storage import Database
@@ -687,3 +687,66 @@ def test_exports_never_touch_the_database_driver() -> None:
     for source in sorted(folder.rglob("*.py")):
         text = source.read_text(encoding="utf-8")
         assert "aiosqlite" not in text and "sqlite3" not in text, source.name
+
+
+# ---- file modes -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def open_umask():
+    """The most permissive umask: whatever the modes are, they come from the code, not the umask."""
+    import os
+
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_export_files_are_0600_and_folders_0700(
+    db: Database, catalog: Catalog, seeded: dict[str, int], tmp_path: Path, open_umask: None, fmt: str
+) -> None:
+    out = tmp_path / "new" / "nested" / "export"
+    await write_export(db, out, fmt=fmt, catalog=catalog)  # type: ignore[arg-type]
+    assert {mode(p) for p in out.iterdir()} == {0o600}
+    assert mode(out) == mode(out.parent) == mode(out.parent.parent) == 0o700
+
+    root = tmp_path / "scheduled" / "exports"
+    folder = await write_dated_export(db, root, keep=3, catalog=catalog, now=at(100), fmt=fmt)  # type: ignore[arg-type]
+    assert mode(root) == mode(root.parent) == mode(folder) == 0o700
+    assert {mode(p) for p in folder.iterdir()} == {0o600}
+
+    zipped = await export_zip(db, out / "set.zip", catalog=catalog, now=at(100))
+    assert mode(zipped) == 0o600
+
+
+async def test_a_file_is_private_while_it_is_being_written(tmp_path: Path, open_umask: None) -> None:
+    from exports.csvfiles import XlsxBook
+
+    seen: list[int] = []
+
+    async def rows():
+        for p in tmp_path.iterdir():
+            seen.append(mode(p))
+        yield ("x",)
+
+    await write_csv(tmp_path / "a.csv", [("t", "text")], rows())
+    book = XlsxBook(tmp_path / "b.xlsx")
+    await book.write("b", [("t", "text")], rows())
+    book.close()
+    assert len(seen) == 3 and set(seen) == {0o600}  # a.csv's temp file; then a.csv and b.xlsx's
+    assert {p.name: mode(p) for p in tmp_path.iterdir()} == {"a.csv": 0o600, "b.xlsx": 0o600}
+
+
+async def test_an_existing_folder_keeps_its_mode(db: Database, catalog: Catalog, tmp_path: Path, open_umask: None):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    await write_export(db, shared, catalog=catalog)
+    assert mode(shared) == 0o755  # the operator's folder; the files in it are still private
+    assert {mode(p) for p in shared.iterdir()} == {0o600}

@@ -154,3 +154,15 @@ async def test_report_renders_in_headless_chromium(report: Path, catalog: Catalo
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 20_000  # a rendered page, not a blank one
     assert PEOPLE  # the seeded data is what the screenshot shows
+
+
+async def test_the_report_file_is_private(db: Database, catalog: Catalog, tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0)
+    try:
+        out = await write_report(db, catalog, tmp_path / "new" / "report.html", now=at(100))
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert out.parent.stat().st_mode & 0o777 == 0o700
