@@ -15,6 +15,7 @@ from storage.queries import Filter, Rows, Snapshot
 
 from .csvfiles import Kind, local_time
 from .summary import summary_rows
+from .themes import MIN_COMMENTS, TOP, themes_table
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,10 @@ def _registrations(snap: Snapshot, ctx: Context) -> Rows:
 async def _summary(snap: Snapshot, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
     for row in await summary_rows(snap, ctx.flt, ctx.catalog):
         yield row
+
+
+def _themes(snap: Snapshot, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+    return themes_table(snap, ctx.flt, ctx.catalog)
 
 
 TABLES: tuple[Table, ...] = (
@@ -230,6 +235,32 @@ TABLES: tuple[Table, ...] = (
             C("completed", "integer", "Funnel: of them, those who completed (consenting only)."),
         ),
         _summary,
+    ),
+    Table(
+        "themes",
+        "Recurring themes of the free-text answers (comments.csv): key words and two-word phrases per area, "
+        "per capability and per stakeholder group, best first, with how many comments mention each and two "
+        "of them. Thai is segmented into dictionary words (PyThaiNLP newmm), so a theme is always whole "
+        "words; numbers, phone numbers, e-mail addresses, URLs, punctuation and common words (stopwords) "
+        f"never are themes. A theme is mentioned by at least {MIN_COMMENTS} comments; at most {TOP} per group. "
+        "Ranked by score = comments x (1 + ln((1 + N) / (1 + df))), N being the number of groups of the "
+        "same scope (areas, capabilities or stakeholder groups) and df those whose comments use the "
+        "phrase: what sets a group apart rises, and a theme every group shares still counts.",
+        (
+            C("scope", "text", "area, item (a capability) or stakeholder_group (all areas together)."),
+            C("area", "text", "Focus area id; empty for scope=stakeholder_group."),
+            C("item_id", "text", "Capability item id for scope=item; else empty."),
+            C("group", "text", "Stakeholder group id for scope=stakeholder_group (empty = not given); else empty."),
+            C("rank", "integer", "1 = the strongest theme of this group."),
+            C("theme", "text", "The word or phrase: Thai words joined as Thai is written, other words with a space."),
+            C("n_words", "integer", "1 (a word) or 2 (a two-word phrase)."),
+            C("comments", "integer", "Comments in this group that mention it (each comment counts once)."),
+            C("pct_comments", "decimal", "Percent of this group's comments that mention it, one decimal."),
+            C("score", "decimal", "comments x idf against the other groups of the scope, 3 decimals."),
+            C("example_1", "text", "A comment that mentions it, as typed (the first in comments.csv order)."),
+            C("example_2", "text", "Another such comment, if there is one."),
+        ),
+        _themes,
     ),
 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,9 +70,12 @@ class Rows:
             await cur.close()
 
     async def __aiter__(self) -> AsyncIterator[tuple[Any, ...]]:
-        async for rows in self.batches():
-            for row in rows:
-                yield row
+        # Closed here, not by the garbage collector, when a reader stops early: the cursor must
+        # close while the snapshot's connection is still open.
+        async with aclosing(self.batches()) as batches:
+            async for rows in batches:
+                for row in rows:
+                    yield row
 
 
 _ANSWERS = "FROM answers a JOIN participants p ON p.id = a.participant_id"
