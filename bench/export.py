@@ -118,12 +118,12 @@ def child_responses(db_path: str, out: str) -> None:
     async def go() -> int:
         from exports.csvfiles import write_csv
         from exports.tables import TABLES, Context
-        from storage.queries import Filter
+        from storage.queries import Filter, snapshot
 
         table = next(t for t in TABLES if t.name == "responses")
-        async with await Database.open(db_path) as db, db.reader() as conn:
+        async with await Database.open(db_path) as db, snapshot(db) as snap:
             ctx = Context(load_catalog(), Filter(), datetime.now(UTC))
-            return await write_csv(Path(out) / table.file, table.spec, table.rows(conn, ctx))
+            return await write_csv(Path(out) / table.file, table.spec, table.rows(snap, ctx))
 
     print(asyncio.run(go()))
 

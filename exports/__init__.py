@@ -5,6 +5,10 @@
 - `export_zip`, `export_zip_bytes`, `export_attachment`: the set as a zip (Telegram /export).
 - `exports.links`: signed, expiring download links and the `GET /exports/{token}` route (LINE).
 - `exports.report.write_report`: the self-contained HTML report.
+- `exports.themes.find_themes`: recurring themes of the free text (Thai-aware), for themes.csv and the report.
+
+Everything here reads through `storage.queries.Snapshot` (`async with snapshot(db) as snap:`), never
+a database driver.
 """
 
 from .export import (

@@ -1,5 +1,8 @@
 """Cells and files: typed cell values, OWASP CSV-injection neutralisation, Bangkok times, and
-atomic CSV and XLSX writers that stream rows from an async iterator."""
+atomic CSV and XLSX writers that stream rows from an async iterator.
+
+Exports hold personal data: every file is created 0600 and every folder we create 0700, whatever
+the umask (FILE_MODE, DIR_MODE; `private_dir`, `atomic_file`)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import contextlib
 import os
 import re
 import secrets
+import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from operator import getitem
@@ -16,18 +20,45 @@ from typing import Any, Literal
 from bot.i18n import BANGKOK
 
 TICK = 10_000  # rows between progress reports
+FILE_MODE = 0o600  # export files: the owner only
+DIR_MODE = 0o700  # export folders we create
 
 # A cell starting with one of these is a formula to Excel, LibreOffice or Sheets (OWASP "CSV
 # Injection"); the full-width forms are included because some spreadsheet locales accept them.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+_FORMULA = frozenset(_FORMULA_START)
+# Characters that show nothing, so that "\u200b=HYPERLINK(…)" looks like, and may be taken for, a
+# formula: format characters (Cf: zero-width space and joiners, BOM, bidi marks and isolates U+200E,
+# U+200F, U+202A-U+202E, U+2066-U+2069, soft hyphen, word joiner), controls, spaces and separators,
+# and the default-ignorable code points that are not Cf (combining grapheme joiner, Hangul fillers,
+# Mongolian and other variation selectors).
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
+_INVISIBLE_OTHERS = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u3164\uffa0" + "".join(map(chr, range(0xFE00, 0xFE10)))
+)
 
 Kind = Literal["text", "integer", "decimal", "datetime"]
 Progress = Callable[[str, int, "int | None"], None]  # (file or sheet, rows written, total if known)
 
 
+def _invisible(ch: str) -> bool:
+    return ch in _INVISIBLE_OTHERS or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+
+
+def looks_like_formula(value: str) -> bool:
+    """True when the first visible character (or a tab or line break before it) starts a formula."""
+    for ch in value:
+        if ch in _FORMULA:
+            return True
+        if not _invisible(ch):
+            return False
+    return False
+
+
 def neutralise(value: str) -> str:
-    """Prefix a cell that a spreadsheet would read as a formula with an apostrophe."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    """Prefix a cell that a spreadsheet would read as a formula with an apostrophe, also when
+    invisible characters (a zero-width space, a BOM, bidi controls, spaces) come before the sign."""
+    return "'" + value if looks_like_formula(value) else value
 
 
 def local_time(value: str | datetime | None) -> str:
@@ -181,6 +212,35 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
 
 
+def private_dir(path: Path) -> Path:
+    """Create `path` and any missing parents as 0700 (a folder that already exists is left as it is)."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:  # made meanwhile by someone else: theirs
+            continue
+        os.chmod(folder, DIR_MODE)  # mkdir's mode is narrowed by the umask, never widened; be exact
+    if not path.is_dir():
+        raise NotADirectoryError(path)
+    return path
+
+
+def _create_private(tmp: Path) -> None:
+    """Create `tmp` empty with mode 0600 before anything is written to it (O_EXCL: never an old file)."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a directory be opened
         fd = os.open(folder, os.O_RDONLY)
@@ -191,6 +251,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def replace_atomically(tmp: Path, path: Path) -> None:
+    os.chmod(tmp, FILE_MODE)  # also for files a library created (XlsxWriter)
     os.replace(tmp, path)
     _fsync_dir(path.parent)
 
@@ -202,6 +263,7 @@ def atomic_file(path: Path) -> Iterator[Path]:
     reader only ever sees a whole file."""
     tmp = _tmp_name(path)
     try:
+        _create_private(tmp)
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
@@ -255,6 +317,7 @@ class XlsxBook:
 
         self.path = path
         self._tmp = _tmp_name(path)
+        _create_private(self._tmp)  # XlsxWriter then writes into it, keeping the mode
         self._book = xlsxwriter.Workbook(
             str(self._tmp),
             {

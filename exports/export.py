@@ -19,9 +19,9 @@ from typing import Literal
 from bot.model import Attachment
 from bot.surveys import Catalog
 from storage import Database
-from storage.queries import Filter
+from storage.queries import Filter, snapshot
 
-from .csvfiles import BANGKOK, Progress, XlsxBook, atomic_file, write_csv, write_text
+from .csvfiles import BANGKOK, Progress, XlsxBook, atomic_file, private_dir, write_csv, write_text
 from .tables import TABLES, Context, readme
 
 log = logging.getLogger("rabfang.export")
@@ -62,16 +62,16 @@ async def write_export(
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     flt = flt or Filter()
     ctx = Context(catalog, flt, now or datetime.now(UTC))
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     result = ExportResult(out, fmt)
     book = XlsxBook(out / XLSX_NAME) if fmt == "xlsx" else None
     try:
-        async with db.reader() as conn:
+        async with snapshot(db) as snap:
             for table in TABLES:
                 name = table.file if book is None else table.name
-                total = await table.total(conn, flt) if progress and table.total else None
+                total = await table.total(snap, flt) if progress and table.total else None
                 tick = (lambda n, name=name, total=total: progress(name, n, total)) if progress else None
-                rows = table.rows(conn, ctx)
+                rows = table.rows(snap, ctx)
                 if book is None:
                     result.rows[name] = await write_csv(out / name, table.spec, rows, tick)
                     result.files.append(name)
@@ -134,7 +134,7 @@ async def write_dated_export(
     The folder appears complete or not at all: it is written under a hidden name and renamed."""
     now = now or datetime.now(UTC)
     name = stamp(now)
-    root.mkdir(parents=True, exist_ok=True)
+    private_dir(root)
     token = secrets.token_hex(4)
     tmp = root / f".{name}.partial-{token}"
     final = root / name

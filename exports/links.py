@@ -5,6 +5,11 @@ link's purpose and that expiry, with a key of its own (settings or the database'
 so it opens one thing only and only until it expires. Any change to the token fails the MAC:
 403. A genuine but expired token: 410. Comparison is constant-time.
 
+No link lives longer than MAX_TTL, whoever signed it: `sign` refuses a longer lifetime, and
+`verify` refuses (403) a token whose expiry is further than MAX_TTL from now even when its MAC is
+right. Someone who has the key (a copy of the database holds it unless RABFANG_EXPORT_LINK_KEY is
+set) can still mint links, but each opens the export for a day at most.
+
 The link is not single-use on purpose: LINE fetches a link to draw its preview, which would
 spend a single-use link before the admin taps it.
 """
@@ -41,6 +46,7 @@ log = logging.getLogger("rabfang.links")
 
 EXPORT = "export"  # the purpose of a link to the current export
 TTL = timedelta(hours=1)
+MAX_TTL = timedelta(hours=24)  # the longest any link may live, checked again on every download
 META_KEY = "export_link_key"
 Verdict = Literal["ok", "forged", "expired"]
 
@@ -62,18 +68,24 @@ class LinkSigner:
         return _b64(hmac.new(self.key, f"rabfang-link/v1\n{purpose}\n{expires}".encode(), hashlib.sha256).digest())
 
     def sign(self, purpose: str, ttl: timedelta = TTL) -> str:
+        if not timedelta(0) < ttl <= MAX_TTL:
+            raise ValueError(f"a link lives more than 0 and at most {MAX_TTL}; asked for {ttl}")
         expires = int((self.clock() + ttl).timestamp())
         return f"{expires}.{self._mac(purpose, expires)}"
 
     def verify(self, purpose: str, token: str) -> Verdict:
-        """'ok', 'forged' (malformed, altered, or signed for another purpose) or 'expired'."""
+        """'ok', 'forged' (malformed, altered, signed for another purpose, or living longer than
+        MAX_TTL from now) or 'expired'."""
         stamp, _, mac = token.partition(".")
         if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12 and mac):
             return "forged"
         expires = int(stamp)
         if not hmac.compare_digest(self._mac(purpose, expires).encode(), mac.encode("utf-8", "replace")):
             return "forged"
-        return "ok" if self.clock().timestamp() < expires else "expired"
+        now = self.clock().timestamp()
+        if expires - now > MAX_TTL.total_seconds():  # genuine MAC, impossible lifetime: a minted link
+            return "forged"
+        return "ok" if now < expires else "expired"
 
 
 async def link_signer(db: Database, settings: Settings, clock: Callable[[], datetime] = utcnow) -> LinkSigner:

@@ -2,7 +2,8 @@
 
 Per area: each capability with its current level and 2027 target, stacked bars of its three
 ratings with n and % agree, the breakdown by stakeholder group, respondents by channel and
-region, and the free-text answers grouped per question. Charts are CSS bars in a Thai system font
+region, the recurring themes of the comments (exports.themes: per area, per capability, and per
+stakeholder group at the end), and the free-text answers grouped per question. Charts are CSS bars in a Thai system font
 stack; every string from the database or the survey files is HTML-escaped, and a Content Security
 Policy forbids any fetch and any script but the page's own language switch. The file is streamed
 (comments may be many) under a temporary name and renamed when complete.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -21,11 +23,12 @@ from typing import Any, TextIO
 
 from bot.surveys import Catalog
 from bot.surveys.schema import Area, Item, Text
-from storage import Database, queries
-from storage.queries import Filter
+from storage import Database
+from storage.queries import Filter, snapshot
 
-from .csvfiles import BANGKOK, atomic_file
+from .csvfiles import BANGKOK, atomic_file, private_dir
 from .summary import Key, Stats, Tally, group_order, rating_stats
+from .themes import Theme, Themes, find_themes, shorten
 
 FONT_STACK = (
     '"Noto Sans Thai", "Noto Sans Thai UI", "Sarabun", "Leelawadee UI", "Leelawadee", "Thonburi", '
@@ -94,12 +97,24 @@ article.item {{ border: 1px solid #e3e3e3; border-radius: 6px; padding: .75rem 1
 .legend i {{ display: inline-block; width: .9rem; height: .9rem; vertical-align: -2px; margin-right: .25rem;
   border: 1px solid #ccc; }}
 td.pct {{ background: linear-gradient(to right, #cfe3f1 var(--p), transparent var(--p)); min-width: 7rem; }}
+.themes table {{ width: 100%; }} .themes td.ex {{ overflow-wrap: anywhere; color: #333; font-size: .88rem; }}
+.chips {{ margin: .25rem 0 .75rem; }} .chip {{ display: inline-block; margin: .15rem .3rem .15rem 0;
+  padding: .05rem .6rem; border: 1px solid #cfe3f1; background: #eef5fb; border-radius: 999px; }}
+.chip small {{ margin-left: .3rem; }} #themes-groups th, #themes-groups td {{ vertical-align: middle; }}
+#themes-groups .chips {{ margin: 0; }}
 .comments ul {{ padding-left: 1.2rem; }} .comments li {{ margin: .35rem 0; white-space: pre-wrap;
   overflow-wrap: anywhere; }}
 .comments li small {{ white-space: normal; }}
 footer {{ margin-top: 3rem; font-size: .85rem; color: var(--muted); border-top: 1px solid #ddd; padding-top: .5rem; }}
 @media print {{ .toggle {{ display: none; }} body {{ max-width: none; }} }}
 """
+
+
+CHIPS = 5  # themes shown per capability and per stakeholder group
+
+
+def is_thai_char(ch: str) -> bool:
+    return "\u0e00" <= ch <= "\u0e7f"
 
 
 def esc(value: object) -> str:
@@ -147,11 +162,19 @@ class Counts:
 
 
 class Report:
-    def __init__(self, catalog: Catalog, fh: TextIO, stats: Stats, counts: dict[str, dict[tuple[str, str], Counts]]):
+    def __init__(
+        self,
+        catalog: Catalog,
+        fh: TextIO,
+        stats: Stats,
+        counts: dict[str, dict[tuple[str, str], Counts]],
+        themes: Themes | None = None,
+    ):
         self.catalog = catalog
         self.fh = fh
         self.stats = stats
         self.counts = counts  # area -> (dimension, value) -> Counts; dimension "channel" | "region" | "all"
+        self.themes = themes or Themes()
 
     def w(self, *parts: str) -> None:
         self.fh.write("".join(parts))
@@ -267,6 +290,53 @@ class Report:
             f"<th class='num'>{bi('ตอบครบ', 'Completed')}</th></tr></thead><tbody>{rows}</tbody></table>"
         )
 
+    def theme_table(self, themes: list[Theme]) -> str:
+        """The themes of an area: rank, theme, how many comments, and one of them."""
+        if not themes:
+            return (
+                f'<p class="muted">{bi("ยังมีความคิดเห็นไม่พอที่จะสรุปประเด็น", "Not enough comments yet to find themes")}</p>'
+            )
+        shown: set[str] = set()
+        rows = []
+        for n, t in enumerate(themes, 1):
+            example = next((e for e in t.examples if e not in shown), t.examples[0] if t.examples else "")
+            shown.add(example)
+            lang = "th" if any(is_thai_char(c) for c in t.text) else "en"
+            rows.append(
+                f'<tr><td class="num">{n}</td><th lang="{lang}">{esc(t.text)}</th>'
+                f'<td class="num">{t.comments} <small>({t.share:.0f}%)</small></td>'
+                f'<td class="ex">{esc(shorten(example))}</td></tr>'
+            )
+        return (
+            f'<div class="themes"><table><thead><tr><th class="num">#</th><th>{bi("ประเด็น", "Theme")}</th>'
+            f'<th class="num">{bi("ความคิดเห็น", "Comments")}</th><th>{bi("ตัวอย่าง", "Example")}</th></tr>'
+            f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
+
+    def theme_chips(self, themes: list[Theme], label: str = "") -> str:
+        if not themes:
+            return ""
+        chips = "".join(
+            f'<span class="chip" title="{esc(t.comments)} {esc("comments")}">{esc(t.text)}<small>{t.comments}</small></span>'
+            for t in themes
+        )
+        return f'<div class="chips">{f"<b>{label}:</b> " if label else ""}{chips}</div>'
+
+    def group_themes(self) -> None:
+        """Themes per stakeholder group, across the areas in the report."""
+        groups = {k[3] for k in self.themes.groups if k[0] == "stakeholder_group" and self.themes.groups[k]}
+        if not groups:
+            return
+        title = bi("ประเด็นที่พบบ่อย แยกตามกลุ่มผู้มีส่วนได้ส่วนเสีย", "Recurring themes by stakeholder group")
+        rows = "".join(
+            f"<tr><th>{self.group_label('stakeholder_group', g)}</th><td>"
+            f"{self.theme_chips(self.themes.of('stakeholder_group', group=g)[:CHIPS])}</td></tr>"
+            for g in group_order(self.catalog, "stakeholder_group", groups)
+        )
+        self.w(
+            f'<section class="themes" id="themes-groups"><h2>{title}</h2><table><tbody>{rows}</tbody></table></section>'
+        )
+
     async def comments(self, comments: Peekable, area: str, item: str, question: str, heading: str) -> None:
         """Write the free-text answers to one question (they arrive in survey order)."""
         rows = []
@@ -292,6 +362,8 @@ class Report:
             f"{bi('ตอบครบทั้งด้าน', 'Completed the area')}: <b>{total.completed}</b></p>",
             f"<h3>{bi('จำนวนผู้ตอบแยกตามช่องทางและภูมิภาค', 'Respondents by channel and region')}</h3>",
             f'<div class="tables">{self.count_table(area.id, "channel")}{self.count_table(area.id, "region")}</div>',
+            f'<h3 id="themes-{esc(area.id)}">{bi("ประเด็นที่พบบ่อยในความคิดเห็น", "Recurring themes in the comments")}</h3>',
+            self.theme_table(self.themes.of("area", area.id)),
             f"<h3>{bi('ขีดความสามารถและระดับเป้าหมาย', 'Capabilities and targets')}</h3>",
             self.legend(),
         )
@@ -305,6 +377,7 @@ class Report:
                 self.levels(item),
                 self.chart(keys),
                 self.by_group(keys),
+                self.theme_chips(self.themes.of("item", area.id, item.id)[:CHIPS], bi("ประเด็นหลัก", "Key themes")),
             )
             for s in steps:
                 if s.question.kind == "text":
@@ -335,22 +408,25 @@ async def write_report(
     flt = Filter(area=area)
     areas = [a for a in catalog.areas.values() if area is None or a.id == area]
     order = [(s.area, s.item_id, s.question.id) for a in areas for s in catalog.flow(a.id) if s.question.kind == "text"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    async with db.reader() as conn:
-        stats = await rating_stats(conn, flt)
+    private_dir(out.parent)
+    async with snapshot(db) as snap:
+        stats = await rating_stats(snap, flt)
+        themes = await find_themes(snap, flt, catalog)
         counts: dict[str, dict[tuple[str, str], Counts]] = {}
-        async for a, channel, region, respondents, completed in queries.respondents(conn, flt):
+        async for a, channel, region, respondents, completed in snap.respondents(flt):
             cells = counts.setdefault(a, {})
             for cell in (("all", ""), ("channel", channel or ""), ("region", region or "")):
                 c = cells.setdefault(cell, Counts())
                 c.respondents += respondents
                 c.completed += completed
         with atomic_file(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-            report = Report(catalog, fh, stats, counts)
+            report = Report(catalog, fh, stats, counts, themes)
             _head(report, areas, lang, now)
-            comments = Peekable(aiter(queries.comments(conn, flt, order)))
-            for a in areas:
-                await report.area(a, comments)
+            async with aclosing(aiter(snap.comments(flt, order))) as rows:
+                comments = Peekable(rows)
+                for a in areas:
+                    await report.area(a, comments)
+            report.group_themes()
             _foot(report)
     return out
 

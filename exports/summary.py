@@ -10,11 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import aiosqlite
-
 from bot.surveys import Catalog
-from storage import queries
-from storage.queries import Filter
+from storage.queries import Filter, Snapshot
 
 SCOPES = ("all", "stakeholder_group", "region", "channel")
 CHANNELS = ("line", "telegram", "console")
@@ -89,10 +86,10 @@ class Stats:
         return {g for (s, g, *k) in self.tallies if s == scope and (key is None or tuple(k) == key)}
 
 
-async def rating_stats(conn: aiosqlite.Connection, flt: Filter) -> Stats:
+async def rating_stats(snap: Snapshot, flt: Filter) -> Stats:
     """Fold storage's per-cell counts into the four scopes."""
     stats = Stats()
-    async for area, item, question, group, region, channel, *rest in queries.rating_counts(conn, flt):
+    async for area, item, question, group, region, channel, *rest in snap.rating_counts(flt):
         counts, dk = tuple(rest[:5]), rest[5]
         key = (area, item, question)
         stats.add("all", "", key, counts, dk)
@@ -141,10 +138,10 @@ def area_order(catalog: Catalog | None, flt: Filter, present: set[str]) -> list[
     return listed + sorted(a for a in present if a not in listed and a)
 
 
-async def summary_rows(conn: aiosqlite.Connection, flt: Filter, catalog: Catalog | None) -> Iterator[tuple]:
+async def summary_rows(snap: Snapshot, flt: Filter, catalog: Catalog | None) -> Iterator[tuple]:
     """The rows of summary.csv (see SUMMARY_COLUMNS in exports.tables): ratings, then the funnel."""
-    stats = await rating_stats(conn, flt)
-    funnel = [row async for row in queries.funnel(conn, flt)]
+    stats = await rating_stats(snap, flt)
+    funnel = [row async for row in snap.funnel(flt)]
     return _summary(stats, funnel, flt, catalog)
 
 

@@ -10,14 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.surveys import Catalog
-from storage import queries
-from storage.queries import Filter
+from storage.queries import Filter, Rows, Snapshot
 
 from .csvfiles import Kind, local_time
 from .summary import summary_rows
+from .themes import MIN_COMMENTS, TOP, themes_table
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class Context:
     generated_at: datetime
 
 
-Rows = Callable[[aiosqlite.Connection, Context], AsyncIterable[tuple[Any, ...]]]
+RowsOf = Callable[[Snapshot, Context], AsyncIterable[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
@@ -42,8 +40,8 @@ class Table:
     name: str  # file stem and sheet name
     about: str
     columns: tuple[Column, ...]
-    rows: Rows
-    total: Callable[[aiosqlite.Connection, Filter], Awaitable[int]] | None = None
+    rows: RowsOf
+    total: Callable[[Snapshot, Filter], Awaitable[int]] | None = None
 
     @property
     def file(self) -> str:
@@ -70,41 +68,43 @@ ANSWERED = C("answered_at", "datetime", "When the answer was last given or chang
 
 
 # Tables straight from a query hand over its Rows, so the CSV writer can take them a batch at a time.
-def _responses(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
-    return queries.responses(conn, ctx.flt)
+def _responses(snap: Snapshot, ctx: Context) -> Rows:
+    return snap.responses(ctx.flt)
 
 
-async def _comments(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+async def _comments(snap: Snapshot, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
     cat = ctx.catalog
     order = []
     if cat is not None:
         order = [
             (s.area, s.item_id, s.question.id) for a in cat.areas for s in cat.flow(a) if s.question.kind == "text"
         ]
-    async for who, channel, group, region, area, item, question, text, lang, at in queries.comments(
-        conn, ctx.flt, order
-    ):
+    async for who, channel, group, region, area, item, question, text, lang, at in snap.comments(ctx.flt, order):
         step = cat.step(f"{area}.{item}.{question}") if cat else None
         capability = step.item.capability.th if step and step.item else ""
         prompt = step.question.prompt.th if step else ""
         yield (who, channel, group, region, area, item, capability, question, prompt, text, lang, at)
 
 
-def _participants(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
-    return queries.participants(conn, ctx.flt)
+def _participants(snap: Snapshot, ctx: Context) -> Rows:
+    return snap.participants(ctx.flt)
 
 
-def _sessions(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
-    return queries.sessions(conn, ctx.flt)
+def _sessions(snap: Snapshot, ctx: Context) -> Rows:
+    return snap.sessions(ctx.flt)
 
 
-def _registrations(conn: aiosqlite.Connection, ctx: Context) -> queries.Rows:
-    return queries.registrations(conn, ctx.flt)
+def _registrations(snap: Snapshot, ctx: Context) -> Rows:
+    return snap.registrations(ctx.flt)
 
 
-async def _summary(conn: aiosqlite.Connection, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
-    for row in await summary_rows(conn, ctx.flt, ctx.catalog):
+async def _summary(snap: Snapshot, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+    for row in await summary_rows(snap, ctx.flt, ctx.catalog):
         yield row
+
+
+def _themes(snap: Snapshot, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
+    return themes_table(snap, ctx.flt, ctx.catalog)
 
 
 TABLES: tuple[Table, ...] = (
@@ -127,7 +127,7 @@ TABLES: tuple[Table, ...] = (
             ANSWERED,
         ),
         _responses,
-        queries.count_responses,
+        Snapshot.count_responses,
     ),
     Table(
         "comments",
@@ -148,7 +148,7 @@ TABLES: tuple[Table, ...] = (
             ANSWERED,
         ),
         _comments,
-        queries.count_comments,
+        Snapshot.count_comments,
     ),
     Table(
         "participants",
@@ -236,6 +236,32 @@ TABLES: tuple[Table, ...] = (
         ),
         _summary,
     ),
+    Table(
+        "themes",
+        "Recurring themes of the free-text answers (comments.csv): key words and two-word phrases per area, "
+        "per capability and per stakeholder group, best first, with how many comments mention each and two "
+        "of them. Thai is segmented into dictionary words (PyThaiNLP newmm), so a theme is always whole "
+        "words; numbers, phone numbers, e-mail addresses, URLs, punctuation and common words (stopwords) "
+        f"never are themes. A theme is mentioned by at least {MIN_COMMENTS} comments; at most {TOP} per group. "
+        "Ranked by score = comments x (1 + ln((1 + N) / (1 + df))), N being the number of groups of the "
+        "same scope (areas, capabilities or stakeholder groups) and df those whose comments use the "
+        "phrase: what sets a group apart rises, and a theme every group shares still counts.",
+        (
+            C("scope", "text", "area, item (a capability) or stakeholder_group (all areas together)."),
+            C("area", "text", "Focus area id; empty for scope=stakeholder_group."),
+            C("item_id", "text", "Capability item id for scope=item; else empty."),
+            C("group", "text", "Stakeholder group id for scope=stakeholder_group (empty = not given); else empty."),
+            C("rank", "integer", "1 = the strongest theme of this group."),
+            C("theme", "text", "The word or phrase: Thai words joined as Thai is written, other words with a space."),
+            C("n_words", "integer", "1 (a word) or 2 (a two-word phrase)."),
+            C("comments", "integer", "Comments in this group that mention it (each comment counts once)."),
+            C("pct_comments", "decimal", "Percent of this group's comments that mention it, one decimal."),
+            C("score", "decimal", "comments x idf against the other groups of the scope, 3 decimals."),
+            C("example_1", "text", "A comment that mentions it, as typed (the first in comments.csv order)."),
+            C("example_2", "text", "Another such comment, if there is one."),
+        ),
+        _themes,
+    ),
 )
 
 
@@ -277,8 +303,10 @@ def readme(ctx: Context, rows: dict[str, int], files: list[str], fmt: str) -> st
         "  - UTF-8 with a byte-order mark, so Excel shows Thai correctly; comma-separated, CRLF line ends.",
         "  - Times are ISO 8601 in Bangkok time, e.g. 2026-11-25T17:04:05+07:00.",
         "  - Types: text, integer, decimal (a dot), datetime. An empty cell means no value.",
-        "  - A text cell that would start with = + - @ (or a tab or line break) gets a leading apostrophe",
-        "    so that no spreadsheet runs it as a formula (CSV injection); strip one leading ' to recover it.",
+        "  - A text cell that would start with = + - @ (or a tab or line break), also after invisible",
+        "    characters such as a zero-width space, a byte-order mark or a direction mark, gets a leading",
+        "    apostrophe so that no spreadsheet runs it as a formula (CSV injection); strip one leading ' to",
+        "    recover it.",
         "  - Only participants who gave consent appear; skipped questions are not answers.",
         "  - respondent is a hex string. In Excel choose Data > From Text/CSV and keep it as text (or use",
         "    the xlsx format): an all-digit pseudonym would otherwise be shown as a number.",

@@ -1,6 +1,7 @@
 """Queries for exports and reports: rows streamed from a cursor, aggregates computed in SQL.
 
-Every reader takes the read-only snapshot connection from `Database.reader()`. Nothing here
+Exports read through a `Snapshot` only (`async with snapshot(db) as snap:`), never a driver
+connection: the SQL and the driver stay here, so another backend is another Snapshot. Nothing here
 ever selects `participants.user_ref` (the platform id), and only participants who gave consent
 appear in a row; the completion funnel alone counts the others, as bare numbers.
 The two writers at the end keep the download-link key and load benchmark data.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -68,25 +70,13 @@ class Rows:
             await cur.close()
 
     async def __aiter__(self) -> AsyncIterator[tuple[Any, ...]]:
-        async for rows in self.batches():
-            for row in rows:
-                yield row
+        # Closed here, not by the garbage collector, when a reader stops early: the cursor must
+        # close while the snapshot's connection is still open.
+        async with aclosing(self.batches()) as batches:
+            async for rows in batches:
+                for row in rows:
+                    yield row
 
-
-def stream(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Rows:
-    return Rows(conn, sql, params)
-
-
-async def scalar(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
-    cur = await conn.execute(sql, tuple(params))
-    try:
-        row = await cur.fetchone()
-    finally:
-        await cur.close()
-    return row[0] if row else None
-
-
-# ---- answers ----------------------------------------------------------------------------------
 
 _ANSWERS = "FROM answers a JOIN participants p ON p.id = a.participant_id"
 
@@ -102,17 +92,6 @@ def responses_sql(flt: Filter) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def responses(conn: aiosqlite.Connection, flt: Filter) -> Rows:
-    """One row per answer given (skips are not answers), per participant and area in the order answered:
-    (pseudonym, channel, stakeholder, region, area, item, question, value, option, text, lang, answered_at)."""
-    return stream(conn, *responses_sql(flt))
-
-
-async def count_responses(conn: aiosqlite.Connection, flt: Filter) -> int:
-    where, params = flt.where()
-    return await scalar(conn, f"SELECT count(*) {_ANSWERS} WHERE a.skipped = 0 AND {where}", params)
-
-
 _TEXT = "a.skipped = 0 AND a.text IS NOT NULL AND a.text != ''"
 
 
@@ -123,87 +102,6 @@ def _order_cte(order: Sequence[tuple[str, str, str]]) -> tuple[str, list[Any]]:
     values = ", ".join("(?, ?, ?, ?)" for _ in order)
     params = [v for pos, key in enumerate(order) for v in (*key, pos)]
     return f"ord(area, item, question, pos) AS (VALUES {values})", params
-
-
-def comments(conn: aiosqlite.Connection, flt: Filter, order: Sequence[tuple[str, str, str]] = ()) -> Rows:
-    """Every free-text answer, grouped by question in survey `order` (unknown questions last):
-    (pseudonym, channel, stakeholder, region, area, item, question, text, lang, answered_at)."""
-    cte, cte_params = _order_cte(order)
-    where, params = flt.where()
-    sql = (
-        f"WITH {cte} SELECT p.pseudonym, p.channel, p.stakeholder, p.region, a.area, a.item, a.question,"
-        f" a.text, a.lang, a.answered_at {_ANSWERS}"
-        " LEFT JOIN ord o ON o.area = a.area AND o.item = a.item AND o.question = a.question"
-        f" WHERE {_TEXT} AND {where}"
-        " ORDER BY o.pos IS NULL, o.pos, a.area, a.item, a.question, a.answered_at, p.id"
-    )
-    return stream(conn, sql, [*cte_params, *params])
-
-
-async def count_comments(conn: aiosqlite.Connection, flt: Filter) -> int:
-    where, params = flt.where()
-    return await scalar(conn, f"SELECT count(*) {_ANSWERS} WHERE {_TEXT} AND {where}", params)
-
-
-def rating_counts(conn: aiosqlite.Connection, flt: Filter) -> Rows:
-    """Counts of each rating per question and (stakeholder, region, channel) cell, aggregated in SQL:
-    (area, item, question, stakeholder, region, channel, n1, n2, n3, n4, n5, dont_know).
-
-    The result has at most questions × groups × regions × channels rows, whatever the number
-    of answers; "don't know" is the option `dk`, which has no value."""
-    where, params = flt.where()
-    counts = ", ".join(f"count(CASE WHEN a.value = {v} THEN 1 END)" for v in range(1, 6))
-    sql = (
-        f"SELECT a.area, a.item, a.question, p.stakeholder, p.region, p.channel, {counts},"
-        f" count(CASE WHEN a.option = 'dk' THEN 1 END) {_ANSWERS}"
-        f" WHERE a.skipped = 0 AND a.option IS NOT NULL AND {where}"
-        " GROUP BY a.area, a.item, a.question, p.stakeholder, p.region, p.channel"
-        " ORDER BY a.area, a.item, a.question, p.stakeholder, p.region, p.channel"
-    )
-    return stream(conn, sql, params)
-
-
-def respondents(conn: aiosqlite.Connection, flt: Filter) -> Rows:
-    """Distinct respondents per area, channel and region, and how many of them completed the area:
-    (area, channel, region, respondents, completed)."""
-    where, params = flt.where()
-    sql = (
-        "SELECT a.area, p.channel, p.region, count(DISTINCT p.id),"
-        " count(DISTINCT CASE WHEN g.completed_at IS NOT NULL THEN p.id END)"
-        f" {_ANSWERS} LEFT JOIN progress g ON g.participant_id = p.id AND g.area = a.area"
-        f" WHERE a.skipped = 0 AND {where}"
-        " GROUP BY a.area, p.channel, p.region ORDER BY a.area, p.channel, p.region"
-    )
-    return stream(conn, sql, params)
-
-
-# ---- participants and the funnel ------------------------------------------------------------
-
-
-def participants(conn: aiosqlite.Connection, flt: Filter) -> Rows:
-    """Consenting participants with the areas they started and completed (space-separated ids):
-    (pseudonym, channel, stakeholder, region, age_band, lang, consent_at, consent_version,
-    areas_started, areas_completed). With an area filter: those who started that area, and
-    only that area listed. The time window does not apply: this is the key to responses."""
-    clauses, params = [CONSENTED], []
-    area = ""
-    if flt.area:
-        area = " AND g.area = ?"
-        params = [flt.area, flt.area]
-        clauses.append("EXISTS (SELECT 1 FROM progress g WHERE g.participant_id = p.id AND g.area = ?)")
-    if flt.channel:
-        clauses.append("p.channel = ?")
-    params += [v for v in (flt.area, flt.channel) if v]
-    sql = (
-        "SELECT p.pseudonym, p.channel, p.stakeholder, p.region, p.age_band, p.lang, p.consent_at,"
-        " p.consent_version,"
-        " (SELECT group_concat(area, ' ') FROM"
-        f" (SELECT g.area FROM progress g WHERE g.participant_id = p.id{area} ORDER BY g.area)),"
-        " (SELECT group_concat(area, ' ') FROM (SELECT g.area FROM progress g WHERE g.participant_id = p.id"
-        f" AND g.completed_at IS NOT NULL{area} ORDER BY g.area))"
-        f" FROM participants p WHERE {' AND '.join(clauses)} ORDER BY p.id"
-    )
-    return stream(conn, sql, params)
 
 
 def _funnel_where(flt: Filter, started: str) -> tuple[str, list[Any]]:
@@ -220,80 +118,191 @@ def _funnel_where(flt: Filter, started: str) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def funnel(conn: aiosqlite.Connection, flt: Filter) -> Rows:
-    """The completion funnel per area and channel, as counts only: (area, channel, started,
-    consented, completed).
+class Snapshot:
+    """A consistent, read-only view of the database for exports and reports: every method reads the
+    same moment, whatever is written meanwhile. Rows come as `Rows` (streamed in batches), totals
+    as ints. Get one with `async with snapshot(db) as snap:`; it is valid inside that block only.
 
-    An area is started when a participant opened it, or arrived through its deep link and has not
-    yet reached it (consent and profile come first); consented counts those who gave consent;
-    completed, those who finished it. The row with area '' is the bot as a whole: everyone who
-    started a conversation, those who consented, those who completed at least one area. The time
-    window applies to when the area (or conversation) was started."""
-    where, params = _funnel_where(flt, "coalesce(g.started_at, p.created_at)")
-    area_where, area_params = "", []
-    if flt.area:
-        area_where, area_params = " AND e.area = ?", [flt.area]
-    per_area = (
-        "WITH entered(pid, area) AS (SELECT participant_id, area FROM progress"
-        " UNION SELECT id, json_extract(cursor, '$.pending_area') FROM participants"
-        " WHERE json_extract(cursor, '$.pending_area') IS NOT NULL)"
-        " SELECT e.area, p.channel, count(*), count(CASE WHEN p.consent = 'given' THEN 1 END),"
-        " count(CASE WHEN p.consent = 'given' AND g.completed_at IS NOT NULL THEN 1 END)"
-        " FROM entered e JOIN participants p ON p.id = e.pid"
-        " LEFT JOIN progress g ON g.participant_id = e.pid AND g.area = e.area"
-        f" WHERE {where}{area_where} GROUP BY e.area, p.channel"
-    )
-    total_where, total_params = _funnel_where(flt, "p.created_at")
-    done = "EXISTS (SELECT 1 FROM progress d WHERE d.participant_id = p.id AND d.completed_at IS NOT NULL)"
-    overall = (
-        "SELECT '', p.channel, count(*), count(CASE WHEN p.consent = 'given' THEN 1 END),"
-        f" count(CASE WHEN p.consent = 'given' AND {done} THEN 1 END)"
-        f" FROM participants p WHERE {total_where} GROUP BY p.channel"
-    )
-    if flt.area:  # the bot-wide row means nothing for one area
-        sql, all_params = f"{per_area} ORDER BY 1, 2", [*params, *area_params]
-    else:
-        sql, all_params = f"{per_area} UNION ALL {overall} ORDER BY 1, 2", [*params, *total_params]
-    return stream(conn, sql, all_params)
+    The one implementation reads SQLite through `Database.reader()`; callers never see the driver."""
+
+    def __init__(self, conn: aiosqlite.Connection):
+        self._conn = conn
+
+    def _stream(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        return Rows(self._conn, sql, params)
+
+    async def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        cur = await self._conn.execute(sql, tuple(params))
+        try:
+            row = await cur.fetchone()
+        finally:
+            await cur.close()
+        return row[0] if row else None
+
+    # ---- answers ----------------------------------------------------------------------------------
+
+    def responses(self, flt: Filter) -> Rows:
+        """One row per answer given (skips are not answers), per participant and area in the order answered:
+        (pseudonym, channel, stakeholder, region, area, item, question, value, option, text, lang, answered_at)."""
+        return self._stream(*responses_sql(flt))
+
+    async def count_responses(self, flt: Filter) -> int:
+        where, params = flt.where()
+        return await self._scalar(f"SELECT count(*) {_ANSWERS} WHERE a.skipped = 0 AND {where}", params)
+
+    def comments(self, flt: Filter, order: Sequence[tuple[str, str, str]] = ()) -> Rows:
+        """Every free-text answer, grouped by question in survey `order` (unknown questions last):
+        (pseudonym, channel, stakeholder, region, area, item, question, text, lang, answered_at)."""
+        cte, cte_params = _order_cte(order)
+        where, params = flt.where()
+        sql = (
+            f"WITH {cte} SELECT p.pseudonym, p.channel, p.stakeholder, p.region, a.area, a.item, a.question,"
+            f" a.text, a.lang, a.answered_at {_ANSWERS}"
+            " LEFT JOIN ord o ON o.area = a.area AND o.item = a.item AND o.question = a.question"
+            f" WHERE {_TEXT} AND {where}"
+            " ORDER BY o.pos IS NULL, o.pos, a.area, a.item, a.question, a.answered_at, p.id"
+        )
+        return self._stream(sql, [*cte_params, *params])
+
+    async def count_comments(self, flt: Filter) -> int:
+        where, params = flt.where()
+        return await self._scalar(f"SELECT count(*) {_ANSWERS} WHERE {_TEXT} AND {where}", params)
+
+    def rating_counts(self, flt: Filter) -> Rows:
+        """Counts of each rating per question and (stakeholder, region, channel) cell, aggregated in SQL:
+        (area, item, question, stakeholder, region, channel, n1, n2, n3, n4, n5, dont_know).
+
+        The result has at most questions × groups × regions × channels rows, whatever the number
+        of answers; "don't know" is the option `dk`, which has no value."""
+        where, params = flt.where()
+        counts = ", ".join(f"count(CASE WHEN a.value = {v} THEN 1 END)" for v in range(1, 6))
+        sql = (
+            f"SELECT a.area, a.item, a.question, p.stakeholder, p.region, p.channel, {counts},"
+            f" count(CASE WHEN a.option = 'dk' THEN 1 END) {_ANSWERS}"
+            f" WHERE a.skipped = 0 AND a.option IS NOT NULL AND {where}"
+            " GROUP BY a.area, a.item, a.question, p.stakeholder, p.region, p.channel"
+            " ORDER BY a.area, a.item, a.question, p.stakeholder, p.region, p.channel"
+        )
+        return self._stream(sql, params)
+
+    def respondents(self, flt: Filter) -> Rows:
+        """Distinct respondents per area, channel and region, and how many of them completed the area:
+        (area, channel, region, respondents, completed)."""
+        where, params = flt.where()
+        sql = (
+            "SELECT a.area, p.channel, p.region, count(DISTINCT p.id),"
+            " count(DISTINCT CASE WHEN g.completed_at IS NOT NULL THEN p.id END)"
+            f" {_ANSWERS} LEFT JOIN progress g ON g.participant_id = p.id AND g.area = a.area"
+            f" WHERE a.skipped = 0 AND {where}"
+            " GROUP BY a.area, p.channel, p.region ORDER BY a.area, p.channel, p.region"
+        )
+        return self._stream(sql, params)
+
+    # ---- participants and the funnel ------------------------------------------------------------
+
+    def participants(self, flt: Filter) -> Rows:
+        """Consenting participants with the areas they started and completed (space-separated ids):
+        (pseudonym, channel, stakeholder, region, age_band, lang, consent_at, consent_version,
+        areas_started, areas_completed). With an area filter: those who started that area, and
+        only that area listed. The time window does not apply: this is the key to responses."""
+        clauses, params = [CONSENTED], []
+        area = ""
+        if flt.area:
+            area = " AND g.area = ?"
+            params = [flt.area, flt.area]
+            clauses.append("EXISTS (SELECT 1 FROM progress g WHERE g.participant_id = p.id AND g.area = ?)")
+        if flt.channel:
+            clauses.append("p.channel = ?")
+        params += [v for v in (flt.area, flt.channel) if v]
+        sql = (
+            "SELECT p.pseudonym, p.channel, p.stakeholder, p.region, p.age_band, p.lang, p.consent_at,"
+            " p.consent_version,"
+            " (SELECT group_concat(area, ' ') FROM"
+            f" (SELECT g.area FROM progress g WHERE g.participant_id = p.id{area} ORDER BY g.area)),"
+            " (SELECT group_concat(area, ' ') FROM (SELECT g.area FROM progress g WHERE g.participant_id = p.id"
+            f" AND g.completed_at IS NOT NULL{area} ORDER BY g.area))"
+            f" FROM participants p WHERE {' AND '.join(clauses)} ORDER BY p.id"
+        )
+        return self._stream(sql, params)
+
+    def funnel(self, flt: Filter) -> Rows:
+        """The completion funnel per area and channel, as counts only: (area, channel, started,
+        consented, completed).
+
+        An area is started when a participant opened it, or arrived through its deep link and has not
+        yet reached it (consent and profile come first); consented counts those who gave consent;
+        completed, those who finished it. The row with area '' is the bot as a whole: everyone who
+        started a conversation, those who consented, those who completed at least one area. The time
+        window applies to when the area (or conversation) was started."""
+        where, params = _funnel_where(flt, "coalesce(g.started_at, p.created_at)")
+        area_where, area_params = "", []
+        if flt.area:
+            area_where, area_params = " AND e.area = ?", [flt.area]
+        per_area = (
+            "WITH entered(pid, area) AS (SELECT participant_id, area FROM progress"
+            " UNION SELECT id, json_extract(cursor, '$.pending_area') FROM participants"
+            " WHERE json_extract(cursor, '$.pending_area') IS NOT NULL)"
+            " SELECT e.area, p.channel, count(*), count(CASE WHEN p.consent = 'given' THEN 1 END),"
+            " count(CASE WHEN p.consent = 'given' AND g.completed_at IS NOT NULL THEN 1 END)"
+            " FROM entered e JOIN participants p ON p.id = e.pid"
+            " LEFT JOIN progress g ON g.participant_id = e.pid AND g.area = e.area"
+            f" WHERE {where}{area_where} GROUP BY e.area, p.channel"
+        )
+        total_where, total_params = _funnel_where(flt, "p.created_at")
+        done = "EXISTS (SELECT 1 FROM progress d WHERE d.participant_id = p.id AND d.completed_at IS NOT NULL)"
+        overall = (
+            "SELECT '', p.channel, count(*), count(CASE WHEN p.consent = 'given' THEN 1 END),"
+            f" count(CASE WHEN p.consent = 'given' AND {done} THEN 1 END)"
+            f" FROM participants p WHERE {total_where} GROUP BY p.channel"
+        )
+        if flt.area:  # the bot-wide row means nothing for one area
+            sql, all_params = f"{per_area} ORDER BY 1, 2", [*params, *area_params]
+        else:
+            sql, all_params = f"{per_area} UNION ALL {overall} ORDER BY 1, 2", [*params, *total_params]
+        return self._stream(sql, all_params)
+
+    # ---- focus-group sessions -------------------------------------------------------------------
+
+    def sessions(self, flt: Filter) -> Rows:
+        """Focus-group sessions with their count of (consenting) registrations:
+        (id, area, title_th, title_en, starts_at, ends_at, place, capacity, status, registrations,
+        created_at, updated_at). Only the area filter applies."""
+        clauses, params = ["1"], []
+        if flt.area:
+            clauses.append("s.area = ?")
+            params.append(flt.area)
+        sql = (
+            "SELECT s.id, s.area, s.title_th, s.title_en, s.starts_at, s.ends_at, s.place, s.capacity, s.status,"
+            " (SELECT count(*) FROM registrations r JOIN participants p ON p.id = r.participant_id"
+            f" WHERE r.session_id = s.id AND {CONSENTED}), s.created_at, s.updated_at"
+            f" FROM sessions s WHERE {' AND '.join(clauses)} ORDER BY s.starts_at, s.id"
+        )
+        return self._stream(sql, params)
+
+    def registrations(self, flt: Filter) -> Rows:
+        """One row per registration of a consenting participant:
+        (session_id, area, pseudonym, channel, stakeholder, region, registered_at)."""
+        clauses, params = [CONSENTED], []
+        if flt.area:
+            clauses.append("s.area = ?")
+            params.append(flt.area)
+        if flt.channel:
+            clauses.append("p.channel = ?")
+            params.append(flt.channel)
+        sql = (
+            "SELECT s.id, s.area, p.pseudonym, p.channel, p.stakeholder, p.region, r.registered_at"
+            " FROM registrations r JOIN sessions s ON s.id = r.session_id"
+            " JOIN participants p ON p.id = r.participant_id"
+            f" WHERE {' AND '.join(clauses)} ORDER BY s.starts_at, s.id, r.registered_at, p.id"
+        )
+        return self._stream(sql, params)
 
 
-# ---- focus-group sessions -------------------------------------------------------------------
-
-
-def sessions(conn: aiosqlite.Connection, flt: Filter) -> Rows:
-    """Focus-group sessions with their count of (consenting) registrations:
-    (id, area, title_th, title_en, starts_at, ends_at, place, capacity, status, registrations,
-    created_at, updated_at). Only the area filter applies."""
-    clauses, params = ["1"], []
-    if flt.area:
-        clauses.append("s.area = ?")
-        params.append(flt.area)
-    sql = (
-        "SELECT s.id, s.area, s.title_th, s.title_en, s.starts_at, s.ends_at, s.place, s.capacity, s.status,"
-        " (SELECT count(*) FROM registrations r JOIN participants p ON p.id = r.participant_id"
-        f" WHERE r.session_id = s.id AND {CONSENTED}), s.created_at, s.updated_at"
-        f" FROM sessions s WHERE {' AND '.join(clauses)} ORDER BY s.starts_at, s.id"
-    )
-    return stream(conn, sql, params)
-
-
-def registrations(conn: aiosqlite.Connection, flt: Filter) -> Rows:
-    """One row per registration of a consenting participant:
-    (session_id, area, pseudonym, channel, stakeholder, region, registered_at)."""
-    clauses, params = [CONSENTED], []
-    if flt.area:
-        clauses.append("s.area = ?")
-        params.append(flt.area)
-    if flt.channel:
-        clauses.append("p.channel = ?")
-        params.append(flt.channel)
-    sql = (
-        "SELECT s.id, s.area, p.pseudonym, p.channel, p.stakeholder, p.region, r.registered_at"
-        " FROM registrations r JOIN sessions s ON s.id = r.session_id"
-        " JOIN participants p ON p.id = r.participant_id"
-        f" WHERE {' AND '.join(clauses)} ORDER BY s.starts_at, s.id, r.registered_at, p.id"
-    )
-    return stream(conn, sql, params)
+@asynccontextmanager
+async def snapshot(db: Database) -> AsyncIterator[Snapshot]:
+    """A read-only snapshot of `db` for the duration of the block."""
+    async with db.reader() as conn:
+        yield Snapshot(conn)
 
 
 # ---- writers ----------------------------------------------------------------------------------

