@@ -235,6 +235,7 @@ class _Reader:
         self.problems: list[SurveyProblem] = []
         self.notes: list[str] = []
         self.tables: dict[str, Table] = {}
+        self.missing = False  # a part the workbook lacks, with no surveys in use to take it from
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(SurveyProblem(str(self.path), where, None, message))
@@ -244,6 +245,7 @@ class _Reader:
         if self._base is None and self.base_loader is not None:
             self._base = self.base_loader()
         if self._base is None:
+            self.missing = True
             self.problem("workbook", f"{what} is missing")
         else:
             self.notes.append(f"{what}: not in the workbook, kept from the surveys in use")
@@ -476,7 +478,7 @@ class _Reader:
     def _question_row(self, row: Row, kind: str, rest: str, stack: list[_Group], scale_values: list[int]) -> None:
         target = next((g for g in reversed(stack) if g.kind in ("common", "area", "override")), None)
         refused = False
-        for key in row.values:
+        for key in [] if kind in UNSUPPORTED_TYPES else row.values:  # a refused type needs no more reasons
             base = key.partition("::")[0]
             if base in REFUSED_COLUMNS and not (kind == "integer" and key == "constraint"):
                 self.problem(row.cell(key), REFUSED_COLUMNS[base])
@@ -743,7 +745,7 @@ def read_workbook(path: Path, base: Callable[[], Catalog] | None = None) -> Impo
     area_ids = [g.row.text("name") for g in area_groups]
     items = reader.capabilities(area_ids)
     areas: list[Area] = []
-    common = _validate(reader, Common, common_data, where, ("survey", ""))
+    common = None if reader.missing else _validate(reader, Common, common_data, where, ("survey", ""))
     for order, group in enumerate(area_groups, start=1):
         area_data, area_where = _area(reader, group, order, items)
         if area_data is not None:
