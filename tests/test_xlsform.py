@@ -122,6 +122,7 @@ def set_cells(**cells: Any) -> Callable[[Any], None]:
         (set_cells(survey_B8="Education"), "survey!B8: name: String should match pattern"),
         (set_cells(capabilities_A2="space"), "capabilities!A2: area 'space' has no group in the survey sheet"),
         (set_cells(survey_A12=None, survey_B12=None), "survey!A13: a group inside a group is only for item_questions"),
+        (lambda book: book["survey"].delete_rows(3, 4), "survey!B2: the item_questions group has no questions"),
         (set_cells(choices_C2=None), "choices!C2: label::Thai (th) is empty"),
         (set_cells(choices_B3="Strongly-Agree"), "choices!B3: name: String should match pattern"),
         (set_cells(survey_K1=None, survey_K5="x"), "survey!K5: a value in a column without a header"),

@@ -588,13 +588,14 @@ class _Reader:
             table, {"area", "capability id", "capability::th", "capability::en", "current level", "2027 target"}
         )
         items: dict[str, list[tuple[dict[str, Any], Where]]] = {a: [] for a in area_ids}
+        strays: dict[str, list[Row]] = {}
         for row in table.rows:
             area = row.text("area")
+            if not area:
+                self.problem(row.cell("area"), "area is empty")
+                continue
             if area not in items:
-                self.problem(
-                    row.cell("area"),
-                    f"area {area!r} has no group in the survey sheet" if area else "area is empty",
-                )
+                strays.setdefault(area, []).append(row)
                 continue
             item = {
                 "id": row.text("capability id"),
@@ -611,6 +612,9 @@ class _Reader:
             for lang in LANGS:
                 where["capability", lang] = row.at(f"capability::{lang}")
             items[area].append((item, where))
+        for area, rows in strays.items():  # once per area: a renamed or deleted group
+            more = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
+            self.problem(rows[0].cell("area"), f"area {area!r} has no group in the survey sheet{more}")
         return items
 
 
@@ -681,6 +685,8 @@ def _validate(
             cell, header = _locate(where, loc, fallback)
             if loc[-1:] == ("items",) and err["type"] == "too_short":
                 msg = "this area has no capabilities: add its rows to the capabilities sheet"
+            elif loc[-1:] == (ITEM_QUESTIONS,) and err["type"] == "too_short":
+                msg = f"the {ITEM_QUESTIONS} group has no questions"
             elif err["type"] == "missing" or err.get("input") in (None, ""):
                 msg = f"{header} is empty"
             elif header:
