@@ -494,3 +494,11 @@ def test_a_user_edits_the_workbook_and_the_bot_asks_the_new_capability(tmp_path:
     assert "ข้อ 7/21 · ด้านการศึกษา\nขีดความสามารถ: ครูผู้ช่วยปัญญาประดิษฐ์\nสถานภาพปัจจุบัน: ระดับ 1 " in demo.stdout
     assert "ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ 2 " in demo.stdout
     assert "ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ 5 " in demo.stdout  # lifelong platform's new target
+
+
+def test_the_committed_template_is_the_shipped_surveys(catalog: Catalog) -> None:
+    template = Path(__file__).parent.parent / "docs" / "survey-template.xlsx"
+    imported = read(template)
+    assert imported.catalog is not None and same(imported.catalog, catalog), (
+        "regenerate it: rabfang surveys export --out docs/survey-template.xlsx"
+    )
