@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_workbook(path: Path) -> bool:
-    return path.suffix.lower() in (".xlsx", ".xlsm")
+    return path.suffix.lower() in (".xlsx", ".xlsm", ".xls")  # .xls is refused by name, not read as YAML
 
 
 def _read_workbook(settings: Settings, path: Path) -> Catalog | None:

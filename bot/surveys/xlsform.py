@@ -891,8 +891,13 @@ def export_workbook(catalog: Catalog, path: Path) -> None:
     book.save(path)
 
 
+XLSFORM_TYPES = {"rating": f"select_one {SCALE}", "text": "text"}  # rabfang's question kinds, as XLSForm types
+
+
 def _question_cells(q: Question) -> list[Any]:
-    kind = "select_one scale" if q.kind == "rating" else "text"
+    if q.kind not in XLSFORM_TYPES:  # a kind added to schema.py needs its row shape here, not a silent "text"
+        raise ValueError(f"question {q.id!r}: kind {q.kind!r} has no workbook form yet")
+    kind = XLSFORM_TYPES[q.kind]
     relevant = " or ".join(f"${{{r}}} <= {q.ask_if.rating_at_most}" for r in q.ask_if.of) if q.ask_if else None
     return [kind, q.id, q.prompt.th, q.prompt.en, None, None, "no" if q.optional else "yes", relevant]
 
