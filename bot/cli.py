@@ -12,7 +12,8 @@ from pathlib import Path
 from .admin import UsageError, add_broadcast_command, add_sessions_commands, when_arg
 from .config import Settings
 from .logs import configure as configure_logging
-from .surveys import SURVEY_DIR, SurveyError, load_catalog, survey_files
+from .surveys import SURVEY_DIR, Catalog, SurveyError, load_catalog, survey_files
+from .surveys.xlsform import export_workbook, read_workbook, write_yaml
 
 
 def _until(value: str) -> datetime:
@@ -54,8 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     surveys = sub.add_parser("surveys", help="survey files")
     surveys_sub = surveys.add_subparsers(dest="surveys_command", required=True)
-    validate = surveys_sub.add_parser("validate", help="check survey files; report every error with file, field, line")
-    validate.add_argument("files", nargs="*", type=Path, help="area files (default: every file in use)")
+    validate = surveys_sub.add_parser(
+        "validate", help="check survey files or a workbook; report every error with file, field, line or cell"
+    )
+    validate.add_argument("files", nargs="*", type=Path, help="area files or one .xlsx (default: every file in use)")
+    export_surveys = surveys_sub.add_parser("export", help="write the surveys in use as one workbook (XLSForm-shaped)")
+    export_surveys.add_argument("--out", type=Path, required=True, help="the workbook to write, e.g. surveys.xlsx")
+    import_surveys = surveys_sub.add_parser(
+        "import", help="turn a workbook into survey files (common.yaml + one per area)"
+    )
+    import_surveys.add_argument("workbook", type=Path, help="the .xlsx to read")
+    import_surveys.add_argument(
+        "--out", type=Path, required=True, help="the folder to write (new or holding only these)"
+    )
     return parser
 
 
@@ -68,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)  # once, before anything logs: levels, and redaction of every record
     try:
         if args.command == "surveys":
-            return validate_surveys(settings, args.files)
+            return SURVEY_COMMANDS[args.surveys_command](settings, args)
         return asyncio.run(COMMANDS[args.command](settings, args))
     except SurveyError as exc:
         print(f"rabfang: the survey files are invalid:\n{exc}", file=sys.stderr)
@@ -80,6 +92,65 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _is_workbook(path: Path) -> bool:
+    return path.suffix.lower() in (".xlsx", ".xlsm", ".xls")  # .xls is refused by name, not read as YAML
+
+
+def _read_workbook(settings: Settings, path: Path) -> Catalog | None:
+    """The workbook's catalog, or None after printing its problems; notes are printed either way."""
+    imported = read_workbook(path, base=lambda: load_catalog(settings.surveys_dir))
+    for note in imported.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if imported.catalog is None:
+        for problem in imported.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(imported.problems)} problem(s) found.", file=sys.stderr)
+    return imported.catalog
+
+
+def _print_areas(catalog: Catalog) -> None:
+    for area in catalog.areas.values():
+        print(f"ok  {area.id}: {len(area.items)} items, {len(catalog.flow(area.id))} questions")
+
+
+def surveys_validate(settings: Settings, args: argparse.Namespace) -> int:
+    books = [f for f in args.files if _is_workbook(f)]
+    if books:
+        if len(args.files) > 1:
+            raise UsageError("validate one workbook at a time, without YAML files")
+        catalog = _read_workbook(settings, books[0])
+        if catalog is None:
+            return 1
+        _print_areas(catalog)
+        print(f"{books[0]}: valid (survey version {catalog.version}).")
+        return 0
+    return validate_surveys(settings, args.files)
+
+
+def surveys_export(settings: Settings, args: argparse.Namespace) -> int:
+    catalog = load_catalog(settings.surveys_dir)
+    export_workbook(catalog, args.out)
+    print(f"{args.out}: {len(catalog.areas)} areas, survey version {catalog.version}")
+    return 0
+
+
+def surveys_import(settings: Settings, args: argparse.Namespace) -> int:
+    catalog = _read_workbook(settings, args.workbook)
+    if catalog is None:
+        return 1
+    try:
+        paths = write_yaml(catalog, args.out, args.workbook.name)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    for path in paths:
+        print(path)
+    written = load_catalog(args.out)  # what the bot will load: it must be what the workbook said
+    assert written.version == catalog.version, (written.version, catalog.version)
+    _print_areas(written)
+    print(f"survey version {written.version}; use it with RABFANG_SURVEYS_DIR={args.out} and restart the bot.")
+    return 0
+
+
 def validate_surveys(settings: Settings, files: list[Path]) -> int:
     directory = settings.surveys_dir or SURVEY_DIR
     try:
@@ -89,8 +160,7 @@ def validate_surveys(settings: Settings, files: list[Path]) -> int:
         print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
         return 1
     checked = files or survey_files(directory)
-    for area in catalog.areas.values():
-        print(f"ok  {area.id}: {len(area.items)} items, {len(catalog.flow(area.id))} questions")
+    _print_areas(catalog)
     print(f"{len(checked)} file(s) valid.")
     return 0
 
@@ -187,6 +257,8 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
             print(await admin.stats())
     return 0
 
+
+SURVEY_COMMANDS = {"validate": surveys_validate, "export": surveys_export, "import": surveys_import}
 
 COMMANDS = {
     "sessions": cmd_admin,

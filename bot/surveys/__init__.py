@@ -7,6 +7,9 @@ capability item; every other `*.yaml` file here is one focus area. Organizers ed
 
 from __future__ import annotations
 
+import hashlib
+import json
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -91,6 +94,19 @@ class Catalog:
 
     def options(self, step: Step) -> tuple[Option, ...]:
         return self.common.scale if step.question.kind == "rating" else ()
+
+    @cached_property
+    def version(self) -> str:
+        """A short hash of the survey content, the same whether it was loaded from YAML or a workbook.
+
+        Areas are hashed in menu order without their `order` numbers: the sequence is content, the
+        numbers that produce it are not. Any change to a text, level, option or question changes it."""
+        content = {
+            "common": self.common.model_dump(mode="json"),
+            "areas": [a.model_dump(mode="json", exclude={"order"}) for a in self.areas.values()],
+        }
+        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(unicodedata.normalize("NFC", canonical).encode()).hexdigest()[:12]
 
     @cached_property
     def longest_button_data(self) -> tuple[str, int]:
