@@ -18,9 +18,9 @@ from storage import Database
 
 from .admin import Admin, Doorbell
 from .config import Settings
-from .model import Reply
+from .model import Reply, utcnow
 from .scheduler import ScheduledExport
-from .service import Service, utcnow
+from .service import Service
 from .surveys import Catalog, load_catalog
 
 log = logging.getLogger("rabfang")

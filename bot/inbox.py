@@ -21,12 +21,12 @@ import logging
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from storage import StorageError
 from storage import inbox as rows
 
-from .model import Incoming, Reply
+from .model import Incoming, Reply, utcnow
 from .senders import Sender
 from .service import Service
 
@@ -34,10 +34,6 @@ log = logging.getLogger("rabfang.inbox")
 
 PRUNE_AFTER = timedelta(days=7)  # processed rows are kept this long as dedupe keys
 TOLD_MEMORY = 10_000  # event ids remembered as "told to try later"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Inbox:

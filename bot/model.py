@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    """The one clock every layer defaults to (tests pass their own)."""
+    return datetime.now(UTC)
+
 
 MAX_TEXT = 2000  # longest free-text answer we accept, in characters
 

@@ -18,8 +18,8 @@ from storage import outreach as q
 from storage.outreach import Recipient
 
 from .i18n import BANGKOK, tr, when
-from .model import Reply, SessionView
-from .scheduler import Scheduler, utcnow
+from .model import Reply, SessionView, utcnow
+from .scheduler import Scheduler
 from .senders import Outbound
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute
 
 from .cron import cron_trigger, previous_fire
 from .i18n import BANGKOK
+from .model import utcnow
 
 if TYPE_CHECKING:
     from storage import Database
@@ -43,10 +44,6 @@ EXPORT_JOB = "export"
 STOP_GRACE = 30.0  # seconds a running job may take to finish on shutdown
 
 JobFunc = Callable[..., Awaitable[Any]]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Scheduler:

@@ -9,7 +9,7 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from storage import Database, StorageError
 
@@ -17,14 +17,10 @@ from .admin import ADMIN_COMMANDS, Admin
 from .config import Settings
 from .engine import Context, Engine
 from .i18n import tr
-from .model import Inbound, Outcome, Reply, State
+from .model import Inbound, Outcome, Reply, State, utcnow
 from .surveys import Catalog
 
 log = logging.getLogger("rabfang.service")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -24,7 +24,7 @@ import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.model import utcnow
 from storage import Database
 from storage.queries import meta_key
 
@@ -49,10 +50,6 @@ TTL = timedelta(hours=1)
 MAX_TTL = timedelta(hours=24)  # the longest any link may live, checked again on every download
 META_KEY = "export_link_key"
 Verdict = Literal["ok", "forged", "expired"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _b64(data: bytes) -> str:

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.app import App
 from bot.inbox import Inbox
-from bot.model import Incoming, Reply
+from bot.model import Incoming, Reply, utcnow
 from bot.senders import Pacer, RetryPolicy
 
 from .api import CHANNEL, MAX_MULTICAST, LineSender, retry_key
@@ -59,10 +59,6 @@ ONE_TO_ONE = (
 )
 
 log = logging.getLogger("rabfang.line")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class LineChannel:
