@@ -20,7 +20,7 @@ from datetime import datetime
 from .i18n import NOTICE_VERSION, tr, when
 from .ics import session_ics
 from .model import MAX_TEXT, Answer, Attachment, Button, Inbound, Outcome, Reply, SessionView, State
-from .surveys import Catalog, Step
+from .surveys import Catalog, FlowQuestion
 from .surveys.schema import Option
 
 PROFILE_STEPS = ("group", "region", "age")
@@ -171,7 +171,7 @@ class Engine:
             return self.ask(s)
         return self._ask_question(s, step)
 
-    def _ask_question(self, s: State, step: Step) -> Reply:
+    def _ask_question(self, s: State, step: FlowQuestion) -> Reply:
         lang = s.lang or "th"
         area = self.catalog.areas[step.area]
         key = step.key
@@ -624,10 +624,10 @@ class Engine:
 
     # ---- survey helpers --------------------------------------------------------------------
 
-    def _record_option(self, s: State, step: Step, option: Option) -> None:
+    def _record_option(self, s: State, step: FlowQuestion, option: Option) -> None:
         s.answers[step.key] = Answer(option=option.id, value=option.value, lang=s.lang or "th", at=self.ctx.now)
 
-    def _applies(self, s: State, step: Step) -> bool:
+    def _applies(self, s: State, step: FlowQuestion) -> bool:
         """Whether a conditional question is asked: one of the ratings it needs is low enough."""
         if not step.needs:
             return True
@@ -637,10 +637,10 @@ class Engine:
                 return True
         return False
 
-    def _applicable(self, s: State, area: str) -> list[Step]:
+    def _applicable(self, s: State, area: str) -> list[FlowQuestion]:
         return [st for st in self.catalog.flow(area) if self._applies(s, st)]
 
-    def _next_unanswered(self, s: State, area: str, after: str | None) -> Step | None:
+    def _next_unanswered(self, s: State, area: str, after: str | None) -> FlowQuestion | None:
         """The first applicable unanswered question after `after`, else any before it."""
         flow = self._applicable(s, area)
         start = next((i + 1 for i, st in enumerate(flow) if st.key == after), 0)
@@ -657,7 +657,7 @@ class Engine:
     def _notice_text(self, lang: str) -> str:
         return tr(lang, "notice", retention=self.ctx.retention_days, contact=self.ctx.contact)
 
-    def _short_question(self, s: State, step: Step) -> str:
+    def _short_question(self, s: State, step: FlowQuestion) -> str:
         lang = s.lang or "th"
         head = step.item.capability(lang) if step.item else self.catalog.areas[step.area].title(lang)
         return f"{head} · {step.question.prompt(lang)}"
