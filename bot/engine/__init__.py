@@ -43,7 +43,7 @@ STEPS: dict[Step, Family] = {
 }
 
 # Who takes a tap: the family that issued the button, whatever step the participant is on now.
-TAPS: dict[str, Family] = {kind: family for family in (*STEPS.values(), sessions.Sessions()) for kind in family.owns}
+TAPS: dict[str, Family] = {kind: family for family in (*STEPS.values(), sessions.SESSIONS) for kind in family.owns}
 
 
 def _help(t: Turn, arg: str) -> Outcome:

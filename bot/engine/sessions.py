@@ -100,3 +100,6 @@ def register(t: Turn, session_id: int, yes: bool) -> Outcome:
     ics = Attachment(f"rabfang-session-{offer.id}.ics", session_ics(offer, lang, t.ctx.now), "text/calendar")
     t.out.replies.append(Reply(text, attachment=ics))
     return t.show()
+
+
+SESSIONS = Sessions()
