@@ -113,17 +113,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "You have completed every area. Thank you: your views will inform the plan.",
     ),
     "resume": ("ยินดีต้อนรับกลับค่ะ ทำต่อจากข้อเดิมนะคะ", "Welcome back, let's continue where you left off."),
-    "help": (
-        "วิธีใช้: กดปุ่มหรือพิมพ์คำตอบ (เช่น 1–5 หรือ “เห็นด้วย”) คำสั่งที่พิมพ์ได้:\n"
-        "• ย้อนกลับ: กลับไปแก้คำถามก่อนหน้า\n• ข้าม: ข้ามคำถามที่ไม่บังคับ\n• เมนู: เลือกด้านอื่น\n"
-        "• สถานะ: ดูความคืบหน้า\n• ภาษา: เปลี่ยนภาษา\n• ความเป็นส่วนตัว: อ่านประกาศ\n"
-        "• กิจกรรม: การประชุมระดมสมองที่เปิดรับลงทะเบียน\n"
-        "• ข้อมูลของฉัน: ดูข้อมูลของท่าน\n• ลบข้อมูล: ลบข้อมูลทั้งหมดของท่าน",
-        "How to answer: tap a button or type (e.g. 1–5 or “agree”). Things you can type:\n"
-        "• back: return to the previous question\n• skip: skip an optional question\n• menu: choose another area\n"
-        "• status: your progress\n• language: change language\n• privacy: read the notice\n"
-        "• events: focus-group sessions you can join\n"
-        "• my data: see your data\n• delete my data: erase everything about you",
+    # followed by the commands one can type, listed from bot/engine/commands.py
+    "help_intro": (
+        "วิธีใช้: กดปุ่มหรือพิมพ์คำตอบ (เช่น 1–5 หรือ “เห็นด้วย”) คำสั่งที่พิมพ์ได้:",
+        "How to answer: tap a button or type (e.g. 1–5 or “agree”). Things you can type:",
     ),
     "status": ("ความคืบหน้าของท่าน:", "Your progress:"),
     "status_area": ("• {area}: {state}", "• {area}: {state}"),

@@ -1,28 +1,16 @@
-"""Engine behaviour: golden transcripts in both languages, plus focused cases."""
+"""Engine behaviour, case by case (the golden transcripts are in test_transcripts.py)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from bot.engine import Context, Engine, parse_command
-from bot.model import MAX_TEXT, Inbound, State
+from bot.engine import ACTIONS, STEPS, TAPS, Context, Engine, buttons, commands, parse_command
+from bot.model import MAX_TEXT, Inbound, State, Step
 from bot.surveys import Catalog
 
-from .transcript import START, Conversation, play
-
-TRANSCRIPTS = sorted((Path(__file__).parent / "transcripts").glob("*.txt"))
-
-
-@pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
-def test_golden_transcript(path: Path, catalog: Catalog) -> None:
-    expected = path.read_text(encoding="utf-8")
-    actual = play(catalog, expected)
-    if os.environ.get("RABFANG_UPDATE_GOLDEN"):
-        path.write_text(actual + "\n", encoding="utf-8")
-    assert actual + "\n" == expected
+from .transcript import START, Conversation
 
 
 def consented(catalog: Catalog, lang: str = "th") -> Conversation:
@@ -200,3 +188,67 @@ def test_a_typed_number_works_for_every_button_shown(catalog: Catalog) -> None:
     convo.send("1")
     convo.send("4")
     assert convo.state.answers["education.learner_data.current"].value == 4
+
+
+# ---- the command table, the button codec, the step table ----------------------------------------
+
+
+def test_every_command_has_one_action_and_its_words_call_it() -> None:
+    assert set(ACTIONS) == {c.name for c in commands.COMMANDS}
+    words = [w for c in commands.COMMANDS for w in (c.name, *c.words)]
+    assert len(words) == len(set(words)), "a word calls two commands"
+    for c in commands.COMMANDS:
+        assert parse_command(f"/{c.name}") == (c.name, "")
+        for w in c.words:
+            assert parse_command(w) == (c.name, "")
+        if c.hint:  # help tells them to type words that work
+            assert parse_command(c.hint.word.th) == parse_command(c.hint.word.en) == (c.name, "")
+
+
+def test_the_command_menu_in_each_language() -> None:
+    names = ["start", "areas", "status", "events", "back", "skip", "language", "privacy", "mydata", "deleteme", "help"]
+    assert [n for n, _ in commands.menu("th")] == [n for n, _ in commands.menu("en")] == names
+    assert commands.menu("en")[0] == ("start", "Start, or continue where you left off")
+    assert commands.menu("th")[-1] == ("help", "วิธีใช้")
+    assert commands.menu(None)[-1] == ("help", "วิธีใช้ · How to use this bot")
+
+
+def test_help_lists_the_commands_from_the_table() -> None:
+    text = commands.help_text("en")
+    assert text.startswith("How to answer:") and "\n• back: return to the previous question" in text
+    assert text.count("\n• ") == sum(1 for c in commands.COMMANDS if c.hint)
+    assert commands.help_text(None) == commands.help_text("th") + "\n\n" + commands.help_text("en")
+
+
+@pytest.mark.parametrize(
+    ("data", "decoded", "control"),
+    [
+        (buttons.encode("lang", "th"), ("lang", "th"), False),
+        (buttons.encode("reg", 12), ("reg", "12"), False),
+        (buttons.question("education.learner_data.current", "4"), ("q.education.learner_data.current", "4"), False),
+        (buttons.question("education.learner_data.why", buttons.SKIP), ("q.education.learner_data.why", "~skip"), True),
+        (buttons.encode("age", buttons.SKIP), ("age", "~skip"), True),
+        ("q.education.learner_data.current=~back", ("q.education.learner_data.current", "~back"), True),
+        ("lang=", None, False),
+        ("nothing", None, False),
+    ],
+)
+def test_button_codec(data: str, decoded: tuple[str, str] | None, control: bool) -> None:
+    assert buttons.decode(data) == decoded
+    assert buttons.is_control(data) is control
+
+
+def test_every_button_shown_is_one_the_codec_reads_and_a_family_takes(catalog: Catalog) -> None:
+    convo = consented(catalog, "en")
+    seen = [b.data for r in convo.last for b in r.buttons]
+    for line in ("[1]", "4", "1", "1", "/deleteme", "[2]", "/language"):
+        convo.send(line)
+        seen += [b.data for r in convo.last for b in r.buttons]
+    for data in seen:
+        decoded = buttons.decode(data)
+        assert decoded is not None and buttons.kind(decoded[0]) in TAPS, data
+    assert {buttons.kind(buttons.decode(d)[0]) for d in seen} >= {"q", "area", "del", "lang"}  # type: ignore[index]
+
+
+def test_every_step_has_a_family() -> None:
+    assert set(STEPS) == set(get_args(Step))

@@ -19,6 +19,7 @@ import uvicorn
 
 from bot.app import App, open_app
 from bot.config import Settings
+from bot.engine.commands import help_text
 from bot.handlers.telegram import (
     COMMANDS,
     PRIVATE_ONLY,
@@ -304,7 +305,7 @@ async def test_a_batch_runs_users_side_by_side_and_each_user_in_order(api: FakeB
         texts = a.texts()
         assert texts[0].startswith(tr(None, "welcome")[:20])
         assert tr("en", "lang_set") in texts
-        assert texts.index(tr("en", "lang_set")) < texts.index(tr("en", "help"))
+        assert texts.index(tr("en", "lang_set")) < texts.index(help_text("en"))
         assert len(b.texts()) == 1
         assert await bot.rows("SELECT lang FROM participants WHERE user_ref = '5550018'") == [("en",)]
 

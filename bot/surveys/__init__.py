@@ -45,8 +45,8 @@ class SurveyError(Exception):
 
 
 @dataclass(frozen=True)
-class Step:
-    """One question as asked in an area: an item question (item set) or a closing question.
+class FlowQuestion:
+    """A question as it stands in an area's flow: an item question (item set) or a closing question.
 
     Worked out once when the catalog loads: `key`, its stable id within the catalog (e.g.
     `education.learner_data.current`), and `needs`, the keys of the ratings of which one must be
@@ -80,19 +80,19 @@ class Catalog:
         self._flows = {a: self._flatten(area) for a, area in self.areas.items()}
         self._by_key = {s.key: s for flow in self._flows.values() for s in flow}
 
-    def _flatten(self, area: Area) -> tuple[Step, ...]:
+    def _flatten(self, area: Area) -> tuple[FlowQuestion, ...]:
         item_qs = area.item_questions or self.common.item_questions
-        steps = [Step(area.id, item, q) for item in area.items for q in item_qs]
-        steps += [Step(area.id, None, q) for q in area.closing]
+        steps = [FlowQuestion(area.id, item, q) for item in area.items for q in item_qs]
+        steps += [FlowQuestion(area.id, None, q) for q in area.closing]
         return tuple(steps)
 
-    def flow(self, area: str) -> tuple[Step, ...]:
+    def flow(self, area: str) -> tuple[FlowQuestion, ...]:
         return self._flows.get(area, ())
 
-    def step(self, key: str) -> Step | None:
+    def step(self, key: str) -> FlowQuestion | None:
         return self._by_key.get(key)
 
-    def options(self, step: Step) -> tuple[Option, ...]:
+    def options(self, step: FlowQuestion) -> tuple[Option, ...]:
         return self.common.scale if step.question.kind == "rating" else ()
 
     @cached_property
@@ -220,4 +220,4 @@ def _cross_check(path: Path, area: Area, common: Common) -> list[SurveyProblem]:
     return problems
 
 
-__all__ = ["SURVEY_DIR", "Catalog", "Step", "SurveyError", "SurveyProblem", "load_catalog"]
+__all__ = ["SURVEY_DIR", "Catalog", "FlowQuestion", "SurveyError", "SurveyProblem", "load_catalog"]

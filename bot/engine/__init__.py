@@ -1,0 +1,164 @@
+"""The conversation engine: a pure function of (state, inbound event, surveys, now).
+
+It knows no channel, does no I/O and reads no clock. `Engine(ctx).decide(state, event)` returns the
+participant's new state and the replies to send; the service persists the one and the channel
+renders the other.
+
+One event is decided in this order: a participant whose question was removed from the survey is
+first put back on one that exists (survey.rehome); then a tap goes to the family that issued the
+button (buttons.py is the codec), a command to its action (commands.py is the table), and typed
+text to the family of the step they are on (STEPS). A tap on a button of an earlier question changes
+that answer (and says so); a stale or forged one is refused and the current question asked again.
+
+    onboarding.py  new, lang · consent, declined · group, region, age
+    survey.py      menu · survey (a question of an area)
+    privacy.py     confirm_delete, and the privacy, mydata, deleteme commands
+    sessions.py    focus-group sessions (no step: buttons, the events command, "ลงทะเบียน 2")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..i18n import tr
+from ..model import Inbound, Outcome, Reply, State, Step
+from . import buttons, onboarding, privacy, sessions, survey
+from .buttons import BACK, SKIP
+from .commands import COMMANDS, help_text
+from .core import Context, Family, Turn
+from .input import clean_text, normalize, number, parse_command
+from .onboarding import LANG_CHOICES
+
+STEPS: dict[Step, Family] = {
+    "new": onboarding.LANGUAGE,
+    "lang": onboarding.LANGUAGE,
+    "consent": onboarding.CONSENT,
+    "declined": onboarding.CONSENT,
+    "group": onboarding.PROFILE,
+    "region": onboarding.PROFILE,
+    "age": onboarding.PROFILE,
+    "menu": survey.MENU,
+    "survey": survey.QUESTION,
+    "confirm_delete": privacy.CONFIRM_DELETE,
+}
+
+# Who takes a tap: the family that issued the button, whatever step the participant is on now.
+TAPS: dict[str, Family] = {kind: family for family in (*STEPS.values(), sessions.SESSIONS) for kind in family.owns}
+
+
+def _help(t: Turn, arg: str) -> Outcome:
+    return t.tell(help_text(t.s.lang))
+
+
+def _back(t: Turn, arg: str) -> Outcome:
+    if t.stranded:  # their question is gone: back is out of the area
+        survey.leave(t)
+        return t.show()
+    return t.family().back(t)
+
+
+def _skip(t: Turn, arg: str) -> Outcome:
+    if t.stranded:  # their question is gone: there is nothing of theirs to skip
+        return t.notify(tr(t.s.lang, "nothing_to_skip"))
+    return t.family().skip(t)
+
+
+ACTIONS: dict[str, Callable[[Turn, str], Outcome]] = {
+    "start": onboarding.start,
+    "areas": survey.areas,
+    "status": survey.status,
+    "events": sessions.events,
+    "back": _back,
+    "skip": _skip,
+    "language": onboarding.language,
+    "privacy": privacy.privacy,
+    "mydata": privacy.mydata,
+    "deleteme": privacy.deleteme,
+    "help": _help,
+}
+
+
+def working_copy(state: State) -> State:
+    """A copy of `state` the engine may change without touching the original (storage diffs the two).
+
+    Only the containers are copied: answers and sessions are frozen and the other fields immutable,
+    so this equals a deep copy at a fraction of its cost (the deep copy was 12% of an event)."""
+    return state.model_copy(
+        update={
+            "answers": dict(state.answers),
+            "started": dict(state.started),
+            "completed": dict(state.completed),
+            "registrations": dict(state.registrations),
+        }
+    )
+
+
+class Engine:
+    """Decides one inbound event at a time; holds nothing but the context it was given."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.catalog = ctx.catalog
+
+    def decide(self, state: State, event: Inbound) -> Outcome:
+        t = Turn(self.ctx, Outcome(state=working_copy(state)), STEPS)
+        t.stranded = survey.rehome(t)
+        if event.kind == "follow":
+            return onboarding.start(t, "")
+        if event.kind == "unsupported":
+            return t.notify(tr(t.s.lang, "unsupported"))
+        if event.kind == "button":
+            return tap(t, event.data)
+        command, arg = parse_command(event.text)
+        if command == "unknown":
+            return t.notify(help_text(t.s.lang))
+        if command:
+            return ACTIONS[command](t, arg)
+        return typed(t, event.text)
+
+    def ask(self, state: State) -> Reply:
+        """The prompt for the step the participant is on, with its buttons (changes nothing)."""
+        return Turn(self.ctx, Outcome(state=state), STEPS).ask()
+
+
+def tap(t: Turn, data: str) -> Outcome:
+    """A tapped button, given to the family that issued it."""
+    decoded = buttons.decode(data)
+    family = TAPS.get(buttons.kind(decoded[0])) if decoded else None
+    if decoded is None or family is None:
+        return t.refuse()
+    return family.button(t, *decoded)
+
+
+def typed(t: Turn, raw: str) -> Outcome:
+    """Typed text that is no command: a session number, a button's number, or the step's answer."""
+    if (registered := sessions.typed_register(t, raw)) is not None:
+        return registered
+    if t.s.step == "new":
+        return onboarding.start(t, "")
+    if t.stranded:  # it answered a question that is gone: show where they are now
+        return t.show()
+    family = t.family()
+    if (n := number(normalize(raw))) is not None and not family.wants_text(t):
+        # a number answers with the n-th button shown, Skip and Back included, for clients
+        # that show no buttons (LINE on desktop) and for the console's numbered options
+        shown = t.ask().buttons
+        if 1 <= n <= len(shown):
+            return tap(t, shown[n - 1].data)
+    return family.typed(t, raw)
+
+
+__all__ = [
+    "BACK",
+    "COMMANDS",
+    "LANG_CHOICES",
+    "SKIP",
+    "STEPS",
+    "Context",
+    "Engine",
+    "clean_text",
+    "normalize",
+    "number",
+    "parse_command",
+    "working_copy",
+]

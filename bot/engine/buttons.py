@@ -1,0 +1,50 @@
+"""The button-data codec: the only code that builds or reads the data a button carries.
+
+Data is short ASCII `name=value` naming what the button belongs to (Telegram allows 64 bytes,
+a Thai character takes 3, so ids never hold Thai):
+
+    lang=th|en          consent=yes|no        del=yes|no
+    group=<id>          region=<id>           age=<id>|~skip
+    area=<area>         reg=<session id>      unreg=<session id>
+    q.<area>.<item>.<question>=<option>|~skip|~back
+
+`~skip` and `~back` are controls rather than choices; channels may show them apart.
+"""
+
+from __future__ import annotations
+
+SKIP, BACK = "~skip", "~back"
+CONTROLS = (SKIP, BACK)
+QUESTION = "q"  # the kind of a survey question's buttons: `q.<question key>=...`
+
+
+def encode(name: str, value: str | int) -> str:
+    """The data of a button `name=value`: `encode("lang", "th")` → `lang=th`."""
+    return f"{name}={value}"
+
+
+def question(key: str, value: str) -> str:
+    """The data of a survey question's button: an option id, SKIP or BACK."""
+    return encode(f"{QUESTION}.{key}", value)
+
+
+def decode(data: str) -> tuple[str, str] | None:
+    """`name=value` → (name, value); None for data no button of ours carries."""
+    name, sep, value = data.partition("=")
+    return (name, value) if sep and value else None
+
+
+def kind(name: str) -> str:
+    """Which family of buttons a decoded name belongs to: its name, or QUESTION for `q.<key>`."""
+    return QUESTION if name.startswith(QUESTION + ".") else name
+
+
+def question_key(name: str) -> str:
+    """The question key of a decoded `q.<key>` name."""
+    return name.removeprefix(QUESTION + ".")
+
+
+def is_control(data: str) -> bool:
+    """Whether the button is a control (skip, back) rather than a choice."""
+    decoded = decode(data)
+    return decoded is not None and decoded[1] in CONTROLS
