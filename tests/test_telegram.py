@@ -19,9 +19,8 @@ import uvicorn
 
 from bot.app import App, open_app
 from bot.config import Settings
-from bot.engine.commands import help_text
+from bot.engine.commands import COMMANDS, help_text
 from bot.handlers.telegram import (
-    COMMANDS,
     PRIVATE_ONLY,
     SECRET_HEADER,
     WEBHOOK_PATH,
@@ -226,7 +225,7 @@ async def test_commands_are_registered_in_thai_english_and_by_default(api: FakeB
     async with running(api, tmp_path):
         menus = {c.params.get("language_code"): c.params["commands"] for c in api.method_calls("setMyCommands")}
         assert set(menus) == {"th", "en", None}
-        names = [c for c, _, _ in COMMANDS]
+        names = [c.name for c in COMMANDS if c.in_menu]
         for commands in menus.values():
             assert [c["command"] for c in commands] == names
         assert {"start", "help", "areas", "language", "back", "skip", "status", "privacy", "deleteme", "mydata"} <= set(

@@ -34,7 +34,7 @@ from bot.senders import Delivery, Pacer, RetryPolicy
 
 from .api import CHANNEL, TelegramSender, retry_after
 from .receive import ALLOWED_UPDATES, Aside, sender_key, to_incoming, well_formed
-from .render import COMMANDS, MAX_CALLBACK_DATA, MAX_TEXT, answered_text, command_menus, keyboard, label_width
+from .render import MAX_CALLBACK_DATA, MAX_TEXT, answered_text, command_menus, keyboard, label_width
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ALLOWED_UPDATES",
     "CHANNEL",
-    "COMMANDS",
     "MAX_CALLBACK_DATA",
     "MAX_TEXT",
     "PRIVATE_ONLY",

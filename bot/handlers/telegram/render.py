@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.engine.buttons import is_control
+from bot.engine.commands import menu
 from bot.model import Button
 
 MAX_TEXT = 4096  # Telegram's limit for one message
@@ -16,29 +18,11 @@ MAX_CALLBACK_DATA = 64  # bytes
 
 log = logging.getLogger("rabfang.telegram")
 
-# (command, Thai description, English description): the menu Telegram shows next to the input.
-COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("start", "เริ่มหรือทำต่อจากข้อเดิม", "Start, or continue where you left off"),
-    ("areas", "เลือกด้านที่จะแสดงความคิดเห็น", "Choose an area to comment on"),
-    ("status", "ดูความคืบหน้า", "See your progress"),
-    ("events", "การประชุมระดมสมองที่เปิดรับลงทะเบียน", "Focus-group sessions you can join"),
-    ("back", "ย้อนกลับไปข้อก่อนหน้า", "Go back to the previous question"),
-    ("skip", "ข้ามข้อนี้ (ถ้าข้ามได้)", "Skip this question (if optional)"),
-    ("language", "เปลี่ยนภาษา", "Change language"),
-    ("privacy", "ประกาศความเป็นส่วนตัว", "Privacy notice"),
-    ("mydata", "ดูข้อมูลของฉันที่เก็บไว้", "See the data kept about you"),
-    ("deleteme", "ลบข้อมูลของฉันและถอนความยินยอม", "Delete your data and withdraw consent"),
-    ("help", "วิธีใช้", "How to use this bot"),
-)
-
 
 def command_menus() -> dict[str | None, list[BotCommand]]:
-    """The command menu per `language_code`: Thai, English, and a bilingual default."""
-    return {
-        "th": [BotCommand(c, th) for c, th, _ in COMMANDS],
-        "en": [BotCommand(c, en) for c, _, en in COMMANDS],
-        None: [BotCommand(c, f"{th} · {en}") for c, th, en in COMMANDS],
-    }
+    """The command menu per `language_code` (Thai, English, and a bilingual default), made from
+    the engine's one command table."""
+    return {lang: [BotCommand(name, about) for name, about in menu(lang)] for lang in ("th", "en", None)}
 
 
 def label_width(label: str) -> int:
@@ -62,11 +46,6 @@ def _rows(buttons: Sequence[Button]) -> list[list[Button]]:
     return rows
 
 
-def _is_control(b: Button) -> bool:
-    """Skip and back (`...=~skip`, `...=~back`) go together on the last row, under the choices."""
-    return b.data.partition("=")[2].startswith("~")
-
-
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     """An inline keyboard for a reply's buttons; a button whose data Telegram would refuse is left out."""
     usable = []
@@ -77,8 +56,8 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
         usable.append(b)
     if not usable:
         return None
-    choices = [b for b in usable if not _is_control(b)]
-    controls = [b for b in usable if _is_control(b)]
+    choices = [b for b in usable if not is_control(b.data)]  # skip and back go last, together
+    controls = [b for b in usable if is_control(b.data)]
     rows = _rows(choices) + _rows(controls)
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows])
 

@@ -1,0 +1,147 @@
+"""One conversation, three channels: the console, LINE (signed webhooks over HTTP, the real SDK to
+a fake Messaging API) and Telegram (long polling through the real python-telegram-bot against a fake
+Bot API). A participant who types the same answers gets the same questions in the same order and
+ends with the same stored state, whichever channel they use: the channels only translate."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import open_app
+from bot.config import Settings
+from bot.handlers.console import run_console
+from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.test_line import Harness
+from tests.test_telegram import running
+
+# Typed, not tapped: typing works on every channel (LINE for PC shows no quick replies).
+SCRIPT = (
+    "สวัสดี",  # start
+    "1",  # ไทย
+    "ยินยอม",  # consent
+    "1",  # stakeholder group
+    "2",  # region
+    "ข้าม",  # age: skipped
+    "1",  # the first area
+    "4",
+    "2",  # low: the "why?" question follows
+    "5",
+    "ย้อนกลับ",  # back to the last rating
+    "4",
+    "ระบบอินเทอร์เน็ตในโรงเรียนยังช้า",  # the comment
+    "/status",
+    "ข้อมูลของฉัน",
+)
+OPTION = re.compile(r"^  \d+\. ")
+LINE_USER, TELEGRAM_USER, CONSOLE_USER = "U" + "c" * 32, 5550099, "contract"
+
+
+def lines(texts: list[str]) -> list[str]:
+    """Every line the participant read, in order, without blank lines."""
+    return [line.strip() for text in texts for line in text.splitlines() if line.strip()]
+
+
+async def stored(settings: Settings, channel: str, user_ref: str) -> dict[str, Any]:
+    """The participant's rows, without ids and times."""
+    async with open_app(settings) as app:
+        rows = await app.db.fetch_all(
+            "SELECT lang, consent, stakeholder, region, age_band, cursor FROM participants"
+            " WHERE channel = ? AND user_ref = ?",
+            (channel, user_ref),
+        )
+        answers = await app.db.fetch_all(
+            "SELECT a.area, a.item, a.question, a.option, a.value, a.text, a.skipped FROM answers a"
+            " JOIN participants p ON p.id = a.participant_id WHERE p.user_ref = ? ORDER BY 1, 2, 3",
+            (user_ref,),
+        )
+        progress = await app.db.fetch_all(
+            "SELECT g.area, g.completed_at IS NULL FROM progress g JOIN participants p ON p.id = g.participant_id"
+            " WHERE p.user_ref = ?",
+            (user_ref,),
+        )
+    return {"participant": rows, "answers": answers, "progress": progress}
+
+
+@pytest.fixture
+def contract_settings(tmp_path: Path) -> Settings:
+    return Settings(_env_file=None, db=tmp_path / "contract.db", flood_limit=10_000)
+
+
+async def console_conversation(settings: Settings) -> list[str]:
+    out = io.StringIO()
+    async with open_app(settings) as app:
+        await run_console(app.service, CONSOLE_USER, io.StringIO("\n".join(SCRIPT[1:]) + "\n"), out)
+    # the console starts itself (with /start); its buttons are the numbered lines under a message
+    return [line for line in out.getvalue().splitlines() if not OPTION.match(line)]
+
+
+async def line_conversation(settings: Settings) -> list[str]:
+    async with FakeLineApi() as api:
+        line_settings = Settings(
+            _env_file=None,
+            db=settings.db,
+            flood_limit=settings.flood_limit,
+            line_channel_secret=CHANNEL_SECRET,
+            line_channel_access_token=api.token,
+            line_api_base_url=api.url,
+        )
+        line = await Harness(line_settings, api).start()
+        try:
+            user = line.user(LINE_USER)
+            texts: list[str] = []
+            for typed in SCRIPT:
+                for m in await line.send(user.text(typed)):
+                    # a message with quick replies ends with their numbered legend, for LINE on PC
+                    texts.append(m["text"].rpartition("\n\n")[0] if m.get("quickReply") else m["text"])
+        finally:
+            await line.stop()
+    return texts
+
+
+async def telegram_conversation(settings: Settings, tmp_path: Path) -> list[str]:
+    texts: list[str] = []
+    async with FakeBotAPI() as api:
+        folder = tmp_path / "tg"
+        folder.mkdir()
+        async with running(api, folder) as bot:
+            p = bot.participant(TELEGRAM_USER)
+            for typed in SCRIPT:
+                texts += [c.params["text"] for c in await p.say(typed) if c.method == "sendMessage"]
+    settings.db.unlink(missing_ok=True)
+    (folder / "rabfang.db").rename(settings.db)
+    return texts
+
+
+@pytest.fixture
+async def conversations(contract_settings: Settings, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    results: dict[str, Any] = {}
+    for name, run, user in (
+        ("console", console_conversation(contract_settings), CONSOLE_USER),
+        ("line", line_conversation(contract_settings), LINE_USER),
+        ("telegram", telegram_conversation(contract_settings, tmp_path), str(TELEGRAM_USER)),
+    ):
+        texts = await run
+        results[name] = (texts, await stored(contract_settings, name, user))
+    yield results
+
+
+async def test_the_same_conversation_on_every_channel(conversations: dict[str, Any]) -> None:
+    console_texts, console_state = conversations["console"]
+    for channel in ("line", "telegram"):
+        texts, state = conversations[channel]
+        assert lines(texts) == lines(console_texts), channel
+        assert state == console_state, channel
+    # and the conversation did what the script says
+    answers = console_state["answers"]
+    assert [a[6] for a in answers].count(0) >= 4
+    assert any(a[5] == "ระบบอินเทอร์เน็ตในโรงเรียนยังช้า" for a in answers)
+    (participant,) = console_state["participant"]
+    assert participant[:5] == ("th", "given", "citizen", participant[3], None)
+    assert re.search(r'"step": ?"survey"', participant[5])
