@@ -51,9 +51,31 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
+    """One message: its text (complete on its own: every channel can show it), its buttons, and
+    optionally a file or a card that a channel may draw instead of the text."""
+
     text: str
     buttons: tuple[Button, ...] = ()
     attachment: Attachment | None = None
+    card: Card | None = None
+
+
+@dataclass(frozen=True)
+class Card:
+    """A capability as one card: where the DGA assessed it, where the plan aims for 2027, and the
+    question asked of it now. LINE draws it as a Flex bubble with the reply's buttons inside; a
+    channel without cards shows the reply's text, which says the same. `key` is the capability's
+    (`area.item`): a channel that edits in place knows two cards of one capability apart from two."""
+
+    key: str
+    heading: str  # e.g. "ความสามารถ 2/5 · ด้านการศึกษา"
+    capability: str
+    current: int
+    current_name: str
+    target: int
+    target_name: str
+    question: str
+    levels: int = 5  # the steps of the maturity scale
 
 
 @dataclass(frozen=True)
