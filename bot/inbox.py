@@ -109,21 +109,22 @@ class Inbox:
 
     # ---- receiving -------------------------------------------------------------------------
 
-    async def accept(self, items: Sequence[Incoming]) -> bool:
-        """Store a webhook's events durably, then start processing them. False when they could not
-        be stored: the webhook answers 5xx and the platform delivers them again, and their senders
-        are told "try later" once, where the channel can still answer them."""
+    async def accept(self, items: Sequence[Incoming]) -> list[Incoming] | None:
+        """Store a webhook's events durably, then start processing them; returns those that were
+        new (a replayed or redelivered one was stored before). None when they could not be stored:
+        the webhook answers 5xx and the platform delivers them again, and their senders are told
+        "try later" once, where the channel can still answer them."""
         try:
-            chats = await rows.add(self._db, self.channel, items, self._clock())
+            new = await rows.add(self._db, self.channel, items, self._clock())
         except StorageError:
             log.error("could not store %d %s event(s)", len(items), self.channel)
             for item in items:
                 if self._first_telling(item.event_id):
                     self._spawn(self._tell(item, kept=True))
-            return False
-        for chat in chats:
+            return None
+        for chat in dict.fromkeys(item.user_ref for item in new):
             self._kick(chat)
-        return True
+        return new
 
     # ---- processing ------------------------------------------------------------------------
 

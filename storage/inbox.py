@@ -44,7 +44,18 @@ def encode(item: Incoming) -> tuple[str, str]:
         "data": ev.data,
         "sent_at": ev.sent_at.isoformat() if ev.sent_at else None,
     }
-    return json.dumps(body, ensure_ascii=False), json.dumps(item.context, ensure_ascii=False)
+    return _json(body), _json(item.context)
+
+
+def _json(value: object) -> str:
+    """JSON as readable text, or escaped where the text is not valid UTF-8 (lone surrogates,
+    which a JSON webhook body can carry and SQLite cannot store); reading it back restores them."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text
 
 
 def decode(event_id: str, user_ref: str, body: str, context: str | None) -> Incoming | None:
@@ -66,12 +77,12 @@ def decode(event_id: str, user_ref: str, body: str, context: str | None) -> Inco
     return Incoming(event_id, user_ref, inbound, {str(k): str(v) for k, v in ctx.items()})
 
 
-async def add(db: Database, channel: str, items: Sequence[Incoming], now: datetime) -> list[str]:
-    """Store new events in one transaction; return the chats that got a new row, in order.
+async def add(db: Database, channel: str, items: Sequence[Incoming], now: datetime) -> list[Incoming]:
+    """Store new events in one transaction; return those that were new, in order.
 
     An event whose id is already in the inbox (a replay or a redelivery) is left out.
     Raises StorageError when nothing could be stored."""
-    chats: list[str] = []
+    new: list[Incoming] = []
     async with db.transaction(urgent=True) as conn:  # the platform is waiting for our 200
         for item in items:
             body, context = encode(item)
@@ -80,9 +91,9 @@ async def add(db: Database, channel: str, items: Sequence[Incoming], now: dateti
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, event_id) DO NOTHING",
                 (channel, item.event_id, item.user_ref, body, context, str(uuid.uuid4()), iso(now)),
             )
-            if cur.rowcount == 1 and item.user_ref not in chats:
-                chats.append(item.user_ref)
-    return chats
+            if cur.rowcount == 1:
+                new.append(item)
+    return new
 
 
 async def pending(db: Database, channel: str, user_ref: str) -> list[Row]:

@@ -311,6 +311,7 @@ class Running:
         mark = len(self.errors.records)
         response = send()
         self.call(self.stack.line.idle())
+        self.call(self.stack.telegram.idle())  # a stored update is processed right after the 200
         status = response.status_code
         FIGURES["cases"] += 1
         FIGURES[f"HTTP {status}"] += 1

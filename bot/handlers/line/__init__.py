@@ -156,7 +156,7 @@ class LineChannel:
         items = [item for item in (to_incoming(e, now) for e in events) if item is not None]
         for event in events:
             self._one_to_one_note(event)
-        if items and not await self.inbox.accept(items):
+        if items and await self.inbox.accept(items) is None:
             return PlainTextResponse("try again", status_code=503)  # LINE redelivers
         return Response(status_code=200)
 

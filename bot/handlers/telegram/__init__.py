@@ -287,7 +287,12 @@ class TelegramChannel:
         if update is None or not well_formed(update):
             return Response(status_code=400)
         item = self._convert(update)
-        if item is None or await self.inbox.accept([item]):
+        if item is None:
+            return Response(status_code=200)
+        new = await self.inbox.accept([item])
+        if new is not None:
+            if not new and item.context.get("callback"):
+                self._aside(Aside(callback=item.context["callback"]))  # a replayed tap: stop its spinner again
             return Response(status_code=200)
         # 500 makes Telegram deliver the update again; the inbox absorbs what was stored.
         log.warning("telegram: update %s not stored; answering 500 so Telegram delivers it again", update.update_id)
