@@ -147,7 +147,8 @@ class GroupCommitDatabase(Database):
             if pid is not None:
                 await sdb._erase(db, pid, channel, now)
         else:
-            await sdb._save(db, pid, channel, user_ref, self.pseudonym(channel, user_ref), state, outcome.state, now)
+            who = (channel, user_ref, self.pseudonym(channel, user_ref))
+            await sdb._save(db, pid, who, state, outcome.state, now, None)
         return outcome
 
 

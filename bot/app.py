@@ -42,6 +42,8 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
     key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
     db = await Database.open(settings.db, key)
     try:
+        if await db.record_survey_version(catalog.version, catalog.canonical, utcnow()):
+            log.info("surveys: version %s recorded", catalog.version)
         doorbell = Doorbell()
         admin = Admin(db, catalog, settings, utcnow, doorbell, export=_chat_export(db, catalog, settings, utcnow))
         yield App(settings, catalog, db, Service(db, catalog, settings, utcnow, admin=admin), doorbell)

@@ -161,7 +161,7 @@ def validate_surveys(settings: Settings, files: list[Path]) -> int:
         return 1
     checked = files or survey_files(directory)
     _print_areas(catalog)
-    print(f"{len(checked)} file(s) valid.")
+    print(f"{len(checked)} file(s) valid (survey version {catalog.version}).")
     return 0
 
 

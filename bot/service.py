@@ -160,7 +160,9 @@ class Service:
 
         else:
             decide = _flooded(verdict)
-        outcome = await self.db.handle_event(channel, user_ref, event_id, decide, now, inbox_seq=inbox_seq)
+        outcome = await self.db.handle_event(
+            channel, user_ref, event_id, decide, now, inbox_seq=inbox_seq, survey_version=self.catalog.version
+        )
         if outcome is None:
             return None
         if channel != "console":

@@ -125,6 +125,14 @@ TABLES: tuple[Table, ...] = (
             C("text", "text", "The free-text answer; empty for ratings."),
             LANGUAGE,
             ANSWERED,
+            C(
+                "survey_version",
+                "text",
+                "The surveys the answer was given under: a short hash of their whole content (capabilities, "
+                "levels, questions, wording), recorded when the bot loaded them. Answers given under different "
+                "versions may have seen different wording or levels; empty for answers stored before versions "
+                "were recorded.",
+            ),
         ),
         _responses,
         Snapshot.count_responses,

@@ -171,10 +171,12 @@ class Database:
         now: datetime,
         *,
         inbox_seq: int | None = None,
+        survey_version: str | None = None,
     ) -> Outcome | None:
         """The unit of work of one event, all or nothing: claim its id, load the participant, apply
         `decide` (a pure function of their state: the engine's decision, no I/O), store the result,
-        and mark the inbox row it came from (`inbox_seq`) processed. One write transaction.
+        and mark the inbox row it came from (`inbox_seq`) processed. One write transaction. Answers
+        given now keep `survey_version`, the surveys they were given under.
 
         Returns None when the event id was seen before (a redelivery changes nothing)."""
         async with self.transaction() as db:
@@ -194,7 +196,13 @@ class Database:
             else:
                 if pid is not None or outcome.state != state:
                     await _save(
-                        db, pid, channel, user_ref, self.pseudonym(channel, user_ref), state, outcome.state, now
+                        db,
+                        pid,
+                        (channel, user_ref, self.pseudonym(channel, user_ref)),
+                        state,
+                        outcome.state,
+                        now,
+                        survey_version,
                     )
                 # else: someone we never heard from, whose event changed nothing (a forged tap, a
                 # sticker): there is nothing about them worth keeping, not even their platform id
@@ -244,6 +252,16 @@ class Database:
     async def load_state(self, channel: str, user_ref: str, now: datetime | None = None) -> State:
         async with self._lock:
             return (await _load(self._conn, channel, user_ref, now or datetime.now(UTC)))[1]
+
+    async def record_survey_version(self, version: str, content: str, now: datetime) -> bool:
+        """Keep the surveys in use by their version, once; True when this version is new."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO survey_versions (version, first_loaded_at, content) VALUES (?, ?, ?)"
+                " ON CONFLICT (version) DO NOTHING",
+                (version, iso(now), content),
+            )
+            return cur.rowcount == 1
 
     async def is_active(self, channel: str, user_ref: str) -> bool | None:
         """Whether a participant still follows the bot; None when there is no such participant."""
@@ -432,14 +450,15 @@ _CURSOR_FIELDS = {"step", "area", "key", "resume", "pending_area"}
 async def _save(
     db: aiosqlite.Connection,
     pid: int | None,
-    channel: str,
-    user_ref: str,
-    pseudonym: str,
+    who: tuple[str, str, str],
     old: State,
     new: State,
     now: datetime,
+    survey_version: str | None,
 ) -> None:
-    """Write what changed between `old` and `new`: the participant row, answers, progress."""
+    """Write what changed between `old` and `new`: the participant row, answers, progress.
+    `who` is (channel, user_ref, pseudonym)."""
+    channel, user_ref, pseudonym = who
     cursor = json.dumps(new.model_dump(mode="json", include=_CURSOR_FIELDS), ensure_ascii=False)
     values = (
         new.lang,
@@ -469,12 +488,15 @@ async def _save(
     changed = [(k, a) for k, a in new.answers.items() if old.answers.get(k) != a]
     if changed:
         await db.executemany(
-            "INSERT INTO answers (participant_id, area, item, question, option, value, text, skipped, lang, answered_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO answers (participant_id, area, item, question, option, value, text, skipped, lang,"
+            " answered_at, survey_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (participant_id, area, item, question) DO UPDATE SET option = excluded.option,"
             " value = excluded.value, text = excluded.text, skipped = excluded.skipped, lang = excluded.lang,"
-            " answered_at = excluded.answered_at",
-            [(pid, *split_key(k), a.option, a.value, a.text, int(a.skipped), a.lang, iso(a.at)) for k, a in changed],
+            " answered_at = excluded.answered_at, survey_version = excluded.survey_version",
+            [
+                (pid, *split_key(k), a.option, a.value, a.text, int(a.skipped), a.lang, iso(a.at), survey_version)
+                for k, a in changed
+            ],
         )
     gone = [k for k in old.answers if k not in new.answers]
     if gone:

@@ -212,7 +212,9 @@ async def seed(db: Database, catalog: Catalog, people: list[P] = PEOPLE) -> dict
             completed={a: at(m) for a, m in p.completed.items()},
             registrations={sessions[name]: at(m) for name, m in p.registrations.items()},
         )
-        await db.handle_event(p.channel, p.user_ref, None, lambda _old, s=state: Outcome(state=s), at(0))
+        await db.handle_event(
+            p.channel, p.user_ref, None, lambda _old, s=state: Outcome(state=s), at(0), survey_version=catalog.version
+        )
     return sessions
 
 
@@ -284,6 +286,7 @@ async def test_responses_are_exact(db: Database, catalog: Catalog, exported: Pat
                         "text": neutral(str(value)) if text else "",
                         "language": p.lang,
                         "answered_at": bkk(minute),
+                        "survey_version": catalog.version,
                     },
                 )
             )

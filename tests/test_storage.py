@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
+from bot.config import Settings
 from bot.model import Inbound
 from bot.service import Service
+from bot.surveys import Catalog
 from storage import Database, StorageError
 
 from .conftest import Clock
@@ -154,3 +157,18 @@ async def test_the_writer_lock_serves_urgent_work_first_and_survives_cancellatio
     lock.release()
     await asyncio.gather(*tasks)
     assert order == ["webhook", "a", "b"] and not lock.locked()
+
+
+async def test_each_survey_version_is_recorded_once_and_answers_keep_theirs(
+    db: Database, catalog: Catalog, clock: Clock
+) -> None:
+    assert await db.record_survey_version(catalog.version, catalog.canonical, clock())
+    assert not await db.record_survey_version(catalog.version, catalog.canonical, clock())
+    rows = await db.fetch_all("SELECT version, content FROM survey_versions")
+    assert [r[0] for r in rows] == [catalog.version]
+    assert json.loads(rows[0][1])["areas"][0]["id"] == next(iter(catalog.areas))
+    service = Service(db, catalog, Settings(_env_file=None, db=db.path, flood_limit=10_000), clock)
+    for typed in ("hi", "1", "ยินยอม", "1", "1", "ข้าม", "1", "4"):  # to the first answer of the first area
+        await service.handle("console", "v", Inbound("text", text=typed))
+    answers = await db.fetch_all("SELECT survey_version FROM answers")
+    assert answers == [(catalog.version,)]

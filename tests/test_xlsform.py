@@ -3,6 +3,7 @@ made for KoboToolbox/ODK is refused cell by cell; Catalog.version follows the co
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -472,6 +473,8 @@ def test_a_user_edits_the_workbook_and_the_bot_asks_the_new_capability(tmp_path:
         assert run.returncode == 0, run.stderr
         return run
 
+    # someone answers under the shipped surveys first
+    rabfang("demo", "--user", "early", stdin="\n".join(["1", "1", "2", "3", "3", "1", "4"]) + "\n")
     rabfang("surveys", "export", "--out", "s.xlsx")
     book = openpyxl.load_workbook(tmp_path / "s.xlsx")
     ws = book["capabilities"]
@@ -494,6 +497,17 @@ def test_a_user_edits_the_workbook_and_the_bot_asks_the_new_capability(tmp_path:
     assert "ข้อ 7/21 · ด้านการศึกษา\nขีดความสามารถ: ครูผู้ช่วยปัญญาประดิษฐ์\nสถานภาพปัจจุบัน: ระดับ 1 " in demo.stdout
     assert "ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ 2 " in demo.stdout
     assert "ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ 5 " in demo.stdout  # lifelong platform's new target
+
+    # the export tells the two apart: each answer carries the surveys it was given under
+    rabfang("export", "--out", "e")
+    with (tmp_path / "e" / "responses.csv").open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    edited = load_catalog(tmp_path / "dir").version
+    versions = {(r["item_id"], r["survey_version"]) for r in rows}
+    assert ("learner_data", catalog.version) in versions  # the early answer, under the shipped surveys
+    assert ("ai_tutor", edited) in versions and edited != catalog.version
+    readme = (tmp_path / "e" / "README.txt").read_text(encoding="utf-8-sig")
+    assert "survey_version" in readme
 
 
 def test_the_committed_template_is_the_shipped_surveys(catalog: Catalog) -> None:

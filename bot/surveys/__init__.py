@@ -101,12 +101,17 @@ class Catalog:
 
         Areas are hashed in menu order without their `order` numbers: the sequence is content, the
         numbers that produce it are not. Any change to a text, level, option or question changes it."""
+        return hashlib.sha256(self.canonical.encode()).hexdigest()[:12]
+
+    @cached_property
+    def canonical(self) -> str:
+        """The survey content as canonical JSON (NFC, sorted keys): what `version` hashes."""
         content = {
             "common": self.common.model_dump(mode="json"),
             "areas": [a.model_dump(mode="json", exclude={"order"}) for a in self.areas.values()],
         }
-        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(unicodedata.normalize("NFC", canonical).encode()).hexdigest()[:12]
+        text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return unicodedata.normalize("NFC", text)
 
     @cached_property
     def longest_button_data(self) -> tuple[str, int]:
