@@ -561,3 +561,23 @@ async def test_push_reports_failure_without_raising(line: Harness) -> None:
     assert await line.channel.push(ALICE, [Reply("hello")]) == "failed"
     line.api.fail("push", 403, "Access to this API is not available for your account")
     assert await line.channel.push(ALICE, [Reply("hello")]) == "failed"
+
+
+async def test_one_write_transaction_per_event_after_the_receipt(line: Harness) -> None:
+    """A webhook body costs one write for its receipt, then each event one: claim, decide, save and
+    mark the inbox row together (docs/architecture.md shows the path)."""
+    alice = line.user(ALICE)
+    await onboard(line, alice)
+    statements: list[str] = []
+    await line.app.db._conn.set_trace_callback(statements.append)
+    try:
+        await line.send(alice.tap(lambda a: a["data"] == "area=health"))
+        one = [s for s in statements if s.startswith("BEGIN")]
+        statements.clear()
+        await line.send(alice.text("4"), alice.text("4"), alice.text("3"))
+        three = [s for s in statements if s.startswith("BEGIN")]
+    finally:
+        await line.app.db._conn.set_trace_callback(None)
+    assert len(one) == 2, one  # the receipt, the event
+    assert len(three) == 4, three  # one receipt for the body, then one per event
+    assert all(s == "BEGIN IMMEDIATE" for s in one + three)
