@@ -94,7 +94,7 @@ nav ul {{ columns: 2; padding-left: 1.2rem; }}
 table {{ border-collapse: collapse; margin: .5rem 0 1rem; font-size: .92rem; }}
 th, td {{ border: 1px solid #ddd; padding: .25rem .5rem; text-align: left; vertical-align: top; }}
 td.num, th.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.tables {{ display: flex; flex-wrap: wrap; gap: 1.5rem; }}
+.tables {{ display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }}
 article.item {{ border: 1px solid #e3e3e3; border-radius: 6px; padding: .75rem 1rem; margin: 1rem 0;
   break-inside: avoid; }}
 .levels {{ display: flex; gap: .25rem; align-items: center; margin: .25rem 0 .75rem; flex-wrap: wrap; }}
@@ -117,7 +117,7 @@ article.item {{ border: 1px solid #e3e3e3; border-radius: 6px; padding: .75rem 1
 .div span + span {{ border-left: 1px solid #fff; }}
 .dists {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: .5rem 1.5rem; margin: .5rem 0; }}
 figure.dist {{ margin: 0; break-inside: avoid; }} figure.dist figcaption {{ font-weight: 600; font-size: .9rem; }}
-.dist .row {{ display: grid; grid-template-columns: 4.5rem 1fr 7.5rem; gap: .4rem; align-items: center;
+.dist .row {{ display: grid; grid-template-columns: 4.5rem 1fr 10rem; gap: .4rem; align-items: center; white-space: nowrap;
   font-size: .85rem; margin: .12rem 0; }}
 .dist .b {{ height: 1.15rem; background: #f3f3f3; }} .dist .b span {{ line-height: 1.15rem; }}
 .dist .lower {{ background: repeating-linear-gradient(135deg, #f4a582, #f4a582 3px, #fbe0d0 3px, #fbe0d0 6px); }}
@@ -126,7 +126,8 @@ figure.dist {{ margin: 0; break-inside: avoid; }} figure.dist figcaption {{ font
 .dist .mark {{ font-size: .78rem; }}
 .legend i.dist-lower {{ background: repeating-linear-gradient(135deg, #f4a582, #f4a582 3px, #fbe0d0 3px, #fbe0d0 6px); }}
 .legend i.dist-plan {{ background: #1b4f8a; }} .legend i.dist-higher {{ background: #92c5de; }}
-.s1 {{ background: var(--s1); color: #fff; }} .s2 {{ background: var(--s2); }} .s3 {{ background: var(--s3); }}
+.s1, .s2 {{ background-image: repeating-linear-gradient(135deg, rgba(255,255,255,.4) 0 2px, transparent 2px 6px); }}
+.s1 {{ background-color: var(--s1); color: #fff; }} .s2 {{ background-color: var(--s2); }} .s3 {{ background: var(--s3); }}
 .s4 {{ background: var(--s4); }} .s5 {{ background: var(--s5); color: #fff; }}
 .dk {{ background: repeating-linear-gradient(45deg, #eee, #eee 4px, #fff 4px, #fff 8px); }}
 .legend {{ display: flex; flex-wrap: wrap; gap: .75rem; font-size: .85rem; margin: .5rem 0; }}
@@ -134,7 +135,8 @@ figure.dist {{ margin: 0; break-inside: avoid; }} figure.dist figcaption {{ font
   border: 1px solid #ccc; }}
 td.pct {{ background: linear-gradient(to right, #cfe3f1 var(--p), transparent var(--p)); min-width: 7rem; }}
 table.compare {{ break-inside: avoid; }} table.compare caption {{ text-align: left; font-weight: 600; }}
-table.compare td small {{ display: block; line-height: 1.25; }}
+table.compare td small {{ display: block; line-height: 1.25; }} table.compare td.pct {{ background: none; min-width: 6.5rem; }}
+table.compare td.pct.small {{ background: #fff8e6; }}
 .themes table {{ width: 100%; }} .themes td.ex {{ overflow-wrap: anywhere; color: #333; font-size: .88rem; }}
 .chips {{ margin: .25rem 0 .75rem; }} .chip {{ display: inline-block; margin: .15rem .3rem .15rem 0;
   padding: .05rem .6rem; border: 1px solid #cfe3f1; background: #eef5fb; border-radius: 999px; }}
@@ -149,7 +151,8 @@ footer {{ margin-top: 3rem; font-size: .85rem; color: var(--muted); border-top: 
   html {{ font-size: 10pt; }} body {{ max-width: none; padding: 0; }}
   .toggle {{ display: none; }} a {{ color: inherit; text-decoration: none; }}
   section.area {{ break-before: page; }} h2, h3, h4, figcaption, caption {{ break-after: avoid; }}
-  article.item {{ border-color: #999; }} .chart > div, figure.dist, .dist .row, tr, .findings li {{ break-inside: avoid; }}
+  article.item {{ border-color: #999; break-inside: auto; }} .levels, .findings {{ break-after: avoid; }}
+  .chart > div, figure.dist, .dist .row, tr, .findings li, .comments li {{ break-inside: avoid; }}
   * {{ -webkit-print-color-adjust: exact; print-color-adjust: exact; }}
 }}
 """
@@ -333,7 +336,7 @@ class Report:
                 side = "higher"
             mark = ""
             if level == m.plan and m.marks:
-                mark = f' <span class="mark">◀ {bi("แผน", "plan")}: {bi(*PLAN_MARK[m.marks])}</span>'
+                mark = f' <span class="mark">◀ {bi(*PLAN_MARK[m.marks])}</span>'
             rows.append(
                 f'<div class="row{" is-plan" if level == m.plan else ""}">'
                 f'<span class="lab" title="{esc(self.level_text(level))}">{bi("ระดับ", "Level")} {level}</span>'
@@ -406,9 +409,8 @@ class Report:
         for g in groups:
             cells = []
             for key in keys:
-                f = self.finding(dimension, g, key)
-                cells.append(self.compare_cell(f))
-            body.append(f"<tr><th>{self.group_label(dimension, g)}</th>{''.join(cells)}</tr>")
+                cells.append(self.compare_cell(self.finding(dimension, g, key), key))
+            body.append(f'<tr data-group="{esc(g)}"><th>{self.group_label(dimension, g)}</th>{"".join(cells)}</tr>')
         kinds = {self.measure(k).kind for k in keys}
         what = []
         if "rating" in kinds:
@@ -426,10 +428,11 @@ class Report:
             f"<th>{group_head}</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
         )
 
-    def compare_cell(self, f: Finding) -> str:
+    def compare_cell(self, f: Finding, key: Key) -> str:
+        q = esc(key[2])
         if not f.n:
             dk = f" <small>{bi('ไม่ทราบ', 'DK')} {f.tally.dk}</small>" if f.tally.dk else ""
-            return f'<td class="num">–{dk}</td>'
+            return f'<td class="num" data-q="{q}">–{dk}</td>'
         pct_value, ci = f.pct, f.ci
         flag = f' <span class="flag" title="n &lt; {SMALL_N}">⚠</span>' if f.small else ""
         main = f"<b>{whole(pct_value)}%</b>" if pct_value is not None else "–"
@@ -438,7 +441,7 @@ class Report:
         if f.measure.kind == "level" and f.lower is not None and f.higher is not None:
             extra = f"<small>↓{whole(f.share(f.lower) or 0)}% ↑{whole(f.share(f.higher) or 0)}%</small>"
         return (
-            f'<td class="num pct{" small" if f.small else ""}" style="--p:{pct_value or 0:.1f}%">'
+            f'<td class="num pct{" small" if f.small else ""}" data-q="{q}" style="--p:{pct_value or 0:.1f}%">'
             f"{main}{flag}{interval}<small>n = {f.n}</small>{extra}</td>"
         )
 
@@ -541,14 +544,20 @@ class Report:
             keys = [(area.id, item.id, s.question.id) for s in steps if s.question.kind in CLOSED]
             ratings = [k for k in keys if self.measure(k).kind == "rating"]
             picks = [k for k in keys if self.measure(k).kind == "level"]
+            answered = any(self.stats.get("all", "", k).n or self.stats.get("all", "", k).dk for k in keys)
             self.w(
                 f'<article class="item" id="item-{esc(area.id)}-{esc(item.id)}">',
                 f"<h4>{number}. {tx(item.capability)}</h4>",
                 self.levels(item),
                 self.statements(keys),
-                self.chart(ratings),
-                f'<div class="dists">{"".join(self.distribution(k) for k in picks)}</div>' if picks else "",
-                f'<div class="tables">{"".join(self.compare(keys, d) for d in self.compare_dims())}</div>',
+            )
+            if answered:  # an unanswered capability says so in its statements; empty charts add nothing
+                self.w(
+                    self.chart(ratings),
+                    f'<div class="dists">{"".join(self.distribution(k) for k in picks)}</div>' if picks else "",
+                    f'<div class="tables">{"".join(self.compare(keys, d) for d in self.compare_dims())}</div>',
+                )
+            self.w(
                 self.theme_chips(self.themes.of("item", area.id, item.id)[:CHIPS], bi("ประเด็นหลัก", "Key themes")),
             )
             for s in steps:
