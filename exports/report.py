@@ -331,9 +331,7 @@ class Report:
         for level in range(1, 6):
             count = t.counts[level - 1]
             share = 100 * count / f.n if f.n else 0.0
-            side = "plan" if level == m.plan else "lower" if m.plan and level < m.plan else "higher"
-            if m.plan is None:
-                side = "higher"
+            side = "higher" if m.plan is None or level > m.plan else "plan" if level == m.plan else "lower"
             mark = ""
             if level == m.plan and m.marks:
                 mark = f' <span class="mark">◀ {bi(*PLAN_MARK[m.marks])}</span>'

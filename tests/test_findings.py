@@ -469,3 +469,53 @@ def shutil_which(name: str) -> str | None:
     import shutil
 
     return shutil.which(name)
+
+
+async def test_a_question_the_survey_no_longer_has_is_read_as_a_rating(db: Database, tmp_path: Path) -> None:
+    """Answers to the agreement questions, exported with surveys that now ask level picks instead."""
+    from tests.test_export import PEOPLE, seed
+
+    await seed(db, levels_catalog(), PEOPLE)
+    await write_export(db, tmp_path / "e", catalog=levels_catalog())
+    rows = read_csv(tmp_path / "e" / "summary.csv")
+    old = next(
+        r for r in rows if r["scope"] == "all" and r["item_id"] == "learner_data" and r["question_id"] == "current"
+    )
+    assert (old["section"], old["n"], old["pct_agree"], old["pct_plan"]) == ("rating", "3", "33.3", "")
+    new = next(
+        r
+        for r in rows
+        if r["scope"] == "all" and r["item_id"] == "learner_data" and r["question_id"] == "current_level"
+    )
+    assert (new["section"], new["n"], new["plan_level"], new["pct_plan"]) == ("level", "0", "2", "")
+
+
+async def test_a_round_dimension_slots_into_the_comparisons(tmp_path: Path) -> None:
+    """Delphi rounds are a later issue: a "round" scope in the statistics is compared like a group."""
+    import io
+
+    from exports.report import Peekable, Report
+    from exports.summary import Stats
+
+    catalog = levels_catalog()
+    key = ("health", "info_exchange", "target_level")
+    stats = Stats()
+    for scope, group, counts in (
+        ("all", "", (0, 10, 40, 30, 0)),
+        ("round", "1", (0, 8, 25, 7, 0)),
+        ("round", "2", (0, 2, 15, 23, 0)),
+    ):
+        stats.add(scope, group, key, counts, 0)
+
+    async def nothing():  # no comments
+        return
+        yield
+
+    out = io.StringIO()
+    await Report(catalog, out, stats, {}).area(catalog.areas["health"], Peekable(nothing()))
+    en = findings(out.getvalue(), "en")
+    first = CELL.match(en.cells[("item-health-info_exchange", "round", "1", "target_level")])
+    second = CELL.match(en.cells[("item-health-info_exchange", "round", "2", "target_level")])
+    assert first and second
+    assert (first["pct"], first["n"]) == ("18", "40") and (second["pct"], second["n"]) == ("58", "40")
+    assert "Round 2" in parse(out.getvalue(), "en").text
