@@ -4,7 +4,8 @@
 - `write_dated_export`, `prune`: the scheduled export's dated folders and retention.
 - `export_zip`, `export_zip_bytes`, `export_attachment`: the set as a zip (Telegram /export).
 - `exports.links`: signed, expiring download links and the `GET /exports/{token}` route (LINE).
-- `exports.report.write_report`: the self-contained HTML report.
+- `exports.report.write_report`: the self-contained HTML report; its findings' sentences are in
+  `exports.findings`, the statistics behind them (Wilson intervals, level picks) in `exports.summary`.
 - `exports.themes.find_themes`: recurring themes of the free text (Thai-aware), for themes.csv and the report.
 
 Everything here reads through `storage.queries.Snapshot` (`async with snapshot(db) as snap:`), never

@@ -1,12 +1,16 @@
 """`rabfang report`: one self-contained HTML file (no network fetches), Thai with English available.
 
-Per area: each capability with its current level and 2027 target, stacked bars of its three
-ratings with n and % agree, the breakdown by stakeholder group, respondents by channel and
-region, the recurring themes of the comments (exports.themes: per area, per capability, and per
-stakeholder group at the end), and the free-text answers grouped per question. Charts are CSS bars in a Thai system font
-stack; every string from the database or the survey files is HTML-escaped, and a Content Security
-Policy forbids any fetch and any script but the page's own language switch. The file is streamed
-(comments may be many) under a temporary name and renamed when complete.
+Per area: respondents by channel and region, the recurring themes of the comments (exports.themes),
+then each capability with its current level and 2027 target and its findings stated as sentences
+(exports.findings): the headline share with its 95% Wilson interval and n, a visible warning where
+n < 30; diverging bars centred on "not sure" for agreement questions, the distribution of levels
+picked with the plan's level marked for level picks; the same findings by stakeholder group and by
+region (and by round, when answers carry one), small groups flagged; key themes and the free-text
+answers. Charts are CSS in a Thai system font stack, printable on A4 (a page per area, no bar cut
+across pages, readable in greyscale). Every string from the database or the survey files is
+HTML-escaped, and a Content Security Policy forbids any fetch and any script but the page's own
+language switch. The file is streamed (comments may be many) under a temporary name and renamed when
+complete.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from storage import Database
 from storage.queries import Filter, snapshot
 
 from .csvfiles import BANGKOK, atomic_file, private_dir
-from .summary import Key, Stats, Tally, group_order, rating_stats
+from .findings import Pair, sentence, small_warning, whole
+from .summary import CLOSED, SMALL_N, Finding, Key, Measure, Stats, group_order, measure, rating_stats
 from .themes import Theme, Themes, find_themes, shorten
 
 FONT_STACK = (
@@ -38,7 +43,18 @@ SHORT_QUESTION = {
     "current": ("สถานภาพปัจจุบันถูกต้องและครบถ้วน", "Current status correct and complete"),
     "feasible": ("เป้าหมายปี 2570 เป็นไปได้", "2027 target feasible"),
     "appropriate": ("เป้าหมายปี 2570 เหมาะสม", "2027 target appropriate"),
+    "current_level": ("ระดับปัจจุบัน", "Current level"),
+    "target_level": ("ระดับเป้าหมายปี 2570", "2027 target level"),
 }
+# The dimensions each capability's findings are compared by; "round" (Delphi) only when answers carry one.
+COMPARE = ("round", "stakeholder_group", "region")
+COMPARE_TITLES = {
+    "round": ("แยกตามรอบ", "By round"),
+    "stakeholder_group": ("แยกตามกลุ่มผู้มีส่วนได้ส่วนเสีย", "By stakeholder group"),
+    "region": ("แยกตามภูมิภาค", "By region"),
+}
+COMPARE_HEADS = {"round": ("รอบ", "Round"), "stakeholder_group": ("กลุ่ม", "Group"), "region": ("ภูมิภาค", "Region")}
+PLAN_MARK = {"current": ("ตามที่ประเมิน", "as assessed"), "target": ("ตามที่เสนอ", "as proposed")}
 CHANNEL_NAMES = {"line": ("LINE", "LINE"), "telegram": ("Telegram", "Telegram"), "console": ("คอนโซล", "Console")}
 NOT_GIVEN = ("ไม่ระบุ", "Not given")
 SCALE = (
@@ -78,25 +94,49 @@ nav ul {{ columns: 2; padding-left: 1.2rem; }}
 table {{ border-collapse: collapse; margin: .5rem 0 1rem; font-size: .92rem; }}
 th, td {{ border: 1px solid #ddd; padding: .25rem .5rem; text-align: left; vertical-align: top; }}
 td.num, th.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.tables {{ display: flex; flex-wrap: wrap; gap: 1.5rem; }}
+.tables {{ display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }}
 article.item {{ border: 1px solid #e3e3e3; border-radius: 6px; padding: .75rem 1rem; margin: 1rem 0;
   break-inside: avoid; }}
 .levels {{ display: flex; gap: .25rem; align-items: center; margin: .25rem 0 .75rem; flex-wrap: wrap; }}
 .lv {{ width: 2rem; text-align: center; border: 1px solid #bbb; border-radius: 3px; font-size: .8rem; }}
 .lv.cur {{ background: var(--s5); color: #fff; border-color: var(--s5); }}
 .lv.tgt {{ background: #cfe3f1; border-color: var(--s4); }}
-.chart {{ display: grid; grid-template-columns: minmax(12rem, 16rem) 1fr 15rem; gap: .35rem .75rem;
-  align-items: center; }}
-.bar {{ display: flex; height: 1.5rem; border-radius: 3px; overflow: hidden; background: #f1f1f1; }}
-.bar span {{ display: block; height: 100%; font-size: .75rem; line-height: 1.5rem; text-align: center;
+.findings {{ margin: .25rem 0 .75rem; padding-left: 1.2rem; }} .findings li {{ margin: .2rem 0; }}
+.warn {{ display: inline-block; margin: .1rem 0 .1rem .25rem; padding: 0 .4rem; border: 1.5px solid #8a5a00;
+  border-radius: 3px; background: #fff4d6; color: #5a3a00; font-size: .85rem; font-weight: 600; }}
+.flag {{ color: #8a5a00; font-weight: 700; }} td.small {{ background: #fff8e6; }}
+.chart {{ display: grid; grid-template-columns: minmax(10rem, 14rem) 1fr 12rem; gap: .35rem .75rem;
+  align-items: center; margin: .5rem 0; }}
+.chart > div {{ break-inside: avoid; }}
+.axis {{ display: grid; grid-template-columns: 1fr 1fr; font-size: .75rem; color: var(--muted); }}
+.axis span:first-child {{ text-align: right; padding-right: .4rem; }} .axis span:last-child {{ padding-left: .4rem; }}
+.div {{ display: grid; grid-template-columns: 1fr 1fr; height: 1.5rem; background: #f6f6f6; }}
+.div .neg {{ display: flex; justify-content: flex-end; }} .div .pos {{ display: flex; border-left: 2px solid #222; }}
+.div span, .dist .b span {{ display: block; height: 100%; font-size: .72rem; line-height: 1.5rem; text-align: center;
   overflow: hidden; white-space: nowrap; -webkit-print-color-adjust: exact; print-color-adjust: exact; }}
-.s1 {{ background: var(--s1); color: #fff; }} .s2 {{ background: var(--s2); }} .s3 {{ background: var(--s3); }}
+.div span + span {{ border-left: 1px solid #fff; }}
+.dists {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: .5rem 1.5rem; margin: .5rem 0; }}
+figure.dist {{ margin: 0; break-inside: avoid; }} figure.dist figcaption {{ font-weight: 600; font-size: .9rem; }}
+.dist .row {{ display: grid; grid-template-columns: 4.5rem 1fr 10rem; gap: .4rem; align-items: center; white-space: nowrap;
+  font-size: .85rem; margin: .12rem 0; }}
+.dist .b {{ height: 1.15rem; background: #f3f3f3; }} .dist .b span {{ line-height: 1.15rem; }}
+.dist .lower {{ background: repeating-linear-gradient(135deg, #f4a582, #f4a582 3px, #fbe0d0 3px, #fbe0d0 6px); }}
+.dist .plan {{ background: #1b4f8a; }} .dist .higher {{ background: #92c5de; }}
+.dist .row.is-plan {{ font-weight: 700; }} .dist .row.is-plan .lab::after {{ content: " ◆"; }}
+.dist .mark {{ font-size: .78rem; }}
+.legend i.dist-lower {{ background: repeating-linear-gradient(135deg, #f4a582, #f4a582 3px, #fbe0d0 3px, #fbe0d0 6px); }}
+.legend i.dist-plan {{ background: #1b4f8a; }} .legend i.dist-higher {{ background: #92c5de; }}
+.s1, .s2 {{ background-image: repeating-linear-gradient(135deg, rgba(255,255,255,.4) 0 2px, transparent 2px 6px); }}
+.s1 {{ background-color: var(--s1); color: #fff; }} .s2 {{ background-color: var(--s2); }} .s3 {{ background: var(--s3); }}
 .s4 {{ background: var(--s4); }} .s5 {{ background: var(--s5); color: #fff; }}
 .dk {{ background: repeating-linear-gradient(45deg, #eee, #eee 4px, #fff 4px, #fff 8px); }}
 .legend {{ display: flex; flex-wrap: wrap; gap: .75rem; font-size: .85rem; margin: .5rem 0; }}
 .legend i {{ display: inline-block; width: .9rem; height: .9rem; vertical-align: -2px; margin-right: .25rem;
   border: 1px solid #ccc; }}
 td.pct {{ background: linear-gradient(to right, #cfe3f1 var(--p), transparent var(--p)); min-width: 7rem; }}
+table.compare {{ break-inside: avoid; }} table.compare caption {{ text-align: left; font-weight: 600; }}
+table.compare td small {{ display: block; line-height: 1.25; }} table.compare td.pct {{ background: none; min-width: 6.5rem; }}
+table.compare td.pct.small {{ background: #fff8e6; }}
 .themes table {{ width: 100%; }} .themes td.ex {{ overflow-wrap: anywhere; color: #333; font-size: .88rem; }}
 .chips {{ margin: .25rem 0 .75rem; }} .chip {{ display: inline-block; margin: .15rem .3rem .15rem 0;
   padding: .05rem .6rem; border: 1px solid #cfe3f1; background: #eef5fb; border-radius: 999px; }}
@@ -106,7 +146,15 @@ td.pct {{ background: linear-gradient(to right, #cfe3f1 var(--p), transparent va
   overflow-wrap: anywhere; }}
 .comments li small {{ white-space: normal; }}
 footer {{ margin-top: 3rem; font-size: .85rem; color: var(--muted); border-top: 1px solid #ddd; padding-top: .5rem; }}
-@media print {{ .toggle {{ display: none; }} body {{ max-width: none; }} }}
+@media print {{
+  @page {{ size: A4; margin: 14mm 12mm 16mm; }}
+  html {{ font-size: 10pt; }} body {{ max-width: none; padding: 0; }}
+  .toggle {{ display: none; }} a {{ color: inherit; text-decoration: none; }}
+  section.area {{ break-before: page; }} h2, h3, h4, figcaption, caption {{ break-after: avoid; }}
+  article.item {{ border-color: #999; break-inside: auto; }} .levels, .findings {{ break-after: avoid; }}
+  .chart > div, figure.dist, .dist .row, tr, .findings li, .comments li {{ break-inside: avoid; }}
+  * {{ -webkit-print-color-adjust: exact; print-color-adjust: exact; }}
+}}
 """
 
 
@@ -128,10 +176,6 @@ def bi(th: str, en: str) -> str:
 
 def tx(text: Text) -> str:
     return bi(text.th, text.en)
-
-
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}%"
 
 
 class Peekable:
@@ -175,6 +219,7 @@ class Report:
         self.stats = stats
         self.counts = counts  # area -> (dimension, value) -> Counts; dimension "channel" | "region" | "all"
         self.themes = themes or Themes()
+        self._measures: dict[Key, Measure] = {}
 
     def w(self, *parts: str) -> None:
         self.fh.write("".join(parts))
@@ -186,6 +231,8 @@ class Report:
             return bi(*NOT_GIVEN)
         if scope == "channel":
             return bi(*CHANNEL_NAMES.get(value, (value, value)))
+        if scope == "round":
+            return bi(f"รอบที่ {value}", f"Round {value}")
         profile = self.catalog.common.profile
         options = profile.group if scope == "stakeholder_group" else profile.region
         found = next((o for o in options if o.id == value), None)
@@ -203,26 +250,111 @@ class Report:
 
     # ---- pieces -----------------------------------------------------------------------------
 
-    def bar(self, t: Tally) -> str:
-        total = t.n + t.dk
-        if not total:
-            return '<div class="bar" role="img" aria-label="no answers"></div>'
-        parts, described = [], []
-        for (cls, mark, th, en), count in zip(SCALE, [*t.counts, t.dk], strict=True):
-            if not count:
-                continue
-            width = 100 * count / total
-            label = str(count) if width >= 6 else ""
-            parts.append(
-                f'<span class="{cls}" style="width:{width:.2f}%" title="{esc(mark)} {esc(th)} / {esc(en)}: {count}">'
-                f"{label}</span>"
-            )
-            described.append(f"{en}: {count}")
-        return f'<div class="bar" role="img" aria-label="{esc(", ".join(described))}">{"".join(parts)}</div>'
+    def finding(self, scope: str, group: str, key: Key) -> Finding:
+        return Finding(self.measure(key), self.stats.get(scope, group, key))
 
-    def legend(self) -> str:
-        items = "".join(f'<span><i class="{cls}"></i>{esc(mark)} {bi(th, en)}</span>' for cls, mark, th, en in SCALE)
-        return f'<div class="legend">{items}</div>'
+    def measure(self, key: Key) -> Measure:
+        if key not in self._measures:
+            self._measures[key] = measure(self.catalog, key)
+        return self._measures[key]
+
+    def short_label(self, key: Key) -> Pair:
+        if key[2] in SHORT_QUESTION:
+            return SHORT_QUESTION[key[2]]
+        step = self.catalog.step(".".join(key))
+        return (step.question.prompt.th, step.question.prompt.en) if step else (key[2], key[2])
+
+    def statements(self, keys: list[Key]) -> str:
+        """The quotable findings of a capability, one per question, each with its n < 30 warning."""
+        items = []
+        for key in keys:
+            f = self.finding("all", "", key)
+            warning = small_warning(f)
+            items.append(
+                f'<li class="finding" data-q="{esc(key[2])}">{bi(*sentence(f, self.short_label(key)))}'
+                + (f' <span class="warn" role="note">{bi(*warning)}</span>' if warning else "")
+                + "</li>"
+            )
+        return f'<ul class="findings">{"".join(items)}</ul>' if items else ""
+
+    def diverging(self, t_counts: list[int], n: int) -> str:
+        """A bar centred on "not sure": disagreement to the left, agreement to the right, as shares of n."""
+        if not n:
+            return '<div class="div" role="img" aria-label="no answers"><div class="neg"></div><div class="pos"></div></div>'
+
+        def seg(i: int, count: float) -> str:
+            cls, mark, th, en = SCALE[i]
+            width = 100 * count / n  # of one half, which is 100% of n
+            label = whole(100 * t_counts[i] / n) + "%" if width >= 9 and i != 2 else ""
+            title = f"{mark} {th} / {en}: {t_counts[i]}"
+            return f'<span class="{cls}" style="width:{width:.2f}%" title="{esc(title)}">{label}</span>'
+
+        c = t_counts
+        neg = "".join(seg(i, v) for i, v in ((0, c[0]), (1, c[1]), (2, c[2] / 2)) if v)
+        pos = "".join(seg(i, v) for i, v in ((2, c[2] / 2), (3, c[3]), (4, c[4])) if v)
+        described = ", ".join(f"{SCALE[i][3]}: {c[i]}" for i in range(5))
+        return (
+            f'<div class="div" role="img" aria-label="{esc(described)}"><div class="neg">{neg}</div>'
+            f'<div class="pos">{pos}</div></div>'
+        )
+
+    def chart(self, keys: list[Key]) -> str:
+        """Diverging bars of an item's agreement questions, their centres aligned."""
+        if not keys:
+            return ""
+        rows = []
+        for key in keys:
+            t = self.stats.get("all", "", key)
+            disagree = t.counts[0] + t.counts[1]
+            numbers = (
+                f"{bi('ไม่เห็นด้วย', 'disagree')} {whole(100 * disagree / t.n)}% · "
+                f"{bi('เห็นด้วย', 'agree')} {whole(100 * t.agree / t.n)}%"
+                if t.n
+                else bi("ยังไม่มีคำตอบ", "no answers yet")
+            )
+            dk = f" · {bi('ไม่ทราบ', 'DK')} {t.dk}" if t.dk else ""
+            rows.append(
+                f"<div>{self.question_label(*key)}</div>{self.diverging(t.counts, t.n)}"
+                f'<div class="num">{numbers}{dk}</div>'
+            )
+        axis = (
+            f'<div></div><div class="axis"><span>← {bi("ไม่เห็นด้วย", "disagree")}</span>'
+            f"<span>{bi('เห็นด้วย', 'agree')} →</span></div><div></div>"
+        )
+        return f'<div class="chart">{"".join(rows)}{axis}</div>'
+
+    def distribution(self, key: Key) -> str:
+        """The levels picked (1–5 and don't know) as shares of n, the plan's level marked."""
+        f = self.finding("all", "", key)
+        t, m = f.tally, f.measure
+        rows = []
+        for level in range(1, 6):
+            count = t.counts[level - 1]
+            share = 100 * count / f.n if f.n else 0.0
+            side = "higher" if m.plan is None or level > m.plan else "plan" if level == m.plan else "lower"
+            mark = ""
+            if level == m.plan and m.marks:
+                mark = f' <span class="mark">◀ {bi(*PLAN_MARK[m.marks])}</span>'
+            rows.append(
+                f'<div class="row{" is-plan" if level == m.plan else ""}">'
+                f'<span class="lab" title="{esc(self.level_text(level))}">{bi("ระดับ", "Level")} {level}</span>'
+                f'<div class="b"><span class="{side}" style="width:{share:.2f}%"></span></div>'
+                f'<span class="num">{whole(share)}% ({count}){mark}</span></div>'
+            )
+        rows.append(
+            f'<div class="row"><span class="lab">{bi("ไม่ทราบ", "Don’t know")}</span><div></div>'
+            f'<span class="num">{t.dk} <small>{bi("(ไม่นับใน n)", "(not in n)")}</small></span></div>'
+        )
+        median = t.median
+        caption = self.question_label(*key) + f" <small>n = {f.n}"
+        if median is not None:
+            caption += f" · {bi('มัธยฐาน', 'median')} {bi('ระดับ', 'level')} {median:g}"
+        caption += "</small>"
+        described = ", ".join(f"level {v}: {t.counts[v - 1]}" for v in range(1, 6)) + f", don't know: {t.dk}"
+        return (
+            f'<figure class="dist" role="img" aria-label="{esc(described)}"><figcaption>{caption}</figcaption>'
+            f"{''.join(rows)}</figure>"
+        )
 
     def levels(self, item: Item) -> str:
         cells = []
@@ -236,43 +368,79 @@ class Report:
             f"{self.level_name(item.target)}</span></div>"
         )
 
-    def chart(self, keys: list[Key]) -> str:
-        rows = []
-        for key in keys:
-            t = self.stats.get("all", "", key)
-            rows.append(
-                f"<div>{self.question_label(*key)}</div>{self.bar(t)}"
-                f'<div class="num">n = {t.n}'
-                + (f" <small>(+{t.dk} {bi('ไม่ทราบ', 'DK')})</small>" if t.dk else "")
-                + f" · {bi('เห็นด้วย', 'agree')} {pct(t.pct_agree)}</div>"
-            )
-        return f'<div class="chart">{"".join(rows)}</div>'
+    def level_text(self, n: int) -> str:
+        level = self.catalog.common.level(n)
+        return f"{level.name.th} / {level.name.en}" if level else ""
 
-    def by_group(self, keys: list[Key]) -> str:
+    def legend(self, kinds: set[str]) -> str:
+        parts = []
+        if "rating" in kinds:
+            items = "".join(
+                f'<span><i class="{cls}"></i>{esc(mark)} {bi(th, en)}</span>' for cls, mark, th, en in SCALE[:5]
+            )
+            parts.append(
+                f'<div class="legend">{items}<span>{bi("แถบแยกซ้าย–ขวาที่ “ไม่แน่ใจ”; ไม่ทราบ นับแยก", "Bars centred on “not sure”; don’t know counted apart")}</span></div>'
+            )
+        if "level" in kinds:
+            parts.append(
+                '<div class="legend">'
+                f'<span><i class="dist-lower"></i>{bi("ต่ำกว่าแผน", "Lower than the plan")}</span>'
+                f'<span><i class="dist-plan"></i>◆ {bi("ระดับตามแผน", "The plan’s level")}</span>'
+                f'<span><i class="dist-higher"></i>{bi("สูงกว่าแผน", "Higher than the plan")}</span></div>'
+            )
+        return "".join(parts)
+
+    def compare_dims(self) -> list[str]:
+        present = self.stats.scopes()
+        return [d for d in COMPARE if d != "round" or d in present]
+
+    def compare(self, keys: list[Key], dimension: str) -> str:
+        """The findings of one capability per group of a dimension: share, 95% CI, n; small groups flagged."""
         present: set[str] = set()
         for key in keys:
-            present |= self.stats.groups("stakeholder_group", key)
-        groups = group_order(self.catalog, "stakeholder_group", present)
-        if not groups:
+            present |= self.stats.groups(dimension, key)
+        groups = group_order(self.catalog, dimension, present)
+        if not groups or not keys:
             return ""
         head = "".join(f'<th class="num">{self.question_label(*k)}</th>' for k in keys)
         body = []
         for g in groups:
             cells = []
             for key in keys:
-                t = self.stats.get("stakeholder_group", g, key)
-                if t.n:
-                    cells.append(
-                        f'<td class="num pct" style="--p:{t.pct_agree}%"><b>{pct(t.pct_agree)}</b> '
-                        f"<small>n = {t.n}</small></td>"
-                    )
-                else:
-                    cells.append('<td class="num">–</td>')
-            body.append(f"<tr><th>{self.group_label('stakeholder_group', g)}</th>{''.join(cells)}</tr>")
-        caption = bi("ร้อยละที่เห็นด้วย (4–5) แยกตามกลุ่มผู้มีส่วนได้ส่วนเสีย", "% agree (4–5) by stakeholder group")
+                cells.append(self.compare_cell(self.finding(dimension, g, key), key))
+            body.append(f'<tr data-group="{esc(g)}"><th>{self.group_label(dimension, g)}</th>{"".join(cells)}</tr>')
+        kinds = {self.measure(k).kind for k in keys}
+        what = []
+        if "rating" in kinds:
+            what.append(("ร้อยละที่เห็นด้วย (4–5)", "% agree (4–5)"))
+        if "level" in kinds:
+            what.append(("ร้อยละที่เลือกระดับตามแผน", "% picking the plan’s level"))
+        th_title, en_title = COMPARE_TITLES.get(dimension, (dimension, dimension))
+        caption = bi(
+            f"{th_title}: {' / '.join(w[0] for w in what)} (ช่วงความเชื่อมั่น 95%), n",
+            f"{en_title}: {' / '.join(w[1] for w in what)} (95% CI), n",
+        )
+        group_head = bi(*COMPARE_HEADS.get(dimension, ("กลุ่ม", "Group")))
         return (
-            f"<table><caption>{caption}</caption><thead><tr><th>{bi('กลุ่ม', 'Group')}</th>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>"
+            f'<table class="compare" data-dimension="{esc(dimension)}"><caption>{caption}</caption><thead><tr>'
+            f"<th>{group_head}</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
+
+    def compare_cell(self, f: Finding, key: Key) -> str:
+        q = esc(key[2])
+        if not f.n:
+            dk = f" <small>{bi('ไม่ทราบ', 'DK')} {f.tally.dk}</small>" if f.tally.dk else ""
+            return f'<td class="num" data-q="{q}">–{dk}</td>'
+        pct_value, ci = f.pct, f.ci
+        flag = f' <span class="flag" title="n &lt; {SMALL_N}">⚠</span>' if f.small else ""
+        main = f"<b>{whole(pct_value)}%</b>" if pct_value is not None else "–"
+        interval = f"<small>{whole(ci[0])}–{whole(ci[1])}%</small>" if ci else ""
+        extra = ""
+        if f.measure.kind == "level" and f.lower is not None and f.higher is not None:
+            extra = f"<small>↓{whole(f.share(f.lower) or 0)}% ↑{whole(f.share(f.higher) or 0)}%</small>"
+        return (
+            f'<td class="num pct{" small" if f.small else ""}" data-q="{q}" style="--p:{pct_value or 0:.1f}%">'
+            f"{main}{flag}{interval}<small>n = {f.n}</small>{extra}</td>"
         )
 
     def count_table(self, area: str, dimension: str) -> str:
@@ -365,23 +533,38 @@ class Report:
             f'<h3 id="themes-{esc(area.id)}">{bi("ประเด็นที่พบบ่อยในความคิดเห็น", "Recurring themes in the comments")}</h3>',
             self.theme_table(self.themes.of("area", area.id)),
             f"<h3>{bi('ขีดความสามารถและระดับเป้าหมาย', 'Capabilities and targets')}</h3>",
-            self.legend(),
         )
         flow = self.catalog.flow(area.id)
+        kinds = {s.question.kind for s in flow if s.item is not None}
+        self.w(self.legend(kinds))
         for number, item in enumerate(area.items, 1):
             steps = [s for s in flow if s.item is not None and s.item.id == item.id]
-            keys = [(area.id, item.id, s.question.id) for s in steps if s.question.kind == "rating"]
+            keys = [(area.id, item.id, s.question.id) for s in steps if s.question.kind in CLOSED]
+            ratings = [k for k in keys if self.measure(k).kind == "rating"]
+            picks = [k for k in keys if self.measure(k).kind == "level"]
+            answered = any(self.stats.get("all", "", k).n or self.stats.get("all", "", k).dk for k in keys)
             self.w(
                 f'<article class="item" id="item-{esc(area.id)}-{esc(item.id)}">',
                 f"<h4>{number}. {tx(item.capability)}</h4>",
                 self.levels(item),
-                self.chart(keys),
-                self.by_group(keys),
+                self.statements(keys),
+            )
+            if answered:  # an unanswered capability says so in its statements; empty charts add nothing
+                self.w(
+                    self.chart(ratings),
+                    f'<div class="dists">{"".join(self.distribution(k) for k in picks)}</div>' if picks else "",
+                    f'<div class="tables">{"".join(self.compare(keys, d) for d in self.compare_dims())}</div>',
+                )
+            self.w(
                 self.theme_chips(self.themes.of("item", area.id, item.id)[:CHIPS], bi("ประเด็นหลัก", "Key themes")),
             )
             for s in steps:
                 if s.question.kind == "text":
-                    heading = bi("เหตุผลที่ไม่เห็นด้วย", "Why they disagree")
+                    heading = (
+                        bi("เหตุผลที่ไม่เห็นด้วย", "Why they disagree")
+                        if s.question.ask_if
+                        else bi("เหตุผลและข้อคิดเห็น", "Reasons and comments")
+                    )
                     await self.comments(comments, area.id, item.id, s.question.id, heading)
             self.w("</article>")
         closing = [s for s in flow if s.item is None and s.question.kind == "text"]
@@ -466,10 +649,18 @@ def _foot(r: Report) -> None:
     r.w(
         "<footer><p>",
         bi(
-            "n คือจำนวนผู้ให้คะแนน 1–5 (ไม่รวม “ไม่ทราบ”); ร้อยละที่เห็นด้วยคือสัดส่วนผู้ให้คะแนน 4 หรือ 5 จาก n; "
-            "ผู้ตอบหนึ่งคนอาจตอบได้หลายด้าน; ข้อความแสดงตามที่ผู้ตอบพิมพ์ โดยไม่ระบุตัวตน",
-            "n counts ratings 1–5 (don't know excluded); % agree is the share of 4 or 5 among n; one person may "
-            "answer several areas; comments are shown as typed, without identities.",
+            "n คือจำนวนคำตอบ 1–5 (ไม่รวม “ไม่ทราบ” ซึ่งนับแยก); คำถามความเห็นด้วย: ร้อยละที่เห็นด้วยคือสัดส่วนผู้ให้คะแนน 4 "
+            "หรือ 5 จาก n; คำถามเลือกระดับ: ร้อยละของผู้ที่เลือกระดับตามแผน (ระดับปัจจุบันที่ประเมิน หรือเป้าหมายที่เสนอ) "
+            "จาก n และร้อยละที่เลือกระดับต่ำกว่าหรือสูงกว่า; ช่วงความเชื่อมั่น 95% คำนวณด้วยวิธี Wilson score; "
+            f"ตัวเลขจากคำตอบน้อยกว่า {SMALL_N} มีเครื่องหมาย ⚠ ควรตีความอย่างระมัดระวัง; "
+            "ผู้ตอบหนึ่งคนอาจตอบได้หลายด้าน; ผู้ตอบเลือกเข้าร่วมเอง จึงไม่ใช่กลุ่มตัวอย่างสุ่ม; "
+            "ข้อความแสดงตามที่ผู้ตอบพิมพ์ โดยไม่ระบุตัวตน",
+            "n counts answers 1–5 (don't know is counted apart); agreement questions: % agree is the share of 4 or "
+            "5 among n; level picks: the share of n who pick the plan's level (the assessed current level or the "
+            "proposed target), and the shares picking lower and higher; 95% confidence intervals are Wilson score "
+            f"intervals; figures from fewer than {SMALL_N} answers are marked ⚠, read them with care; one person "
+            "may answer several areas; participants chose to take part, so they are not a random sample; comments "
+            "are shown as typed, without identities.",
         ),
         f"</p><script>{SCRIPT}</script></footer></body></html>\n",
     )

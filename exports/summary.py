@@ -1,4 +1,11 @@
-"""Rating statistics from SQL aggregates: n, mean, exact median, counts, "don't know", % agree.
+"""Statistics of the closed questions from SQL aggregates: n, mean, exact median, counts, "don't know",
+the headline share with its 95% Wilson score interval.
+
+Two kinds of closed question share one storage shape (option "1".."5" or "dk", value 1..5 or None):
+an agreement rating (kind "rating"; the headline is % agree, a 4 or a 5) and a level pick (kind
+"level"; the value is the maturity level picked, the headline is % who pick the plan's level, the
+item's current or target as the question `marks`, with how many put it lower and higher). The kind
+comes from the catalog; a question it no longer lists is read as a rating.
 
 Storage returns counts per (question, stakeholder group, region, channel); everything here is
 derived from those counts, so memory depends on the size of the survey, never on the number of
@@ -7,20 +14,41 @@ answers. Values are 1..5, so the counts give the median exactly.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bot.surveys import Catalog
 from storage.queries import Filter, Snapshot
 
-SCOPES = ("all", "stakeholder_group", "region", "channel")
+# The dimensions a closed question is broken down by, in the order storage returns them per cell.
+# A Delphi round is one more entry here (and one more column in Snapshot.rating_counts).
+DIMENSIONS = ("stakeholder_group", "region", "channel")
+SCOPES = ("all", *DIMENSIONS)
 CHANNELS = ("line", "telegram", "console")
+CLOSED = ("rating", "level")  # question kinds with options 1..5 and "don't know"
+SMALL_N = 30  # below this many answers a share is flagged as uncertain
+Z95 = 1.959963984540054  # the standard normal quantile for a two-sided 95% interval
 Key = tuple[str, str, str]  # (area, item, question)
+
+
+def wilson(hits: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """The Wilson score interval of the proportion hits/n, as fractions; None when n = 0.
+
+    Unlike the normal approximation it stays inside 0..1 and is sound at small n and at 0% or 100%."""
+    if n <= 0:
+        return None
+    p = hits / n
+    z2n = z * z / n
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z * math.sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass
 class Tally:
-    """Counts of ratings 1..5 and of "don't know" for one question in one group."""
+    """Counts of values 1..5 and of "don't know" for one question in one group."""
 
     counts: list[int] = field(default_factory=lambda: [0] * 5)
     dk: int = 0
@@ -32,7 +60,7 @@ class Tally:
 
     @property
     def n(self) -> int:
-        """Ratings on the 1–5 scale; "don't know" is counted apart."""
+        """Answers on the 1–5 scale; "don't know" is counted apart."""
         return sum(self.counts)
 
     @property
@@ -58,6 +86,12 @@ class Tally:
         return (self._nth(n // 2) + self._nth(n // 2 + 1)) / 2
 
     @property
+    def modes(self) -> tuple[int, ...]:
+        """The most picked values (more than one on a tie); none when n = 0."""
+        top = max(self.counts)
+        return tuple(v for v, c in enumerate(self.counts, 1) if c == top) if top else ()
+
+    @property
     def agree(self) -> int:
         return self.counts[3] + self.counts[4]
 
@@ -65,6 +99,83 @@ class Tally:
     def pct_agree(self) -> float | None:
         """Share of 4 (agree) and 5 (strongly agree) among the n ratings, in percent."""
         return round(100 * self.agree / self.n, 1) if self.n else None
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How to read a closed question's values: as agreement, or as a level picked against the plan's."""
+
+    kind: Literal["rating", "level"] = "rating"
+    marks: Literal["current", "target"] | None = None  # level: which of the item's levels it is about
+    plan: int | None = None  # level: the plan's level for this item (its current or its target)
+
+
+def measure(catalog: Catalog | None, key: Key) -> Measure:
+    """The question's kind as the catalog says; a question it no longer has is read as a rating."""
+    step = catalog.step(".".join(key)) if catalog is not None else None
+    if step is None or step.question.kind != "level":
+        return Measure()
+    marks = step.question.marks
+    plan = None
+    if step.item is not None and marks is not None:
+        plan = step.item.target if marks == "target" else step.item.current
+    return Measure("level", marks, plan)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The headline of one closed question in one group: a share of n with its 95% interval.
+
+    Rating: the share who agree (4 or 5). Level: the share who pick the plan's level, and how many
+    pick lower or higher. n excludes "don't know" throughout."""
+
+    measure: Measure
+    tally: Tally
+
+    @property
+    def n(self) -> int:
+        return self.tally.n
+
+    @property
+    def hits(self) -> int | None:
+        if self.measure.kind == "rating":
+            return self.tally.agree
+        plan = self.measure.plan
+        return self.tally.counts[plan - 1] if plan is not None and 1 <= plan <= 5 else None
+
+    def share(self, count: int | None) -> float | None:
+        """count as a percent of n, unrounded."""
+        return 100 * count / self.n if count is not None and self.n else None
+
+    @property
+    def pct(self) -> float | None:
+        return self.share(self.hits)
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        """The 95% Wilson interval of `pct`, in percent, unrounded."""
+        hits = self.hits
+        interval = wilson(hits, self.n) if hits is not None else None
+        return (100 * interval[0], 100 * interval[1]) if interval else None
+
+    @property
+    def lower(self) -> int | None:
+        plan = self.measure.plan
+        return sum(self.tally.counts[: plan - 1]) if self.measure.kind == "level" and plan else None
+
+    @property
+    def higher(self) -> int | None:
+        plan = self.measure.plan
+        return sum(self.tally.counts[plan:]) if self.measure.kind == "level" and plan else None
+
+    @property
+    def small(self) -> bool:
+        """Answered, but by fewer than SMALL_N: the share is shown with a warning."""
+        return 0 < self.n < SMALL_N
+
+
+def one_decimal(x: float | None) -> float | None:
+    return round(x, 1) if x is not None else None
 
 
 @dataclass
@@ -79,6 +190,9 @@ class Stats:
     def get(self, scope: str, group: str, key: Key) -> Tally:
         return self.tallies.get((scope, group, *key)) or Tally()
 
+    def scopes(self) -> set[str]:
+        return {s for (s, *_rest) in self.tallies}
+
     def keys(self) -> set[Key]:
         return {(a, i, q) for (_s, _g, a, i, q) in self.tallies}
 
@@ -87,26 +201,26 @@ class Stats:
 
 
 async def rating_stats(snap: Snapshot, flt: Filter) -> Stats:
-    """Fold storage's per-cell counts into the four scopes."""
+    """Fold storage's per-cell counts into "all" and one scope per dimension."""
     stats = Stats()
-    async for area, item, question, group, region, channel, *rest in snap.rating_counts(flt):
-        counts, dk = tuple(rest[:5]), rest[5]
+    width = len(DIMENSIONS)
+    async for area, item, question, *rest in snap.rating_counts(flt):
+        cell, counts, dk = rest[:width], tuple(rest[width : width + 5]), rest[width + 5]
         key = (area, item, question)
         stats.add("all", "", key, counts, dk)
-        stats.add("stakeholder_group", group or "", key, counts, dk)
-        stats.add("region", region or "", key, counts, dk)
-        stats.add("channel", channel or "", key, counts, dk)
+        for dimension, group in zip(DIMENSIONS, cell, strict=True):
+            stats.add(dimension, group or "", key, counts, dk)
     return stats
 
 
-def rating_keys(catalog: Catalog | None, flt: Filter, found: set[Key]) -> list[Key]:
-    """Rating questions in survey order, then any answered ones the survey no longer has."""
+def closed_keys(catalog: Catalog | None, flt: Filter, found: set[Key]) -> list[Key]:
+    """Closed questions (ratings and level picks) in survey order, then answered ones the survey no longer has."""
     keys: list[Key] = []
     if catalog is not None:
         for area in catalog.areas:
             if flt.area and area != flt.area:
                 continue
-            keys += [(s.area, s.item_id, s.question.id) for s in catalog.flow(area) if s.question.kind == "rating"]
+            keys += [(s.area, s.item_id, s.question.id) for s in catalog.flow(area) if s.question.kind in CLOSED]
     known = set(keys)
     return keys + sorted(k for k in found if k not in known)
 
@@ -119,6 +233,8 @@ def group_order(catalog: Catalog | None, scope: str, present: set[str]) -> list[
         listed = [o.id for o in options]
     elif scope == "channel":
         listed = list(CHANNELS)
+    elif scope == "round":
+        return sorted(present, key=lambda g: (not g, int(g) if g.isdigit() else 0, g))
     ordered = [g for g in listed if g in present]
     ordered += sorted(g for g in present if g not in listed and g)
     if "" in present and scope != "all":
@@ -139,37 +255,51 @@ def area_order(catalog: Catalog | None, flt: Filter, present: set[str]) -> list[
 
 
 async def summary_rows(snap: Snapshot, flt: Filter, catalog: Catalog | None) -> Iterator[tuple]:
-    """The rows of summary.csv (see SUMMARY_COLUMNS in exports.tables): ratings, then the funnel."""
+    """The rows of summary.csv (see SUMMARY_COLUMNS in exports.tables): closed questions, then the funnel."""
     stats = await rating_stats(snap, flt)
     funnel = [row async for row in snap.funnel(flt)]
     return _summary(stats, funnel, flt, catalog)
 
 
+def closed_row(scope: str, group: str, key: Key, current: int | None, target: int | None, f: Finding) -> tuple:
+    """One summary row of a closed question: section "rating" or "level" (see exports.tables)."""
+    t, m = f.tally, f.measure
+    ci = f.ci
+    level = m.kind == "level"
+    return (
+        m.kind,
+        scope,
+        group,
+        *key,
+        current,
+        target,
+        t.n,
+        t.mean,
+        t.median,
+        *t.counts,
+        t.dk,
+        None if level else t.pct_agree,
+        m.plan if level else None,
+        one_decimal(f.pct) if level else None,
+        f.lower,
+        f.higher,
+        one_decimal(ci[0]) if ci else None,
+        one_decimal(ci[1]) if ci else None,
+        None,
+        None,
+        None,
+    )
+
+
 def _summary(stats: Stats, funnel: list[tuple], flt: Filter, catalog: Catalog | None) -> Iterator[tuple]:
-    keys = rating_keys(catalog, flt, stats.keys())
+    keys = closed_keys(catalog, flt, stats.keys())
     for scope in SCOPES:
         for key in keys:
             groups = [""] if scope == "all" else group_order(catalog, scope, stats.groups(scope, key))
             current, target = levels(catalog, key[0], key[1])
+            m = measure(catalog, key)
             for group in groups:
-                t = stats.get(scope, group, key)
-                yield (
-                    "rating",
-                    scope,
-                    group,
-                    *key,
-                    current,
-                    target,
-                    t.n,
-                    t.mean,
-                    t.median,
-                    *t.counts,
-                    t.dk,
-                    t.pct_agree,
-                    None,
-                    None,
-                    None,
-                )
+                yield closed_row(scope, group, key, current, target, Finding(m, stats.get(scope, group, key)))
     by_area: dict[str, dict[str, tuple[int, int, int]]] = {}
     for area, channel, started, consented, completed in funnel:
         by_area.setdefault(area, {})[channel] = (started, consented, completed)
@@ -181,4 +311,4 @@ def _summary(stats: Stats, funnel: list[tuple], flt: Filter, catalog: Catalog | 
             ("channel", ch, channels[ch]) for ch in group_order(None, "channel", set(channels))
         ]
         for scope, group, (started, consented, completed) in rows:
-            yield ("funnel", scope, group, area, "", "", None, None, *([None] * 10), started, consented, completed)
+            yield ("funnel", scope, group, area, "", "", None, None, *([None] * 16), started, consented, completed)

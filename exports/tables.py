@@ -14,7 +14,7 @@ from bot.surveys import Catalog
 from storage.queries import Filter, Rows, Snapshot
 
 from .csvfiles import Kind, local_time
-from .summary import summary_rows
+from .summary import SMALL_N, summary_rows
 from .themes import MIN_COMMENTS, TOP, themes_table
 
 
@@ -62,7 +62,12 @@ GROUP = C("stakeholder_group", "text", "Stakeholder group id (citizen, sme, farm
 REGION = C("region", "text", "Region id (bangkok, central, north, northeast, east, west, south, abroad).")
 AREA = C("area", "text", "Focus area id (education, health, agriculture, welfare, participation, sme).")
 ITEM = C("item_id", "text", "Capability item id within the area; empty for the area's closing questions.")
-QUESTION = C("question_id", "text", "Question id: current, feasible, appropriate, why, or a closing question.")
+QUESTION = C(
+    "question_id",
+    "text",
+    "Question id: current_level, target_level (level picks), current, feasible, appropriate (ratings), why, "
+    "or a closing question.",
+)
 LANGUAGE = C("language", "text", "Language the participant was using: th or en.")
 ANSWERED = C("answered_at", "datetime", "When the answer was last given or changed.")
 
@@ -110,8 +115,10 @@ def _themes(snap: Snapshot, ctx: Context) -> AsyncIterator[tuple[Any, ...]]:
 TABLES: tuple[Table, ...] = (
     Table(
         "responses",
-        "Long format: one row per answer given (a skipped question is not an answer). Ratings have a "
-        "value 1-5 and option_id; don't know is option_id 'dk' with an empty value; free text is in text.",
+        "Long format: one row per answer given (a skipped question is not an answer). Ratings and level "
+        "picks have a value 1-5 and option_id; don't know is option_id 'dk' with an empty value; free text "
+        "is in text. summary.csv says which questions are ratings (section=rating) and which level picks "
+        "(section=level).",
         (
             RESPONDENT,
             CHANNEL,
@@ -120,7 +127,12 @@ TABLES: tuple[Table, ...] = (
             AREA,
             ITEM,
             QUESTION,
-            C("value", "integer", "Rating 1 (strongly disagree) to 5 (strongly agree); empty for don't know and text."),
+            C(
+                "value",
+                "integer",
+                "Rating 1 (strongly disagree) to 5 (strongly agree), or the maturity level picked (1-5); "
+                "empty for don't know and text.",
+            ),
             C("option_id", "text", "The chosen option: '1'..'5', or 'dk' for don't know; empty for text."),
             C("text", "text", "The free-text answer; empty for ratings."),
             LANGUAGE,
@@ -211,33 +223,59 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "summary",
-        "Two sections; filter on the `section` column. section=rating: one row per area x item x rating "
-        "question, overall (scope=all) and broken down by stakeholder_group, region and channel (the `group` "
-        "column names the group; empty = not given). n counts ratings 1-5; don't know is counted apart and "
-        "excluded from n, mean, median and pct_agree. section=funnel: per area (empty area = the bot as a "
+        "Three sections; filter on the `section` column. section=rating (agreement questions) and "
+        "section=level (level picks): one row per area x item x question, overall (scope=all) and broken down "
+        "by stakeholder_group, region and channel (the `group` column names the group; empty = not given). "
+        "n counts answers 1-5; don't know is counted apart and excluded from n, mean, median and every "
+        "percentage. A rating is 1 (strongly disagree) to 5 (strongly agree) and its headline is pct_agree "
+        "(4 or 5). A level pick is the maturity level (1-5) the participant believes the capability is at "
+        "today (question about the assessed current level) or finds feasible and appropriate for 2027 (about "
+        "the proposed target); plan_level is the plan's level the question is about, pct_plan the share who "
+        "pick it, n_lower and n_higher how many pick a lower or a higher level, n_1..n_5 the distribution "
+        f"and median the median level picked. ci95_low..ci95_high is the 95% Wilson score interval of the "
+        f"headline share (pct_agree or pct_plan); with n below {SMALL_N} it is wide: read such rows with care. "
+        "section=funnel: per area (empty area = the bot as a "
         "whole) and channel, the participants who started, of them those who consented, and those who "
         "completed. An area counts as started when opened or reached through its deep link; for the whole "
         "bot, started = began a conversation and completed = finished at least one area. Funnel counts "
         "include people who did not consent, as numbers only.",
         (
-            C("section", "text", "rating or funnel."),
-            C("scope", "text", "all, stakeholder_group, region (rating only) or channel."),
+            C("section", "text", "rating (agreement), level (level pick) or funnel."),
+            C("scope", "text", "all, stakeholder_group, region (rating and level only) or channel."),
             C("group", "text", "The group id within the scope; empty for scope=all, or not given."),
             AREA,
             ITEM,
             QUESTION,
             C("current_level", "integer", "Assessed current maturity level of the capability (1-5)."),
             C("target_level", "integer", "Proposed 2027 (B.E. 2570) target level."),
-            C("n", "integer", "Number of ratings 1-5."),
-            C("mean", "decimal", "Mean rating, 3 decimals; empty when n = 0."),
-            C("median", "decimal", "Median rating (x.5 when n is even and the middle two differ)."),
-            C("n_1", "integer", "Ratings of 1, strongly disagree."),
-            C("n_2", "integer", "Ratings of 2, disagree."),
-            C("n_3", "integer", "Ratings of 3, not sure."),
-            C("n_4", "integer", "Ratings of 4, agree."),
-            C("n_5", "integer", "Ratings of 5, strongly agree."),
+            C("n", "integer", "Number of answers 1-5 (ratings, or levels picked); don't know excluded."),
+            C("mean", "decimal", "Mean rating or mean level picked, 3 decimals; empty when n = 0."),
+            C(
+                "median",
+                "decimal",
+                "Median rating or median level picked (x.5 when n is even and the middle two differ).",
+            ),
+            C("n_1", "integer", "Answers of 1: strongly disagree, or level 1 picked."),
+            C("n_2", "integer", "Answers of 2: disagree, or level 2."),
+            C("n_3", "integer", "Answers of 3: not sure, or level 3."),
+            C("n_4", "integer", "Answers of 4: agree, or level 4."),
+            C("n_5", "integer", "Answers of 5: strongly agree, or level 5."),
             C("n_dont_know", "integer", "Don't know answers (option dk)."),
-            C("pct_agree", "decimal", "Percent of n rating 4 or 5, one decimal."),
+            C("pct_agree", "decimal", "Rating: percent of n rating 4 or 5, one decimal; empty for level."),
+            C(
+                "plan_level",
+                "integer",
+                "Level: the plan's level the question is about (current_level or target_level).",
+            ),
+            C("pct_plan", "decimal", "Level: percent of n who pick plan_level, one decimal."),
+            C("n_lower", "integer", "Level: answers picking a level below plan_level."),
+            C("n_higher", "integer", "Level: answers picking a level above plan_level."),
+            C(
+                "ci95_low",
+                "decimal",
+                "Lower end of the 95% Wilson score interval of pct_agree or pct_plan, one decimal.",
+            ),
+            C("ci95_high", "decimal", "Upper end of that interval, one decimal."),
             C("started", "integer", "Funnel: participants who started."),
             C("consented", "integer", "Funnel: of them, those who gave consent."),
             C("completed", "integer", "Funnel: of them, those who completed (consenting only)."),

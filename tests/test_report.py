@@ -14,7 +14,14 @@ import pytest
 from bot.surveys import Catalog
 from exports.report import write_report
 from storage import Database
+from tests.kinds import agreement_catalog
 from tests.test_export import PEOPLE, at, seed
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return agreement_catalog()
+
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM_FLAGS = (
@@ -92,16 +99,18 @@ async def test_report_numbers_and_items(report: Path, catalog: Catalog) -> None:
     english = parse(report.read_text(encoding="utf-8"), "en").text
     for item in catalog.areas["education"].items:
         assert item.capability.th in text and item.capability.en in english
-    # education / learner_data: current 4,2,3 → n 3, 33.3 % agree; feasible 5,4,1 → 66.7 %;
-    # appropriate dk,4,5 → n 2 (+1 don't know), 100 %
-    assert "n = 3 · เห็นด้วย 33.3%" in text
-    assert "n = 3 · เห็นด้วย 66.7%" in text
-    assert "n = 2 (+1 ไม่ทราบ) · เห็นด้วย 100.0%" in text
+    # education / learner_data: current 4,2,3 → n 3, 33% agree, Wilson 95% CI 6–79%; feasible 5,4,1 → 67%
+    # (21–94%); appropriate dk,4,5 → n 2 and 1 don't know, 100% (34–100%); each flagged as n < 30
+    assert "สถานภาพปัจจุบันถูกต้องและครบถ้วน — เห็นด้วยร้อยละ 33 (ช่วงความเชื่อมั่น 95%: 6–79%, n = 3) ⚠" in text
+    assert "เป้าหมายปี 2570 เป็นไปได้ — เห็นด้วยร้อยละ 67 (ช่วงความเชื่อมั่น 95%: 21–94%, n = 3)" in text
+    assert "เป้าหมายปี 2570 เหมาะสม — เห็นด้วยร้อยละ 100 (ช่วงความเชื่อมั่น 95%: 34–100%, n = 2; ไม่ทราบ 1)" in text
+    assert "2027 target appropriate — 100% agree (95% CI 34–100%, n = 2; 1 don't know) ⚠ fewer than 30" in english
     assert "ระดับ 2 – ระดับเปิดเผย (Open) → เป้าหมาย พ.ศ. 2570: ระดับ 4 – ระดับดิจิทัลเต็มรูปแบบ" in text
-    assert "n = 2 (+1 DK) · agree 100.0%" in english
     assert "Current: level 2 – Developing (open data between agencies, transparency) → 2027 target: level 4" in english
-    # the stakeholder breakdown: citizens rated current 4 and 3 → 50 %, n 2
-    assert "50.0% n = 2" in text
+    # the diverging bars' numbers: feasible 5,4,1 → 1 of 3 disagrees, 2 agree
+    assert "ไม่เห็นด้วย 33% · เห็นด้วย 67%" in text and "disagree 0% · agree 100% · DK 1" in english
+    # the stakeholder breakdown: citizens rated current 4 and 3 → 50%, Wilson 9–91%, n 2, flagged
+    assert "ประชาชนทั่วไป50% ⚠9–91%n = 2" in text
     # comments grouped per question, in survey order (after the area's themes, which quote some of them)
     listed = text[text.index("ขีดความสามารถและระดับเป้าหมาย") :]
     assert listed.index("-2+3+cmd") < listed.index("ข้อมูลไม่ครบ") < listed.index("=HYPERLINK") < listed.index("@SUM(1+1)")
@@ -144,7 +153,7 @@ async def test_report_renders_in_headless_chromium(report: Path, catalog: Catalo
     text = parse(dom.stdout).text
     for item in catalog.areas["education"].items:
         assert item.capability.th in text
-    assert "n = 3 · เห็นด้วย 66.7%" in text
+    assert "เป้าหมายปี 2570 เป็นไปได้ — เห็นด้วยร้อยละ 67 (ช่วงความเชื่อมั่น 95%: 21–94%, n = 3)" in text
     assert "<script>alert(1)</script> ยาไม่พอ & คิวยาว" in text  # still text after parsing by a browser
     assert re.search(r'<html lang="th" data-lang="th"', dom.stdout)
 

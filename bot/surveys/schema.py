@@ -65,8 +65,9 @@ class AskIf(Strict):
 
 class Question(Strict):
     id: Id
-    kind: Literal["rating", "text"]
+    kind: Literal["rating", "level", "text"]
     prompt: Text
+    marks: Literal["current", "target"] | None = None  # level questions: which plan level they are about
     optional: bool = False
     ask_if: AskIf | None = None
 
