@@ -168,11 +168,12 @@ class LineChannel:
         return self._validator.validate(text, signature)
 
     def _one_to_one_note(self, event: object) -> None:
-        """In a group or room, say that the bot works in 1:1 chat only (nothing is stored)."""
+        """When the bot joins a group or room, say once that it works in 1:1 chat only; after that
+        it stays quiet there (messages, postbacks, members joining: no reply, nothing stored)."""
         if not isinstance(event, dict) or source_type(event) not in ("group", "room"):
             return
         token = reply_token(event)
-        if event.get("type") not in ("message", "postback", "join") or token is None:
+        if event.get("type") != "join" or token is None:
             return
         chat = chat_of(event)
         context = reply_context(token, self._clock())
