@@ -81,7 +81,13 @@ class Bot:
 
 @contextlib.asynccontextmanager
 async def running(
-    api: FakeBotAPI, tmp_path: Path, *, webhook: bool = False, pacer: Pacer | None = None, token: str = TOKEN
+    api: FakeBotAPI,
+    tmp_path: Path,
+    *,
+    webhook: bool = False,
+    pacer: Pacer | None = None,
+    token: str = TOKEN,
+    flood_limit: int = 1000,  # a test taps faster than any participant
 ) -> AsyncIterator[Bot]:
     """The channel on a fresh database; a stored update that cannot be processed is retried within 0.2 s."""
     settings = Settings(
@@ -91,7 +97,7 @@ async def running(
         telegram_api_base_url=api.base_url,
         telegram_webhook_url=WEBHOOK_URL if webhook else None,
         telegram_webhook_secret=None,
-        flood_limit=1000,  # a test taps faster than any participant
+        flood_limit=flood_limit,
     )
     async with open_app(settings) as app:
         channel = TelegramChannel(
@@ -364,6 +370,44 @@ async def test_a_blocked_user_is_marked_inactive(api: FakeBotAPI, tmp_path: Path
         assert await bot.active(5550006) == 1
         await p.send(api.blocked_update(5550006))  # Telegram tells us when they block the bot
         assert await bot.active(5550006) == 0
+
+
+async def test_an_unblock_makes_the_participant_reachable_again(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550016)
+        await p.say("/start")
+        await p.send(api.blocked_update(5550016))
+        assert await bot.active(5550016) == 0
+        calls = await p.send(api.unblocked_update(5550016))
+        assert await bot.active(5550016) == 1  # reminders reach them again
+        assert [c for c in calls if c.method == "sendMessage"] == []  # an unblock says nothing by itself
+        assert await bot.app.service.reachable("telegram", "5550016")
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["forward_origin", "forward_from"])
+async def test_a_forwarded_message_is_not_an_answer(api: FakeBotAPI, tmp_path: Path, legacy: bool) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550017)
+        await onboard(p, lang="en")
+        asked = question_key(p.buttons())
+        assert asked is not None and any(d.endswith("=4") for _, d in p.buttons())
+        calls = await p.send(api.forwarded_update(5550017, "4", legacy=legacy))
+        texts = p.texts(calls)
+        assert texts[0] == tr("en", "forwarded")
+        assert question_key(p.buttons()) == asked  # the question is asked again
+        assert await bot.answers(5550017) == {}  # the forwarded "4" is nobody's rating
+        await p.say("4")  # their own "4" is
+        assert [v[1] for v in (await bot.answers(5550017)).values()] == [4]
+
+
+async def test_forwarded_messages_count_toward_flood_control(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path, flood_limit=3) as bot:
+        p = bot.participant(5550018)
+        await p.say("/start")
+        for _ in range(2):
+            await p.send(api.forwarded_update(5550018, "4"))
+        calls = await p.send(api.forwarded_update(5550018, "4"))
+        assert p.texts(calls) == [tr(None, "flood")]
 
 
 async def test_flood_control_is_honoured(api: FakeBotAPI, tmp_path: Path) -> None:

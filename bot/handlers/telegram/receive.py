@@ -87,7 +87,9 @@ def to_incoming(update: Update, username: str | None) -> Incoming | Aside | None
         if message.from_user is None:
             return None
         # The message's own timestamp: flood control judges a backlog by when it was sent.
-        if message.text is not None:
+        if forwarded(message):  # whatever it carries, it is not the participant's own answer
+            inbound = Inbound("forwarded", sent_at=message.date)
+        elif message.text is not None:
             inbound = Inbound("text", text=message.text, sent_at=message.date)
         elif message.effective_attachment is not None or message.caption is not None:
             inbound = Inbound("unsupported", sent_at=message.date)  # stickers, photos, voice, locations ...
@@ -105,6 +107,15 @@ def to_incoming(update: Update, username: str | None) -> Incoming | Aside | None
         elif new in ("member", "administrator") and old in ("left", "kicked"):
             return Aside(group_chat=change.chat.id)
     return None
+
+
+# The fields older Bot APIs (before 7.0) mark a forward with; PTB 22 keeps them in api_kwargs.
+LEGACY_FORWARD = ("forward_from", "forward_from_chat", "forward_sender_name", "forward_date")
+
+
+def forwarded(message: Message) -> bool:
+    """A forwarded message: `forward_origin` (Bot API 7+), or the older `forward_*` fields."""
+    return message.forward_origin is not None or any(k in message.api_kwargs for k in LEGACY_FORWARD)
 
 
 def _addressed(message: Message, username: str | None) -> bool:
