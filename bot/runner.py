@@ -24,7 +24,9 @@ log = logging.getLogger("rabfang.run")
 
 
 class Component(Protocol):
-    """A part of the running bot: a channel or the scheduler. Routes join the shared HTTP server."""
+    """A part of the running bot: a channel or the scheduler. Routes join the shared HTTP server.
+    A component with work that can die (Telegram's long polling) also has `healthy() -> bool`,
+    which GET /healthz asks."""
 
     name: str
     routes: list[BaseRoute]
@@ -75,9 +77,24 @@ class _Server(uvicorn.Server):
         yield
 
 
+def healthy(component: Component) -> bool:
+    """Whether a component says it works (one that cannot tell is taken at its word)."""
+    check = getattr(component, "healthy", None)
+    if check is None:
+        return True
+    try:
+        return bool(check())
+    except Exception:
+        return False
+
+
 def http_app(components: list[Component]) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True, "channels": [c.name for c in components]})
+        failing = [c.name for c in components if not healthy(c)]
+        body: dict[str, object] = {"ok": not failing, "channels": [c.name for c in components]}
+        if failing:
+            body["failing"] = failing
+        return JSONResponse(body, status_code=503 if failing else 200)
 
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     for c in components:

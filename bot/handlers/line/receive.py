@@ -6,11 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from starlette.requests import Request
-
 from bot.model import Inbound, Incoming
-
-MAX_BODY = 1 << 20  # a webhook body larger than this is not LINE's
 
 UNSUPPORTED = frozenset({"image", "video", "audio", "file", "location", "sticker"})
 
@@ -110,17 +106,3 @@ def events_of(body: bytes) -> list[object]:
     if not isinstance(events, list):
         raise NotLine("events is not a list")
     return events
-
-
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
-    """The raw body, or None when it is larger than `limit`."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        return None
-    parts, size = [], 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            return None
-        parts.append(part)
-    return b"".join(parts)

@@ -3,14 +3,48 @@ understands. Nothing here stores, decides or sends."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from telegram import Chat, Message, Update, User
+from telegram import Bot, Chat, Message, Update, User
 
 from bot.model import Inbound, Incoming
 
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
+
+log = logging.getLogger("rabfang.telegram")
+
+
+def update_id(data: object) -> int | None:
+    """The `update_id` of a raw update, when it has one that can be an offset."""
+    value = data.get("update_id") if isinstance(data, dict) else None
+    return value if _is_id(value) else None
+
+
+def read_update(data: object, bot: Bot | None) -> Update | None:
+    """One raw update as PTB's `Update`, or None (logged by id only) when PTB cannot read it: a
+    newer or older Bot API than PTB's (a `poll` without `persistent_id`), or a body of the wrong
+    shape. The exception's text is not logged, as it can quote the update's contents."""
+    try:
+        update = Update.de_json(data, bot) if isinstance(data, dict) else None
+    except Exception as exc:  # PTB raises TypeError, KeyError, ValueError, AttributeError ...
+        log.warning("telegram: update %s could not be read (%s); skipped", update_id(data), type(exc).__name__)
+        return None
+    if update is None or not _is_id(update.update_id):
+        log.warning("telegram: update %s is not an update; skipped", update_id(data))
+        return None
+    return update
+
+
+def read_batch(raw: object, bot: Bot | None) -> tuple[list[Update], int | None]:
+    """A `getUpdates` result read update by update, so one unreadable update does not stop the
+    rest: the updates PTB could read, and the highest update id of the batch (readable or not),
+    which the next offset confirms."""
+    items = raw if isinstance(raw, list) else []
+    updates = [u for u in (read_update(item, bot) for item in items) if u is not None]
+    ids = [i for i in (update_id(item) for item in items) if i is not None]
+    return updates, max(ids, default=None)
 
 
 @dataclass(frozen=True)
