@@ -47,6 +47,13 @@ class Tally:
         with contextlib.suppress(RuntimeError):  # outside a running loop: told with the next one
             self._later = asyncio.get_running_loop().call_later(self._last + self._every - now, self.flush)
 
+    def reset(self) -> None:
+        """Forget the counts and when they were last told."""
+        if self._later is not None:
+            self._later.cancel()
+        self._later = self._last = None
+        self._counts.clear()
+
     def flush(self) -> None:
         self._later = None
         if self._counts:
