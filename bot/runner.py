@@ -135,6 +135,21 @@ def guarded_h11(header_timeout: float, max_connections: int, tally: Tally = TALL
     return GuardedH11Protocol
 
 
+class CountInvalidRequests(logging.Filter):
+    """uvicorn warns once for every malformed or oversized request head it answers 400: those are
+    counted into the tally instead, so that garbage cannot flood the log."""
+
+    def __init__(self, tally: Tally = TALLY):
+        super().__init__()
+        self.tally = tally
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == "Invalid HTTP request received.":
+            self.tally.count("invalid HTTP requests answered 400")
+            return False
+        return True
+
+
 def connection_room(wanted: int) -> int:
     """How many connections the process can hold: raises the soft limit on open files towards
     `wanted` plus what the rest of the process needs, up to the hard limit; else fewer
@@ -168,8 +183,11 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Con
         "timeout_keep_alive": settings.http_keep_alive,
         "backlog": settings.http_backlog,
         "h11_max_incomplete_event_size": settings.http_max_head,
-        "timeout_graceful_shutdown": 10,
+        "timeout_graceful_shutdown": 10,  # a client that reads a download slowly does not hold up stopping
     }
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, CountInvalidRequests) for f in uvicorn_log.filters):
+        uvicorn_log.addFilter(CountInvalidRequests())
     return uvicorn.Config(app, **(options | overrides))
 
 

@@ -306,3 +306,21 @@ async def test_connections_over_the_cap_are_closed_on_arrival(
         await asyncio.sleep(0.1)
         assert (await st.post_line(st.platform.body([]))).status_code == 200
     assert noisy(caplog) == []
+
+
+async def test_garbage_and_oversized_heads_are_400s_counted_not_logged_each(
+    tmp_path: Path, apis: tuple[FakeLineApi, FakeBotAPI], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    line_api, tg = apis
+    async with running(tmp_path, line_api, tg) as st:
+        for n in range(100):
+            reader, writer = await st.connect()
+            writer.write(b"\x16\x03\x01 not http\r\n\r\n" if n % 2 else HEAD + b"X-Big: " + b"a" * 20_000)
+            await writer.drain()
+            assert (await asyncio.wait_for(reader.read(65536), 3)).startswith(b"HTTP/1.1 400")
+            writer.close()
+        assert (await st.post_line(st.platform.body([]))).status_code == 200
+    assert noisy(caplog) == []
+    summaries = [r.getMessage() for r in caplog.records if r.name == "rabfang.http"]
+    assert 1 <= len(summaries) <= 2, summaries
