@@ -587,7 +587,7 @@ async def test_webhook_refuses_an_update_ptb_cannot_read_and_says_so_by_id(
         p = bot.participant(5550021)
         await p.say("/start")
         assert p.last == 200 and p.texts()
-    assert f"telegram: update {bad['update_id']} could not be read (TypeError); skipped" in caplog.messages
+    assert f"telegram: update {bad['update_id']} could not be read (TypeError); answered 400" in caplog.messages
     assert "ลับเฉพาะ" not in caplog.text
 
 

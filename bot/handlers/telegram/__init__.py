@@ -323,7 +323,7 @@ class TelegramChannel:
         except (ValueError, RecursionError):
             log.warning("telegram: refused a webhook body that is not JSON (400)")
             return Response(status_code=400)
-        update = read_update(data, self._bot)  # logs an update it cannot read, by id
+        update = read_update(data, self._bot, then="answered 400")  # logged by id
         if update is None or not well_formed(update):
             if update is not None:
                 log.warning("telegram: update %s is not shaped as the Bot API documents (400)", update_id(data))

@@ -22,17 +22,18 @@ def update_id(data: object) -> int | None:
     return value if _is_id(value) else None
 
 
-def read_update(data: object, bot: Bot | None) -> Update | None:
-    """One raw update as PTB's `Update`, or None (logged by id only) when PTB cannot read it: a
-    newer or older Bot API than PTB's (a `poll` without `persistent_id`), or a body of the wrong
-    shape. The exception's text is not logged, as it can quote the update's contents."""
+def read_update(data: object, bot: Bot | None, *, then: str = "skipped") -> Update | None:
+    """One raw update as PTB's `Update`, or None (logged by id only, with what is done with it:
+    `then`) when PTB cannot read it: a newer or older Bot API than PTB's (a `poll` without
+    `persistent_id`), or a body of the wrong shape. The exception's text is not logged, as it can
+    quote the update's contents."""
     try:
         update = Update.de_json(data, bot) if isinstance(data, dict) else None
     except Exception as exc:  # PTB raises TypeError, KeyError, ValueError, AttributeError ...
-        log.warning("telegram: update %s could not be read (%s); skipped", update_id(data), type(exc).__name__)
+        log.warning("telegram: update %s could not be read (%s); %s", update_id(data), type(exc).__name__, then)
         return None
     if update is None or not _is_id(update.update_id):
-        log.warning("telegram: update %s is not an update; skipped", update_id(data))
+        log.warning("telegram: update %s is not an update; %s", update_id(data), then)
         return None
     return update
 
@@ -112,8 +113,9 @@ def to_incoming(update: Update, username: str | None) -> Incoming | Aside | None
             return Aside(callback=query.id)
         context = {"callback": query.id, "message_id": str(message.message_id)}
         if isinstance(message, Message) and message.text:  # older than 48 hours: Telegram no longer shows it
-            context["message_text"] = message.text
-        return Incoming(event_id, str(query.from_user.id), Inbound("button", data=query.data or ""), context)
+            context["message_text"] = storable(message.text)
+        data = storable(query.data or "")
+        return Incoming(event_id, str(query.from_user.id), Inbound("button", data=data), context)
     message = update.message
     if message is not None:
         if message.chat.type != "private":
@@ -124,7 +126,7 @@ def to_incoming(update: Update, username: str | None) -> Incoming | Aside | None
         if forwarded(message):  # whatever it carries, it is not the participant's own answer
             inbound = Inbound("forwarded", sent_at=message.date)
         elif message.text is not None:
-            inbound = Inbound("text", text=message.text, sent_at=message.date)
+            inbound = Inbound("text", text=storable(message.text), sent_at=message.date)
         elif message.effective_attachment is not None or message.caption is not None:
             inbound = Inbound("unsupported", sent_at=message.date)  # stickers, photos, voice, locations ...
         else:
@@ -150,6 +152,16 @@ LEGACY_FORWARD = ("forward_from", "forward_from_chat", "forward_sender_name", "f
 def forwarded(message: Message) -> bool:
     """A forwarded message: `forward_origin` (Bot API 7+), or the older `forward_*` fields."""
     return message.forward_origin is not None or any(k in message.api_kwargs for k in LEGACY_FORWARD)
+
+
+def storable(text: str) -> str:
+    """`text` with any lone surrogate (a JSON escape that is no character) as U+FFFD: the rest of
+    what the participant wrote is kept, and it can be stored and sent (both need valid UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
 
 
 def _addressed(message: Message, username: str | None) -> bool:
