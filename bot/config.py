@@ -35,6 +35,14 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # The HTTP server's defences against slow or idle clients (docs/operations.md, "Behind HTTPS").
+    http_header_timeout: float = Field(10.0, gt=0)  # seconds for a request's head, from its first byte
+    http_body_timeout: float = Field(10.0, gt=0)  # seconds for a webhook body, once its head is in
+    http_keep_alive: float = Field(5.0, gt=0)  # seconds an idle kept-alive connection stays open
+    http_max_connections: int = Field(1000, ge=1)  # open connections; more are closed on arrival
+    http_backlog: int = Field(2048, ge=1)  # connections waiting to be accepted
+    http_max_head: int = Field(16 * 1024, ge=1024)  # bytes of request line and headers
+    inbox_limit: int = Field(20_000, ge=1)  # unprocessed webhook events per channel; beyond: 503
     public_url: str | None = None
     admins: str = ""  # comma-separated `telegram:<id>` / `line:<id>`
     reminder_offsets: str = "24h,1h"  # before a session starts; `30m` works too

@@ -89,6 +89,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ขออภัย รับได้เฉพาะข้อความ กรุณาพิมพ์หรือกดปุ่มค่ะ",
         "Sorry, I can only read text. Please type or tap a button.",
     ),
+    "forwarded": (
+        "ขออภัย ข้อความที่ส่งต่อมาจะไม่นับเป็นคำตอบค่ะ กรุณาพิมพ์หรือกดปุ่มตอบเองนะคะ",
+        "Sorry, forwarded messages are not taken as answers. Please type or tap your own answer.",
+    ),
     "not_optional": (
         "ข้อนี้ข้ามไม่ได้ แต่เลือก “ไม่ทราบ” ได้",
         "This question can't be skipped, but you can choose “Don't know”.",

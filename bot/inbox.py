@@ -9,6 +9,12 @@ next event never waits for them. A row that cannot be stored stops its chat's qu
 overtakes it; the chat is tried again after a while (waiting longer each time), or sooner with its
 next event, and the participant hears "try later" once per event, not at every attempt.
 
+The backlog is bounded (`limit` unprocessed rows per channel, RABFANG_INBOX_LIMIT): beyond it
+`accept` raises InboxFull and the webhook answers 503, so a flood is held by the platform, which
+delivers again, rather than by our disk. The count is kept in memory (read on start, raised on
+accept, lowered as rows are processed) and read again from the table when it says full, at most
+once a second, since redeliveries and erasures make it drift upwards.
+
 Telegram's long polling uses `Inbox.handle` directly: it confirms an update only after that
 returns True, so the update itself is the durable copy.
 """
@@ -34,6 +40,12 @@ log = logging.getLogger("rabfang.inbox")
 
 PRUNE_AFTER = timedelta(days=7)  # processed rows are kept this long as dedupe keys
 TOLD_MEMORY = 10_000  # event ids remembered as "told to try later"
+DEFAULT_LIMIT = 20_000  # unprocessed rows per channel
+RECOUNT_EVERY = 1.0  # seconds between exact counts while the backlog looks full
+
+
+class InboxFull(Exception):
+    """The channel's backlog is at its limit: nothing more is stored until it drains."""
 
 
 class Inbox:
@@ -50,6 +62,7 @@ class Inbox:
         *,
         storage_retry: tuple[float, float] = (2.0, 60.0),
         stop_timeout: float = 30.0,
+        limit: int = DEFAULT_LIMIT,
         legacy: Callable[[str, str | None, datetime], Incoming | None] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ):
@@ -69,6 +82,10 @@ class Inbox:
         self._tasks: set[asyncio.Task[None]] = set()  # sends and "try later" notes in flight
         self._told: set[str] = set()  # event ids whose sender was told "try later" (once is enough)
         self._stopping = False
+        self.limit = limit
+        self._backlog = 0  # unprocessed rows, as far as this process knows
+        self._counted = float("-inf")  # loop time of the last exact count
+        self._full_told = False
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -79,6 +96,7 @@ class Inbox:
             await rows.prune(self._db, self.channel, self._clock() - PRUNE_AFTER)
         except StorageError:
             log.warning("could not prune old %s inbox rows; continuing", self.channel)
+        await self._recount()
         chats = await rows.pending_chats(self._db, self.channel)
         if chats:
             log.info("draining the %s inbox: %d chat(s) with unprocessed events", self.channel, len(chats))
@@ -113,7 +131,18 @@ class Inbox:
         """Store a webhook's events durably, then start processing them; returns those that were
         new (a replayed or redelivered one was stored before). None when they could not be stored:
         the webhook answers 5xx and the platform delivers them again, and their senders are told
-        "try later" once, where the channel can still answer them."""
+        "try later" once, where the channel can still answer them. InboxFull when the backlog is at
+        its limit: nothing is stored, and nobody is told (the platform delivers again)."""
+        if self._backlog + len(items) > self.limit:
+            await self._recount(recent_enough=True)
+            if self._backlog + len(items) > self.limit:
+                if not self._full_told:
+                    log.warning(
+                        "the %s inbox is full (%d unprocessed events); answering 503", self.channel, self._backlog
+                    )
+                    self._full_told = True
+                raise InboxFull(f"{self.channel} inbox full: {self._backlog} events waiting; deliver again later")
+        self._full_told = False
         try:
             new = await rows.add(self._db, self.channel, items, self._clock())
         except StorageError:
@@ -122,9 +151,27 @@ class Inbox:
                 if self._first_telling(item.event_id):
                     self._spawn(self._tell(item, kept=True))
             return None
+        self._backlog += len(new)
         for chat in dict.fromkeys(item.user_ref for item in new):
             self._kick(chat)
         return new
+
+    @property
+    def backlog(self) -> int:
+        """Unprocessed rows, as counted in memory."""
+        return self._backlog
+
+    async def _recount(self, *, recent_enough: bool = False) -> None:
+        """Read the backlog from the table (skipped when `recent_enough` and it was read within
+        the last RECOUNT_EVERY seconds)."""
+        now = asyncio.get_running_loop().time()
+        if recent_enough and now - self._counted < RECOUNT_EVERY:
+            return
+        try:
+            self._backlog = await rows.count_pending(self._db, self.channel)
+        except StorageError:
+            log.warning("could not count the %s inbox; keeping the count in memory", self.channel)
+        self._counted = now
 
     # ---- processing ------------------------------------------------------------------------
 
@@ -154,6 +201,7 @@ class Inbox:
                     if not await self._row(row):
                         self._retry_later(chat)
                         break
+                    self._backlog = max(0, self._backlog - 1)
                 else:
                     self._waits.pop(chat, None)
                 if chat not in self._again:

@@ -16,13 +16,14 @@ def utcnow() -> datetime:
 
 MAX_TEXT = 2000  # longest free-text answer we accept, in characters
 
-InboundKind = Literal["text", "button", "unsupported", "follow", "unfollow", "unblock"]
+InboundKind = Literal["text", "button", "unsupported", "forwarded", "follow", "unfollow", "unblock"]
 
 
 @dataclass(frozen=True)
 class Inbound:
     """What a participant did: typed `text` (commands start with "/"), tapped a button carrying
-    `data`, sent something we cannot read (`unsupported`), followed the account, or left it
+    `data`, sent something we cannot read (`unsupported`), forwarded someone else's message
+    (`forwarded`: not their answer, and nothing of it is kept), followed the account, or left it
     (`unfollow`: unfollowed or blocked the bot) and came back without a word (`unblock`)."""
 
     kind: InboundKind

@@ -122,6 +122,12 @@ async def pending_chats(db: Database, channel: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+async def count_pending(db: Database, channel: str) -> int:
+    """How many of a channel's rows are unprocessed (the inbox_pending index answers it)."""
+    rows = await _read(db, "SELECT count(*) FROM inbox WHERE channel = ? AND processed = 0", (channel,))
+    return int(rows[0][0])
+
+
 async def mark_processed(db: Database, channel: str, seq: int, now: datetime) -> None:
     """Done with a row that had no unit of work of its own (nothing to decide)."""
     await db.claim_event(channel, None, now, inbox_seq=seq)

@@ -48,9 +48,9 @@ def lines(texts: list[str]) -> list[str]:
     return [line.strip() for text in texts for line in text.splitlines() if line.strip()]
 
 
-async def stored(settings: Settings, channel: str, user_ref: str) -> dict[str, Any]:
+async def stored(db: Path, channel: str, user_ref: str) -> dict[str, Any]:
     """The participant's rows, without ids and times."""
-    async with open_app(settings) as app:
+    async with open_app(Settings(_env_file=None, db=db)) as app:
         rows = await app.db.fetch_all(
             "SELECT lang, consent, stakeholder, region, age_band, cursor FROM participants"
             " WHERE channel = ? AND user_ref = ?",
@@ -69,30 +69,25 @@ async def stored(settings: Settings, channel: str, user_ref: str) -> dict[str, A
     return {"participant": rows, "answers": answers, "progress": progress}
 
 
-@pytest.fixture
-def contract_settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, db=tmp_path / "contract.db", flood_limit=10_000)
+def settings_in(folder: Path, **extra: Any) -> Settings:
+    folder.mkdir(exist_ok=True)
+    return Settings(_env_file=None, db=folder / "rabfang.db", flood_limit=10_000, **extra)
 
 
-async def console_conversation(settings: Settings) -> list[str]:
+async def console_conversation(folder: Path) -> list[str]:
     out = io.StringIO()
-    async with open_app(settings) as app:
+    async with open_app(settings_in(folder)) as app:
         await run_console(app.service, CONSOLE_USER, io.StringIO("\n".join(SCRIPT[1:]) + "\n"), out)
     # the console starts itself (with /start); its buttons are the numbered lines under a message
     return [line for line in out.getvalue().splitlines() if not OPTION.match(line)]
 
 
-async def line_conversation(settings: Settings) -> list[str]:
+async def line_conversation(folder: Path) -> list[str]:
     async with FakeLineApi() as api:
-        line_settings = Settings(
-            _env_file=None,
-            db=settings.db,
-            flood_limit=settings.flood_limit,
-            line_channel_secret=CHANNEL_SECRET,
-            line_channel_access_token=api.token,
-            line_api_base_url=api.url,
+        settings = settings_in(
+            folder, line_channel_secret=CHANNEL_SECRET, line_channel_access_token=api.token, line_api_base_url=api.url
         )
-        line = await Harness(line_settings, api).start()
+        line = await Harness(settings, api).start()
         try:
             user = line.user(LINE_USER)
             texts: list[str] = []
@@ -105,30 +100,26 @@ async def line_conversation(settings: Settings) -> list[str]:
     return texts
 
 
-async def telegram_conversation(settings: Settings, tmp_path: Path) -> list[str]:
+async def telegram_conversation(folder: Path) -> list[str]:
     texts: list[str] = []
-    async with FakeBotAPI() as api:
-        folder = tmp_path / "tg"
-        folder.mkdir()
-        async with running(api, folder) as bot:
-            p = bot.participant(TELEGRAM_USER)
-            for typed in SCRIPT:
-                texts += [c.params["text"] for c in await p.say(typed) if c.method == "sendMessage"]
-    settings.db.unlink(missing_ok=True)
-    (folder / "rabfang.db").rename(settings.db)
+    folder.mkdir(exist_ok=True)
+    async with FakeBotAPI() as api, running(api, folder) as bot:  # its database: folder / "rabfang.db"
+        p = bot.participant(TELEGRAM_USER)
+        for typed in SCRIPT:
+            texts += [c.params["text"] for c in await p.say(typed) if c.method == "sendMessage"]
     return texts
 
 
 @pytest.fixture
-async def conversations(contract_settings: Settings, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+async def conversations(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     results: dict[str, Any] = {}
     for name, run, user in (
-        ("console", console_conversation(contract_settings), CONSOLE_USER),
-        ("line", line_conversation(contract_settings), LINE_USER),
-        ("telegram", telegram_conversation(contract_settings, tmp_path), str(TELEGRAM_USER)),
+        ("console", console_conversation, CONSOLE_USER),
+        ("line", line_conversation, LINE_USER),
+        ("telegram", telegram_conversation, str(TELEGRAM_USER)),
     ):
-        texts = await run
-        results[name] = (texts, await stored(contract_settings, name, user))
+        texts = await run(tmp_path / name)
+        results[name] = (texts, await stored(tmp_path / name / "rabfang.db", name, user))
     yield results
 
 

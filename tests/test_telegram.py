@@ -81,7 +81,13 @@ class Bot:
 
 @contextlib.asynccontextmanager
 async def running(
-    api: FakeBotAPI, tmp_path: Path, *, webhook: bool = False, pacer: Pacer | None = None, token: str = TOKEN
+    api: FakeBotAPI,
+    tmp_path: Path,
+    *,
+    webhook: bool = False,
+    pacer: Pacer | None = None,
+    token: str = TOKEN,
+    flood_limit: int = 1000,  # a test taps faster than any participant
 ) -> AsyncIterator[Bot]:
     """The channel on a fresh database; a stored update that cannot be processed is retried within 0.2 s."""
     settings = Settings(
@@ -91,7 +97,7 @@ async def running(
         telegram_api_base_url=api.base_url,
         telegram_webhook_url=WEBHOOK_URL if webhook else None,
         telegram_webhook_secret=None,
-        flood_limit=1000,  # a test taps faster than any participant
+        flood_limit=flood_limit,
     )
     async with open_app(settings) as app:
         channel = TelegramChannel(
@@ -366,6 +372,44 @@ async def test_a_blocked_user_is_marked_inactive(api: FakeBotAPI, tmp_path: Path
         assert await bot.active(5550006) == 0
 
 
+async def test_an_unblock_makes_the_participant_reachable_again(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550016)
+        await p.say("/start")
+        await p.send(api.blocked_update(5550016))
+        assert await bot.active(5550016) == 0
+        calls = await p.send(api.unblocked_update(5550016))
+        assert await bot.active(5550016) == 1  # reminders reach them again
+        assert [c for c in calls if c.method == "sendMessage"] == []  # an unblock says nothing by itself
+        assert await bot.app.service.reachable("telegram", "5550016")
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["forward_origin", "forward_from"])
+async def test_a_forwarded_message_is_not_an_answer(api: FakeBotAPI, tmp_path: Path, legacy: bool) -> None:
+    async with running(api, tmp_path) as bot:
+        p = bot.participant(5550017)
+        await onboard(p, lang="en")
+        asked = question_key(p.buttons())
+        assert asked is not None and any(d.endswith("=4") for _, d in p.buttons())
+        calls = await p.send(api.forwarded_update(5550017, "4", legacy=legacy))
+        texts = p.texts(calls)
+        assert texts[0] == tr("en", "forwarded")
+        assert question_key(p.buttons()) == asked  # the question is asked again
+        assert await bot.answers(5550017) == {}  # the forwarded "4" is nobody's rating
+        await p.say("4")  # their own "4" is
+        assert [v[1] for v in (await bot.answers(5550017)).values()] == [4]
+
+
+async def test_forwarded_messages_count_toward_flood_control(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path, flood_limit=3) as bot:
+        p = bot.participant(5550018)
+        await p.say("/start")
+        for _ in range(2):
+            await p.send(api.forwarded_update(5550018, "4"))
+        calls = await p.send(api.forwarded_update(5550018, "4"))
+        assert p.texts(calls) == [tr(None, "flood")]
+
+
 async def test_flood_control_is_honoured(api: FakeBotAPI, tmp_path: Path) -> None:
     async with running(api, tmp_path) as bot:
         p = bot.participant(5550007)
@@ -433,6 +477,76 @@ async def test_group_chats_get_a_bilingual_notice_and_nothing_is_stored(api: Fak
         assert await bot.rows("SELECT count(*) FROM events") == [(0,)]
 
 
+# ---- updates python-telegram-bot cannot read -------------------------------------------------
+
+
+def old_api_poll(api: FakeBotAPI, user_id: int) -> dict[str, Any]:
+    """A private message carrying a poll as a Bot API older than PTB 22.8's sends it: no
+    `persistent_id`, which PTB requires (`Update.de_json` raises TypeError)."""
+    poll = {
+        "id": "5800000000000000001",
+        "question": "ลับเฉพาะ: ใครควรได้งบ",
+        "options": [{"text": "ก", "voter_count": 0}, {"text": "ข", "voter_count": 0}],
+        "total_voter_count": 0,
+        "is_closed": False,
+        "is_anonymous": True,
+        "type": "regular",
+        "allows_multiple_answers": False,
+    }
+    return api.message_update(user_id, poll=poll)
+
+
+@contextlib.asynccontextmanager
+async def serving(components: list[Any]) -> AsyncIterator[str]:
+    """`rabfang run`'s HTTP app over real HTTP on 127.0.0.1; yields its base URL."""
+    sock = listening_socket()
+    config = uvicorn.Config(http_app(components), log_config=None, access_log=False, lifespan="off")
+    server = QuietServer(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_an_update_ptb_cannot_read_is_skipped_and_polling_goes_on(
+    api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="rabfang")
+    async with running(api, tmp_path) as bot:
+        a, b = bot.participant(5550019), bot.participant(5550020)
+        bad = old_api_poll(api, 5550020)
+        batch = [api.message_update(5550019, "/start"), bad, api.message_update(5550020, "/start")]
+        last = await api.deliver(*batch)
+        await api.wait_acked(last, timeout=5)  # the whole batch, the unreadable update with it
+        assert len(a.texts()) == 1 and len(b.texts()) == 1
+        later = await a.say("/help")  # and polling goes on
+        assert a.texts(later)
+        assert bot.channel.healthy()
+        async with serving([bot.channel]) as base, httpx.AsyncClient() as client:
+            r = await client.get(f"{base}/healthz")
+        assert r.status_code == 200 and r.json()["ok"] is True
+    said = [r.getMessage() for r in caplog.records if str(bad["update_id"]) in r.getMessage()]
+    assert said == [f"telegram: update {bad['update_id']} could not be read (TypeError); skipped"]
+    assert "ลับเฉพาะ" not in caplog.text and "persistent_id" not in caplog.text  # nothing of its contents
+
+
+async def test_healthz_answers_503_once_polling_has_died(api: FakeBotAPI, tmp_path: Path) -> None:
+    async with running(api, tmp_path) as bot, serving([bot.channel]) as base, httpx.AsyncClient() as client:
+        assert (await client.get(f"{base}/healthz")).status_code == 200
+        poller = bot.channel._poller
+        assert poller is not None
+        poller.cancel()  # however it ends without being asked to
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        r = await client.get(f"{base}/healthz")
+        assert r.status_code == 503
+        assert r.json() == {"ok": False, "channels": ["telegram"], "failing": ["telegram"]}
+        bot.channel._poller = None  # so that stopping does not wait for it
+
+
 # ---- webhook mode --------------------------------------------------------------------------
 
 
@@ -460,6 +574,21 @@ async def test_webhook_checks_the_secret_and_absorbs_replays(api: FakeBotAPI, tm
         calls = await p.tap("lang=en")
         assert p.last == 200
         assert edits(calls) and p.texts(calls)
+
+
+async def test_webhook_refuses_an_update_ptb_cannot_read_and_says_so_by_id(
+    api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="rabfang")
+    async with running(api, tmp_path, webhook=True) as bot:
+        bad = old_api_poll(api, 5550021)
+        assert await bot.post(bad) == 400
+        p = bot.participant(5550021)
+        await p.say("/start")
+        assert p.last == 200 and p.texts()
+    assert f"telegram: update {bad['update_id']} could not be read (TypeError); answered 400" in caplog.messages
+    assert "ลับเฉพาะ" not in caplog.text
 
 
 async def test_webhook_storage_failure_is_a_500_so_telegram_redelivers(api: FakeBotAPI, tmp_path: Path) -> None:

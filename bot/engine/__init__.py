@@ -107,6 +107,8 @@ class Engine:
             return onboarding.start(t, "")
         if event.kind == "unsupported":
             return t.notify(tr(t.s.lang, "unsupported"))
+        if event.kind == "forwarded":  # someone else's words are not the participant's answer
+            return t.tell(tr(t.s.lang, "forwarded"))
         if event.kind == "button":
             return tap(t, event.data)
         command, arg = parse_command(event.text)

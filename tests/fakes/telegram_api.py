@@ -143,6 +143,28 @@ class FakeBotAPI:
                 msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split(" ", 1)[0])}]
         return {"update_id": next(self._update_ids), "message": msg}
 
+    def forwarded_update(self, user_id: int, text: str, *, legacy: bool = False) -> dict[str, Any]:
+        """A message `user_id` forwarded from someone else: `forward_origin` as Bot API 7+ sends it,
+        or (`legacy`) `forward_from`/`forward_date` as older (self-hosted) Bot API servers do."""
+        update = self.message_update(user_id, text)
+        sender = {"id": 7770001, "is_bot": False, "first_name": "Somsak"}
+        date = int(time.time()) - 86400
+        if legacy:
+            update["message"].update(forward_from=sender, forward_date=date)
+        else:
+            update["message"]["forward_origin"] = {"type": "user", "date": date, "sender_user": sender}
+        return update
+
+    def unblocked_update(self, user_id: int) -> dict[str, Any]:
+        """The participant unblocked the bot: `my_chat_member` from kicked to member."""
+        update = self.blocked_update(user_id)
+        change = update["my_chat_member"]
+        change["old_chat_member"], change["new_chat_member"] = (
+            {**change["new_chat_member"], "status": "kicked"},
+            {"user": change["new_chat_member"]["user"], "status": "member"},
+        )
+        return update
+
     def callback_update(self, user_id: int, message: dict[str, Any], data: str) -> dict[str, Any]:
         """An update for a tap on a button of `message` (a message the bot sent)."""
         query = {

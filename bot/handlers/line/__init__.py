@@ -17,17 +17,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.app import App
-from bot.inbox import Inbox
+from bot.handlers.http import MAX_BODY, read_body
+from bot.inbox import Inbox, InboxFull
 from bot.model import Incoming, Reply, utcnow
 from bot.senders import Pacer, RetryPolicy
 
 from .api import CHANNEL, MAX_MULTICAST, LineSender, retry_key
 from .receive import (
-    MAX_BODY,
     NotLine,
     chat_of,
     events_of,
-    read_body,
     reply_context,
     reply_token,
     source_type,
@@ -83,6 +82,7 @@ class LineChannel:
 
         self._validator = SignatureValidator(s.line_channel_secret.get_secret_value())
         self._clock = clock
+        self._body_timeout = s.http_body_timeout
         self._service = app.service
         self.sender = LineSender(
             s.line_api_base_url.rstrip("/"),
@@ -99,6 +99,7 @@ class LineChannel:
             self.sender,
             storage_retry=storage_retry,
             stop_timeout=stop_timeout,
+            limit=s.inbox_limit,
             legacy=self._legacy,
             clock=clock,
         )
@@ -140,9 +141,9 @@ class LineChannel:
     # ---- the webhook -----------------------------------------------------------------------
 
     async def _webhook(self, request: Request) -> Response:
-        body = await read_body(request, MAX_BODY)
-        if body is None:
-            return PlainTextResponse("request body too large", status_code=413)
+        body = await read_body(request, limit=MAX_BODY, timeout=self._body_timeout)
+        if isinstance(body, Response):
+            return body
         signature = request.headers.get("x-line-signature", "")
         if not signature or not self._signed(body, signature):
             log.warning("refused a LINE webhook with a %s signature", "bad" if signature else "missing")
@@ -156,8 +157,11 @@ class LineChannel:
         items = [item for item in (to_incoming(e, now) for e in events) if item is not None]
         for event in events:
             self._one_to_one_note(event)
-        if items and await self.inbox.accept(items) is None:
-            return PlainTextResponse("try again", status_code=503)  # LINE redelivers
+        try:
+            if items and await self.inbox.accept(items) is None:
+                return PlainTextResponse("try again", status_code=503)  # LINE redelivers
+        except InboxFull as exc:
+            return PlainTextResponse(str(exc), status_code=503)  # LINE redelivers
         return Response(status_code=200)
 
     def _signed(self, body: bytes, signature: str) -> bool:
@@ -168,11 +172,12 @@ class LineChannel:
         return self._validator.validate(text, signature)
 
     def _one_to_one_note(self, event: object) -> None:
-        """In a group or room, say that the bot works in 1:1 chat only (nothing is stored)."""
+        """When the bot joins a group or room, say once that it works in 1:1 chat only; after that
+        it stays quiet there (messages, postbacks, members joining: no reply, nothing stored)."""
         if not isinstance(event, dict) or source_type(event) not in ("group", "room"):
             return
         token = reply_token(event)
-        if event.get("type") not in ("message", "postback", "join") or token is None:
+        if event.get("type") != "join" or token is None:
             return
         chat = chat_of(event)
         context = reply_context(token, self._clock())

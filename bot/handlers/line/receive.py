@@ -6,11 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from starlette.requests import Request
-
 from bot.model import Inbound, Incoming
-
-MAX_BODY = 1 << 20  # a webhook body larger than this is not LINE's
 
 UNSUPPORTED = frozenset({"image", "video", "audio", "file", "location", "sticker"})
 
@@ -32,13 +28,13 @@ def to_inbound(event: dict) -> Inbound | None:
         message = event.get("message")
         text = message.get("text") if isinstance(message, dict) and message.get("type") == "text" else None
         if isinstance(text, str):
-            return Inbound("text", text=text, sent_at=sent_at)
+            return Inbound("text", text=storable(text), sent_at=sent_at)
         # stickers, media, locations, any message type LINE adds later, and a text that is not one
         return Inbound("unsupported", sent_at=sent_at)
     if kind == "postback":
         postback = event.get("postback")
         data = postback.get("data") if isinstance(postback, dict) else None
-        return Inbound("button", data=data, sent_at=sent_at) if isinstance(data, str) and data else None
+        return Inbound("button", data=storable(data), sent_at=sent_at) if isinstance(data, str) and data else None
     return None
 
 
@@ -62,6 +58,16 @@ def text_value(value: object) -> str | None:
     except UnicodeEncodeError:
         return None
     return value
+
+
+def storable(text: str) -> str:
+    """`text` with any lone surrogate (a JSON escape that is no character) as U+FFFD: the rest of
+    what the participant wrote is kept, and it can be stored and sent (both need valid UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
 
 
 def source_type(event: dict) -> str | None:
@@ -110,17 +116,3 @@ def events_of(body: bytes) -> list[object]:
     if not isinstance(events, list):
         raise NotLine("events is not a list")
     return events
-
-
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
-    """The raw body, or None when it is larger than `limit`."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        return None
-    parts, size = [], 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            return None
-        parts.append(part)
-    return b"".join(parts)

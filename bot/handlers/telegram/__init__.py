@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import secrets
 from collections import defaultdict
@@ -22,18 +23,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from telegram import Bot, Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.inbox import Inbox
+from bot.handlers.http import MAX_BODY, read_body
+from bot.inbox import Inbox, InboxFull
 from bot.model import Incoming, Reply
 from bot.senders import Delivery, Pacer, RetryPolicy
 
 from .api import CHANNEL, TelegramSender, retry_after
-from .receive import ALLOWED_UPDATES, Aside, sender_key, to_incoming, well_formed
+from .receive import ALLOWED_UPDATES, Aside, read_batch, read_update, sender_key, to_incoming, update_id, well_formed
 from .render import MAX_CALLBACK_DATA, MAX_TEXT, answered_text, command_menus, keyboard, label_width
 
 if TYPE_CHECKING:
@@ -69,6 +71,21 @@ PRIVATE_ONLY = (
 log = logging.getLogger("rabfang.telegram")
 
 
+class PollingBot(Bot):
+    """PTB's `Bot`, with `getUpdates` returned raw: `Bot.get_updates` parses the whole batch at
+    once, so one update PTB cannot read (from an older or newer Bot API) would fail every fetch
+    and stop polling at that update for good; and it logs the batch's contents when it fails.
+    (`do_api_request("getUpdates")` would do the same but warns on every call.)"""
+
+    __slots__ = ()
+
+    async def get_raw_updates(
+        self, offset: int | None, timeout: int, *, limit: int = 100, read_timeout: float = 10.0
+    ) -> object:
+        data = {"offset": offset, "limit": limit, "timeout": timeout, "allowed_updates": list(ALLOWED_UPDATES)}
+        return await self._post("getUpdates", data, read_timeout=read_timeout + timeout)
+
+
 class TelegramChannel:
     """The Telegram transport: long polling, or a webhook on rabfang's HTTP server."""
 
@@ -102,8 +119,9 @@ class TelegramChannel:
         pacer = pacer or Pacer(rate=s.broadcast_rate, chat_rate=1.0)
         self.sender = TelegramSender(pacer=pacer, retry=RetryPolicy(delays), token=self._token)
         self.capabilities = self.sender.capabilities
-        self.inbox = Inbox(CHANNEL, app.service, self.sender, storage_retry=storage_retry)
-        self._bot: Bot | None = None
+        self.inbox = Inbox(CHANNEL, app.service, self.sender, storage_retry=storage_retry, limit=s.inbox_limit)
+        self._body_timeout = s.http_body_timeout
+        self._bot: PollingBot | None = None
         self._poller: asyncio.Task[None] | None = None
         self._asides: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -114,7 +132,7 @@ class TelegramChannel:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        bot = Bot(
+        bot = PollingBot(
             self._token,
             base_url=self._base_url,
             request=HTTPXRequest(connection_pool_size=32, pool_timeout=10.0),
@@ -160,6 +178,12 @@ class TelegramChannel:
             await self._bot.shutdown()
             self._bot = self.sender.bot = None
 
+    def healthy(self) -> bool:
+        """False once long polling has stopped without being asked to (GET /healthz answers 503)."""
+        if self._bot is None:
+            return False
+        return self._poller is None or not self._poller.done() or self._stopping.is_set()
+
     async def idle(self) -> None:
         """Wait until every received update is processed and answered."""
         await self.inbox.idle()
@@ -196,24 +220,36 @@ class TelegramChannel:
     # ---- receiving: polling ------------------------------------------------------------------
 
     async def _poll(self) -> None:
-        """Fetch a batch, process it, and only then ask for the next offset: that acknowledges it."""
+        """Fetch a batch, process it, and only then ask for the next offset: that acknowledges it.
+        An update PTB cannot read is skipped (logged by its id) and confirmed with the rest; an
+        unexpected failure is logged and polling goes on after a pause."""
         offset: int | None = None
         delay = self._retry_delay
         while not self._stopping.is_set():
             try:
-                updates = await self._fetch(offset)
+                fetched = await self._fetch(offset)
             except TelegramError as exc:
                 wait = retry_after(exc) if isinstance(exc, RetryAfter) else delay
                 log.warning("telegram: getUpdates failed (%s); retrying in %.1fs", self.sender.describe(exc), wait)
                 await self._pause(wait)
                 delay = min(delay * 2, self._max_retry_delay)
                 continue
-            if updates is None:
+            except Exception as exc:
+                log.error("telegram: getUpdates failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                await self._pause(delay)
+                delay = min(delay * 2, self._max_retry_delay)
+                continue
+            if fetched is None:
                 break
-            failed = await self._process_batch(updates) if updates else None
+            updates, highest = fetched
+            try:
+                failed = await self._process_batch(updates) if updates else None
+            except Exception as exc:  # a bug: the batch comes again after a pause, polling goes on
+                log.error("telegram: processing a batch failed (%s); fetching it again", type(exc).__name__)
+                failed = min(u.update_id for u in updates)
             if failed is None:
-                if updates:
-                    offset = max(u.update_id for u in updates) + 1
+                if highest is not None:
+                    offset = highest + 1
                 delay = self._retry_delay
             else:
                 offset = failed  # this update, and whatever follows it, comes again
@@ -224,14 +260,13 @@ class TelegramChannel:
             # Confirm what was processed, so the next start does not fetch it again (it would only
             # be absorbed by the dedupe).
             with contextlib.suppress(Exception):
-                await self._bot.get_updates(offset=offset, limit=1, timeout=0, allowed_updates=ALLOWED_UPDATES)
+                await self._bot.get_raw_updates(offset, 0, limit=1)
 
-    async def _fetch(self, offset: int | None) -> tuple[Update, ...] | None:
-        """The next batch, or None once we are stopping (an unfinished long poll is abandoned)."""
+    async def _fetch(self, offset: int | None) -> tuple[list[Update], int | None] | None:
+        """The next batch (the updates PTB could read, and the batch's highest update id), or None
+        once we are stopping (an unfinished long poll is abandoned)."""
         assert self._bot is not None
-        fetch = asyncio.create_task(
-            self._bot.get_updates(offset=offset, timeout=self._poll_timeout, allowed_updates=ALLOWED_UPDATES)
-        )
+        fetch = asyncio.create_task(self._bot.get_raw_updates(offset, self._poll_timeout))
         stopping = asyncio.create_task(self._stopping.wait())
         await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -240,7 +275,7 @@ class TelegramChannel:
             with contextlib.suppress(BaseException):
                 await fetch
             return None  # nothing fetched now was processed, so nothing is acknowledged
-        return fetch.result()
+        return read_batch(fetch.result(), self._bot)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -280,16 +315,26 @@ class TelegramChannel:
             return Response(status_code=403)
         if self._stopping.is_set() or self._bot is None:
             return Response(status_code=503)  # Telegram retries later
+        body = await read_body(request, limit=MAX_BODY, timeout=self._body_timeout)
+        if isinstance(body, Response):
+            return body
         try:
-            update = Update.de_json(await request.json(), self._bot)
-        except Exception:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            log.warning("telegram: refused a webhook body that is not JSON (400)")
             return Response(status_code=400)
+        update = read_update(data, self._bot, then="answered 400")  # logged by id
         if update is None or not well_formed(update):
+            if update is not None:
+                log.warning("telegram: update %s is not shaped as the Bot API documents (400)", update_id(data))
             return Response(status_code=400)
         item = self._convert(update)
         if item is None:
             return Response(status_code=200)
-        new = await self.inbox.accept([item])
+        try:
+            new = await self.inbox.accept([item])
+        except InboxFull as exc:
+            return PlainTextResponse(str(exc), status_code=503)  # Telegram delivers it again later
         if new is not None:
             if not new and item.context.get("callback"):
                 self._aside(Aside(callback=item.context["callback"]))  # a replayed tap: stop its spinner again

@@ -3,14 +3,49 @@ understands. Nothing here stores, decides or sends."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from telegram import Chat, Message, Update, User
+from telegram import Bot, Chat, Message, Update, User
 
 from bot.model import Inbound, Incoming
 
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
+
+log = logging.getLogger("rabfang.telegram")
+
+
+def update_id(data: object) -> int | None:
+    """The `update_id` of a raw update, when it has one that can be an offset."""
+    value = data.get("update_id") if isinstance(data, dict) else None
+    return value if _is_id(value) else None
+
+
+def read_update(data: object, bot: Bot | None, *, then: str = "skipped") -> Update | None:
+    """One raw update as PTB's `Update`, or None (logged by id only, with what is done with it:
+    `then`) when PTB cannot read it: a newer or older Bot API than PTB's (a `poll` without
+    `persistent_id`), or a body of the wrong shape. The exception's text is not logged, as it can
+    quote the update's contents."""
+    try:
+        update = Update.de_json(data, bot) if isinstance(data, dict) else None
+    except Exception as exc:  # PTB raises TypeError, KeyError, ValueError, AttributeError ...
+        log.warning("telegram: update %s could not be read (%s); %s", update_id(data), type(exc).__name__, then)
+        return None
+    if update is None or not _is_id(update.update_id):
+        log.warning("telegram: update %s is not an update; %s", update_id(data), then)
+        return None
+    return update
+
+
+def read_batch(raw: object, bot: Bot | None) -> tuple[list[Update], int | None]:
+    """A `getUpdates` result read update by update, so one unreadable update does not stop the
+    rest: the updates PTB could read, and the highest update id of the batch (readable or not),
+    which the next offset confirms."""
+    items = raw if isinstance(raw, list) else []
+    updates = [u for u in (read_update(item, bot) for item in items) if u is not None]
+    ids = [i for i in (update_id(item) for item in items) if i is not None]
+    return updates, max(ids, default=None)
 
 
 @dataclass(frozen=True)
@@ -78,8 +113,9 @@ def to_incoming(update: Update, username: str | None) -> Incoming | Aside | None
             return Aside(callback=query.id)
         context = {"callback": query.id, "message_id": str(message.message_id)}
         if isinstance(message, Message) and message.text:  # older than 48 hours: Telegram no longer shows it
-            context["message_text"] = message.text
-        return Incoming(event_id, str(query.from_user.id), Inbound("button", data=query.data or ""), context)
+            context["message_text"] = storable(message.text)
+        data = storable(query.data or "")
+        return Incoming(event_id, str(query.from_user.id), Inbound("button", data=data), context)
     message = update.message
     if message is not None:
         if message.chat.type != "private":
@@ -87,8 +123,10 @@ def to_incoming(update: Update, username: str | None) -> Incoming | Aside | None
         if message.from_user is None:
             return None
         # The message's own timestamp: flood control judges a backlog by when it was sent.
-        if message.text is not None:
-            inbound = Inbound("text", text=message.text, sent_at=message.date)
+        if forwarded(message):  # whatever it carries, it is not the participant's own answer
+            inbound = Inbound("forwarded", sent_at=message.date)
+        elif message.text is not None:
+            inbound = Inbound("text", text=storable(message.text), sent_at=message.date)
         elif message.effective_attachment is not None or message.caption is not None:
             inbound = Inbound("unsupported", sent_at=message.date)  # stickers, photos, voice, locations ...
         else:
@@ -105,6 +143,25 @@ def to_incoming(update: Update, username: str | None) -> Incoming | Aside | None
         elif new in ("member", "administrator") and old in ("left", "kicked"):
             return Aside(group_chat=change.chat.id)
     return None
+
+
+# The fields older Bot APIs (before 7.0) mark a forward with; PTB 22 keeps them in api_kwargs.
+LEGACY_FORWARD = ("forward_from", "forward_from_chat", "forward_sender_name", "forward_date")
+
+
+def forwarded(message: Message) -> bool:
+    """A forwarded message: `forward_origin` (Bot API 7+), or the older `forward_*` fields."""
+    return message.forward_origin is not None or any(k in message.api_kwargs for k in LEGACY_FORWARD)
+
+
+def storable(text: str) -> str:
+    """`text` with any lone surrogate (a JSON escape that is no character) as U+FFFD: the rest of
+    what the participant wrote is kept, and it can be stored and sent (both need valid UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
 
 
 def _addressed(message: Message, username: str | None) -> bool:
