@@ -64,10 +64,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Choose an area to comment on (✓ = completed)",
     ),
     "area_intro": (
-        "{intro}\n\nกด “ย้อนกลับ” หรือพิมพ์ “ข้าม” ได้ตลอด",
-        "{intro}\n\nYou can type “back” or “skip” at any time.",
+        "{intro}\n\nระดับความพร้อม:\n{levels}\n\nกด “ย้อนกลับ” หรือพิมพ์ “ข้าม” ได้ตลอด",
+        "{intro}\n\nThe maturity levels:\n{levels}\n\nYou can type “back” or “skip” at any time.",
     ),
-    "progress": ("ข้อ {n}/{total} · {area}", "Question {n}/{total} · {area}"),
+    "progress": ("ความสามารถ {n}/{total} · {area}", "Capability {n}/{total} · {area}"),
+    "progress_closing": ("คำถามท้ายด้าน {n}/{total} · {area}", "Closing question {n}/{total} · {area}"),
+    # a level's button, the plan's level marked (fits LINE's 20 characters), and the line that says so
+    "mark_current": ("{level} ✓ประเมินไว้", "{level} (assessed)"),
+    "mark_target": ("{level} ✓แผนเสนอ", "{level} (proposed)"),
+    "mark_current_hint": ("(✓ = ระดับที่ประเมินไว้: ระดับ {level})", "(marked: the assessed level, {level})"),
+    "mark_target_hint": ("(✓ = เป้าหมายที่แผนเสนอ: ระดับ {level})", "(marked: the plan's proposed target, {level})"),
     "capability": ("ขีดความสามารถ: {text}", "Capability: {text}"),
     "current": ("สถานภาพปัจจุบัน: ระดับ {level} {name}", "Current status: level {level} {name}"),
     "target": ("ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ {level} {name}", "2027 target: level {level} {name}"),
@@ -102,10 +108,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ขอบคุณค่ะ ท่านตอบ{area}ครบแล้ว สรุปคำตอบของท่าน:",
         "Thank you, you have completed {area}. Your answers:",
     ),
-    "summary_item": (
-        "• {capability}: ถูกต้อง {current} · เป็นไปได้ {feasible} · เหมาะสม {appropriate}",
-        "• {capability}: correct {current} · feasible {feasible} · appropriate {appropriate}",
-    ),
+    "summary_item": ("• {capability}: {answers}", "• {capability}: {answers}"),
+    "sum_current": ("วันนี้ระดับ {pick} (ประเมินไว้ {plan})", "today {pick} (assessed {plan})"),
+    "sum_target": ("ปี 2570 ระดับ {pick} (แผน {plan})", "2027 {pick} (plan {plan})"),
+    "sum_rating": ("ข้อ {n}: {value}", "Q{n}: {value}"),
+    "your_picks": ("(ท่านตอบ: {picks})", "(you answered: {picks})"),
     "summary_texts": ("ข้อคิดเห็นที่พิมพ์ไว้: {n} ข้อ", "Comments written: {n}"),
     "another": ("ต้องการแสดงความคิดเห็นด้านอื่นต่อหรือไม่", "Would you like to comment on another area?"),
     "all_done": (
@@ -115,13 +122,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "resume": ("ยินดีต้อนรับกลับค่ะ ทำต่อจากข้อเดิมนะคะ", "Welcome back, let's continue where you left off."),
     # followed by the commands one can type, listed from bot/engine/commands.py
     "help_intro": (
-        "วิธีใช้: กดปุ่มหรือพิมพ์คำตอบ (เช่น 1–5 หรือ “เห็นด้วย”) คำสั่งที่พิมพ์ได้:",
-        "How to answer: tap a button or type (e.g. 1–5 or “agree”). Things you can type:",
+        "วิธีใช้: กดปุ่มหรือพิมพ์คำตอบ (เช่น 1–5 หรือ “ไม่ทราบ”) คำสั่งที่พิมพ์ได้:",
+        "How to answer: tap a button or type (e.g. 1–5 or “don't know”). Things you can type:",
     ),
     "status": ("ความคืบหน้าของท่าน:", "Your progress:"),
     "status_area": ("• {area}: {state}", "• {area}: {state}"),
     "st_done": ("ตอบครบแล้ว", "completed"),
-    "st_doing": ("ตอบแล้ว {n}/{total} ข้อ", "{n}/{total} answered"),
+    "st_doing": ("ตอบแล้ว {n}/{total} ความสามารถ", "{n}/{total} capabilities answered"),
     "st_none": ("ยังไม่เริ่ม", "not started"),
     "status_none": ("ท่านยังไม่ได้เริ่มตอบแบบสอบถาม", "You haven't started a survey yet."),
     "confirm_delete": (

@@ -28,7 +28,7 @@ def test_nothing_is_kept_before_consent(catalog: Catalog) -> None:
     convo.send("[2]")  # decline
     assert convo.state.consent == "declined"
     convo.send("[data:area=health]")
-    convo.send("[data:q.health.telemedicine.current=4]")
+    convo.send("[data:q.health.telemedicine.current_level=4]")
     assert convo.state.answers == {} and convo.state.group is None
 
 
@@ -40,25 +40,31 @@ def test_every_area_can_be_completed_with_typed_answers_only(catalog: Catalog) -
         while convo.state.step == "survey":
             step = catalog.step(convo.state.key or "")
             assert step is not None
-            convo.send("agree" if step.question.kind == "rating" else f"comment on {step.key}")
+            convo.send(str(step.plan_level) if step.question.kind != "text" else f"comment on {step.key}")
         assert area in convo.state.completed
     texts = [a.text for a in convo.state.answers.values() if a.text]
     assert len(texts) == sum(len(a.closing) for a in catalog.areas.values())
     assert "You have completed every area" in "\n".join(r.text for r in convo.last)
 
 
-def test_why_is_asked_only_after_a_low_rating(catalog: Catalog) -> None:
+def test_why_is_asked_only_when_a_pick_differs_from_the_plan(catalog: Catalog) -> None:
     convo = consented(catalog)
-    convo.send("[1]")  # education
-    for rating in ("4", "5", "3"):
-        convo.send(rating)
-    assert convo.state.key == "education.lifelong_platform.current"
-    for rating in ("4", "2", "3"):
-        convo.send(rating)
+    convo.send("[1]")  # education: learner_data is assessed at 2, aims at 4
+    for level in ("2", "4"):
+        convo.send(level)
+    assert convo.state.key == "education.lifelong_platform.current_level"  # as planned: no "why?"
+    for level in ("2", "5"):  # lifelong_platform: 2 -> 3 in the plan; 5 is not the plan's target
+        convo.send(level)
     assert convo.state.key == "education.lifelong_platform.why"
     convo.send("skip")
     assert convo.state.answers["education.lifelong_platform.why"].skipped
-    assert convo.state.key == "education.digital_credentials.current"
+    assert convo.state.key == "education.digital_credentials.current_level"
+    for level in ("ไม่ทราบ", "4"):  # "don't know" differs from nothing
+        convo.send(level)
+    assert convo.state.key == "education.out_of_school.current_level"
+    answer = convo.state.answers["education.digital_credentials.current_level"]
+    assert (answer.option, answer.value) == ("dk", None)
+    assert convo.state.answers["education.digital_credentials.target_level"].value == 4
 
 
 def test_ratings_cannot_be_skipped_but_dont_know_is_offered(catalog: Catalog) -> None:
@@ -66,16 +72,16 @@ def test_ratings_cannot_be_skipped_but_dont_know_is_offered(catalog: Catalog) ->
     convo.send("[1]")
     out = convo.send("skip")
     assert "can't be skipped" in out and "Don't know" in out
-    assert convo.state.key == "education.learner_data.current"
+    assert convo.state.key == "education.learner_data.current_level"
     convo.send("don't know")
-    answer = convo.state.answers["education.learner_data.current"]
+    answer = convo.state.answers["education.learner_data.current_level"]
     assert answer.option == "dk" and answer.value is None
 
 
 def test_free_text_over_the_limit_is_refused_and_not_stored(catalog: Catalog) -> None:
     convo = consented(catalog, "en")
     convo.send("[1]")
-    while catalog.step(convo.state.key or "").question.kind == "rating":  # type: ignore[union-attr]
+    while catalog.step(convo.state.key or "").question.kind != "text":  # type: ignore[union-attr]
         convo.send("4")
     key = convo.state.key
     out = convo.send("ก" * (MAX_TEXT + 1))
@@ -87,7 +93,7 @@ def test_free_text_over_the_limit_is_refused_and_not_stored(catalog: Catalog) ->
 def test_invalid_unicode_and_control_characters_are_cleaned(catalog: Catalog) -> None:
     convo = consented(catalog)
     convo.send("[1]")
-    while catalog.step(convo.state.key or "").question.kind == "rating":  # type: ignore[union-attr]
+    while catalog.step(convo.state.key or "").question.kind != "text":  # type: ignore[union-attr]
         convo.send("4")
     key = convo.state.key
     convo.send("ปัญหา\ud800\x00\x07คือ")
@@ -97,17 +103,17 @@ def test_invalid_unicode_and_control_characters_are_cleaned(catalog: Catalog) ->
 def test_a_stale_button_never_answers_the_current_question(catalog: Catalog) -> None:
     convo = consented(catalog, "en")
     convo.send("[1]")
-    convo.send("4")  # learner_data.current
-    assert convo.state.key == "education.learner_data.feasible"
+    convo.send("4")  # learner_data.current_level
+    assert convo.state.key == "education.learner_data.target_level"
     # a tap on an unanswered later question's button is refused
-    out = convo.send("[data:q.education.teacher_skills.current=1]")
+    out = convo.send("[data:q.education.teacher_skills.current_level=1]")
     assert "no longer valid" in out
-    assert "education.teacher_skills.current" not in convo.state.answers
+    assert "education.teacher_skills.current_level" not in convo.state.answers
     # a tap on the answered earlier question changes that answer and says so
-    out = convo.send("[data:q.education.learner_data.current=2]")
+    out = convo.send("[data:q.education.learner_data.current_level=2]")
     assert "Answer changed" in out
-    assert convo.state.answers["education.learner_data.current"].value == 2
-    assert convo.state.key == "education.learner_data.feasible"
+    assert convo.state.answers["education.learner_data.current_level"].value == 2
+    assert convo.state.key == "education.learner_data.target_level"
 
 
 @pytest.mark.parametrize(
@@ -116,8 +122,8 @@ def test_a_stale_button_never_answers_the_current_question(catalog: Catalog) -> 
         "",
         "=",
         "q.=1",
-        "q.education.learner_data.current=",
-        "q.education.learner_data.current=99",
+        "q.education.learner_data.current_level=",
+        "q.education.learner_data.current_level=99",
         "area=nope",
         "x" * 500,
     ],
@@ -146,7 +152,7 @@ def test_edited_survey_does_not_strand_a_participant(catalog: Catalog) -> None:
     convo.state.key = "education.removed_item.current"  # the organizers deleted the item they were on
     out = convo.send("4")
     assert convo.state.key in {s.key for s in catalog.flow("education")}
-    assert "ข้อ 1/" in out
+    assert "ความสามารถ 1/5" in out
 
 
 def test_delete_asks_twice_then_erases(catalog: Catalog) -> None:
@@ -183,11 +189,11 @@ def test_a_typed_number_works_for_every_button_shown(catalog: Catalog) -> None:
     convo.send("7")  # the 7th button: Skip
     assert convo.state.step == "menu" and convo.state.age is None
     convo.send("1")
-    convo.send("7")  # Back (ratings have no Skip), on the first question: back to the menu
+    convo.send("7")  # Back (levels have no Skip), on the first question: back to the menu
     assert convo.state.step == "menu"
     convo.send("1")
     convo.send("4")
-    assert convo.state.answers["education.learner_data.current"].value == 4
+    assert convo.state.answers["education.learner_data.current_level"].value == 4
 
 
 # ---- the command table, the button codec, the step table ----------------------------------------
