@@ -10,13 +10,23 @@ import pytest
 
 from bot.config import Settings
 from bot.service import Service
-from bot.surveys import Catalog, load_catalog
+from bot.surveys import SURVEY_DIR, Catalog, load_catalog, survey_files
 from storage import Database
+
+
+AGREEMENT = Path(__file__).parent / "surveys" / "agreement"
 
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def agreement_catalog() -> Catalog:
+    """The shipped areas asked in the agreement form (three ratings, "why?" after a low one): the
+    form an organizer may still choose (tests/surveys/agreement/common.yaml)."""
+    return load_catalog(AGREEMENT, files=survey_files(SURVEY_DIR))
 
 
 @pytest.fixture
