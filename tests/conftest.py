@@ -13,7 +13,6 @@ from bot.service import Service
 from bot.surveys import SURVEY_DIR, Catalog, load_catalog, survey_files
 from storage import Database
 
-
 AGREEMENT = Path(__file__).parent / "surveys" / "agreement"
 
 
