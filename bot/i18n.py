@@ -72,9 +72,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # a level's button, the plan's level marked (fits LINE's 20 characters), and the line that says so
     "mark_current": ("{level} ✓ประเมินไว้", "{level} (assessed)"),
     "mark_target": ("{level} ✓แผนเสนอ", "{level} (proposed)"),
-    "mark_current_hint": ("(✓ = ระดับที่ประเมินไว้: ระดับ {level})", "(marked: the assessed level, {level})"),
-    "mark_target_hint": ("(✓ = เป้าหมายที่แผนเสนอ: ระดับ {level})", "(marked: the plan's proposed target, {level})"),
-    "capability": ("ขีดความสามารถ: {text}", "Capability: {text}"),
+    "mark_current_hint": ("(✓ = ระดับที่ประเมินไว้: ระดับ {level})", "(level {level} is the assessed one)"),
+    "mark_target_hint": ("(✓ = เป้าหมายที่แผนเสนอ: ระดับ {level})", "(level {level} is the plan's proposed target)"),
+    "capability": ("ขีดความสามารถ: {text}", "{text}"),
     "current": ("สถานภาพปัจจุบัน: ระดับ {level} {name}", "Current status: level {level} {name}"),
     "target": ("ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ {level} {name}", "2027 target: level {level} {name}"),
     "previous_answer": ("(คำตอบเดิมของท่าน: {answer})", "(your answer so far: {answer})"),
@@ -112,7 +112,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sum_current": ("วันนี้ระดับ {pick} (ประเมินไว้ {plan})", "today {pick} (assessed {plan})"),
     "sum_target": ("ปี 2570 ระดับ {pick} (แผน {plan})", "2027 {pick} (plan {plan})"),
     "sum_rating": ("ข้อ {n}: {value}", "Q{n}: {value}"),
-    "your_picks": ("(ท่านตอบ: {picks})", "(you answered: {picks})"),
+    "your_picks": ("ท่านตอบ: {picks}", "You answered: {picks}"),
     "summary_texts": ("ข้อคิดเห็นที่พิมพ์ไว้: {n} ข้อ", "Comments written: {n}"),
     "another": ("ต้องการแสดงความคิดเห็นด้านอื่นต่อหรือไม่", "Would you like to comment on another area?"),
     "all_done": (
