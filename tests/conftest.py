@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.service import Service
-from bot.surveys import SURVEY_DIR, Catalog, load_catalog, survey_files
+from bot.surveys import Catalog, load_catalog
 from storage import Database
 
 AGREEMENT = Path(__file__).parent / "surveys" / "agreement"
@@ -24,8 +24,9 @@ def catalog() -> Catalog:
 @pytest.fixture(scope="session")
 def agreement_catalog() -> Catalog:
     """The shipped areas asked in the agreement form (three ratings, "why?" after a low one): the
-    form an organizer may still choose (tests/surveys/agreement/common.yaml)."""
-    return load_catalog(AGREEMENT, files=survey_files(SURVEY_DIR))
+    form an organizer may still choose (tests/surveys/agreement: its common.yaml, and links to the
+    shipped area files)."""
+    return load_catalog(AGREEMENT)
 
 
 @pytest.fixture

@@ -24,6 +24,13 @@ from storage import Database
 from storage.outreach import add_session
 from storage.queries import Filter
 
+
+@pytest.fixture(scope="session")
+def catalog(agreement_catalog: Catalog) -> Catalog:
+    """These answers are ratings on the agreement scale: the survey form that asks them."""
+    return agreement_catalog
+
+
 BKK = ZoneInfo("Asia/Bangkok")
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 10:00 in Bangkok
 SKIP = object()

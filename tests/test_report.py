@@ -16,6 +16,13 @@ from exports.report import write_report
 from storage import Database
 from tests.test_export import PEOPLE, at, seed
 
+
+@pytest.fixture(scope="session")
+def catalog(agreement_catalog: Catalog) -> Catalog:
+    """These answers are ratings on the agreement scale: the survey form that asks them."""
+    return agreement_catalog
+
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM_FLAGS = (
     "--headless",

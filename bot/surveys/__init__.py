@@ -253,4 +253,4 @@ def _cross_check(path: Path, area: Area, common: Common) -> list[SurveyProblem]:
     return problems
 
 
-__all__ = ["SURVEY_DIR", "Catalog", "FlowQuestion", "SurveyError", "SurveyProblem", "load_catalog", "survey_files"]
+__all__ = ["SURVEY_DIR", "Catalog", "FlowQuestion", "SurveyError", "SurveyProblem", "load_catalog"]
