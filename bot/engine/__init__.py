@@ -32,7 +32,7 @@ from ..model import Inbound, Outcome, Reply, State, Step
 from . import buttons, onboarding, privacy, sessions, survey
 from .buttons import BACK, SKIP
 from .commands import COMMANDS, help_text
-from .core import Context, Family, Turn
+from .core import Context, Family, Turn, ready
 from .input import clean_text, normalize, number, parse_command
 from .onboarding import LANG_CHOICES
 
@@ -173,6 +173,10 @@ def typed(t: Turn, raw: str) -> Outcome:
         shown = t.ask().buttons
         if 1 <= n <= len(shown):
             return tap(t, shown[n - 1].data)
+        # on the menu, the sessions' buttons follow the areas' (the end of an area, `events`)
+        extra = sessions.sessions_reply(t, None).buttons if t.s.step == "menu" and ready(t.s) else ()
+        if 1 <= n - len(shown) <= len(extra):
+            return tap(t, extra[n - len(shown) - 1].data)
     return family.typed(t, raw)
 
 

@@ -284,8 +284,8 @@ def finish_area(t: Turn) -> Outcome:
         texts, shown = [tr(lang, "all_done")], ()
     else:
         texts, shown = [tr(lang, "another")], area_buttons(t)
-    if offers(t, {area.id}):
-        listed = sessions_reply(t, {area.id})
+    if offers(t, {area.id}):  # listed as `events` lists them, so "ลงทะเบียน 2" means the same
+        listed = sessions_reply(t, None)
         texts.insert(0, listed.text)
         shown += listed.buttons
     t.out.replies.append(Reply("\n\n".join(texts), shown))
