@@ -217,8 +217,8 @@ async def test_deep_link_opens_the_area_after_consent_and_profile(api: FakeBotAP
         await p.tap(p.buttons()[0][1])
         await p.tap(p.buttons()[0][1])
         calls = await p.tap("age=~skip")
-        assert question_key(p.buttons()) == "health.info_exchange.current"
-        assert any("Question 1/" in t for t in p.texts(calls))
+        assert question_key(p.buttons()) == "health.info_exchange.current_level"
+        assert any("Capability 1/" in t for t in p.texts(calls))
 
 
 async def test_commands_are_registered_in_thai_english_and_by_default(api: FakeBotAPI, tmp_path: Path) -> None:
