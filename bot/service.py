@@ -10,6 +10,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from storage import Database, StorageError
 
@@ -36,8 +37,10 @@ class Handled:
 
 
 class FloodGate:
-    """At most `limit` messages per `window` per participant; the first one over gets a notice,
-    the rest are dropped quietly. Counts by the platform's timestamps, so a backlog drained
+    """At most `limit` messages per `window` per participant; past it the engine still takes the
+    taps it accepts (the answer to the question asked, however fast), and the rest get a notice
+    once, then silence. Only what the engine did not take as a tap is counted: typed text,
+    stickers, stale or forged taps. Counts by the platform's timestamps, so a backlog drained
     after a restart is judged by when it was sent, not when it is processed. Senders are kept
     in order of their last message, so forgetting the quiet ones costs only what it forgets.
 
@@ -50,7 +53,7 @@ class FloodGate:
         self._seen: OrderedDict[tuple[str, str], deque[datetime]] = OrderedDict()
         self._noticed: dict[tuple[str, str], datetime] = {}
 
-    def check(self, key: tuple[str, str], at: datetime) -> str:
+    def check(self, key: tuple[str, str], at: datetime) -> Literal["ok", "notice", "drop"]:
         """'ok', 'notice' (drop it and say so once), or 'drop'."""
         times = self._seen.get(key)
         if times is None or sum(1 for t in times if at - t < self.window) < self.limit:
@@ -76,15 +79,6 @@ class FloodGate:
                 return
             self._seen.popitem(last=False)
             self._noticed.pop(key, None)
-
-
-def _flooded(verdict: str) -> Callable[[State], Outcome]:
-    """The decision for an event over the flood limit: a notice the first time, else nothing."""
-
-    def decide(state: State) -> Outcome:
-        return Outcome(state=state, replies=[Reply(tr(state.lang, "flood"))] if verdict == "notice" else [])
-
-    return decide
 
 
 class Service:
@@ -118,9 +112,9 @@ class Service:
             return name, arg.strip()
         return None
 
-    def engine(self, now: datetime) -> Engine:
+    def engine(self, now: datetime, flood: Literal["ok", "notice", "drop"] = "ok") -> Engine:
         s = self.settings
-        return Engine(Context(self.catalog, now, retention_days=s.retention_days, contact=s.contact))
+        return Engine(Context(self.catalog, now, retention_days=s.retention_days, contact=s.contact, flood=flood))
 
     async def handle(
         self,
@@ -152,20 +146,17 @@ class Service:
         sent_at = event.sent_at or now
         # the console is one person at a local terminal: nothing to guard against
         verdict = "ok" if channel == "console" else self.flood.check(key, sent_at)
-        if verdict == "ok":
-            engine = self.engine(now)
+        engine = self.engine(now, verdict)  # over the limit, the engine still takes a tap it accepts
 
-            def decide(state: State) -> Outcome:
-                return engine.decide(state, event)
+        def decide(state: State) -> Outcome:
+            return engine.decide(state, event)
 
-        else:
-            decide = _flooded(verdict)
         outcome = await self.db.handle_event(
             channel, user_ref, event_id, decide, now, inbox_seq=inbox_seq, survey_version=self.catalog.version
         )
         if outcome is None:
             return None
-        if channel != "console":
+        if channel != "console" and not outcome.accepted:
             self.flood.record(key, sent_at, verdict)
         return Handled(
             replies=outcome.replies,

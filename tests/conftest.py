@@ -13,10 +13,20 @@ from bot.service import Service
 from bot.surveys import Catalog, load_catalog
 from storage import Database
 
+AGREEMENT = Path(__file__).parent / "surveys" / "agreement"
+
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def agreement_catalog() -> Catalog:
+    """The shipped areas asked in the agreement form (three ratings, "why?" after a low one): the
+    form an organizer may still choose (tests/surveys/agreement: its common.yaml, and links to the
+    shipped area files)."""
+    return load_catalog(AGREEMENT)
 
 
 @pytest.fixture

@@ -100,7 +100,8 @@ def _folder(prefix: str) -> Path:
 
 @cache
 def agreement_catalog() -> Catalog:
-    return load_catalog(make_survey(_folder("rabfang-agree-"), AGREEMENT))
+    """The agreement form: tests/surveys/agreement (the conftest fixture of the same name)."""
+    return load_catalog(Path(__file__).parent / "surveys" / "agreement")
 
 
 @cache

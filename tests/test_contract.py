@@ -30,12 +30,12 @@ SCRIPT = (
     "2",  # region
     "ข้าม",  # age: skipped
     "1",  # the first area
-    "4",
-    "2",  # low: the "why?" question follows
-    "5",
-    "ย้อนกลับ",  # back to the last rating
+    "3",  # today: not the assessed level, so the "why?" question follows
+    "5",  # 2027 target
+    "ย้อนกลับ",  # back to the target
     "4",
     "ระบบอินเทอร์เน็ตในโรงเรียนยังช้า",  # the comment
+    "2",  # the second capability, today: as assessed
     "/status",
     "ข้อมูลของฉัน",
 )

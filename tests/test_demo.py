@@ -35,15 +35,15 @@ def rabfang(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Completed
 
 
 def education_script(catalog: Catalog) -> tuple[list[str], list[str]]:
-    """Inputs for the whole education survey, and the ratings they give, item by item."""
+    """Inputs for the whole education survey, and the levels they pick, item by item."""
     lines = ["1", "1", "2", "3", "3", "1"]  # ไทย, consent, SME owner, North, 30–39, education
     ratings = []
-    for n in range(len(catalog.areas["education"].items)):
-        given = ["4", "5", "2"] if n == 0 else ["5", "4", "6"]  # 6 = don't know
+    for n, item in enumerate(catalog.areas["education"].items):
+        given = ["4", "5"] if n == 0 else [str(item.current), "6"]  # 6 = don't know
         lines += given
         ratings += given
         if n == 0:
-            lines.append("งบไม่พอ")  # the "why?" after a 2
+            lines.append("งบไม่พอ")  # the "why?" after picks that differ from the plan
     lines += [PROBLEM, EXPECT, INJECTION]
     return lines, ratings
 
@@ -57,7 +57,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def test_demo_walkthrough_then_export(tmp_path: Path, catalog: Catalog) -> None:
     lines, ratings = education_script(catalog)
     first = rabfang(tmp_path, "demo", stdin="\n".join(lines[:10]) + "\n")
-    assert "  1. ไทย" in first.stdout and "ข้อ 4/" in first.stdout
+    assert "  1. ไทย" in first.stdout and "ความสามารถ 2/5" in first.stdout
     second = rabfang(tmp_path, "demo", stdin="\n".join(lines[10:]) + "\n")
     assert "ยินดีต้อนรับกลับ" in second.stdout, "a second run resumes"
     assert "กรุณาเลือกภาษา" not in second.stdout
@@ -66,9 +66,9 @@ def test_demo_walkthrough_then_export(tmp_path: Path, catalog: Catalog) -> None:
     rabfang(tmp_path, "export", "--out", "x")
     rows = read_csv(tmp_path / "x" / "responses.csv")
     items = [i.id for i in catalog.areas["education"].items]
-    rated = [r for r in rows if r["question_id"] in ("current", "feasible", "appropriate")]
+    rated = [r for r in rows if r["question_id"] in ("current_level", "target_level")]
     assert [(r["item_id"], r["question_id"]) for r in rated] == [
-        (i, q) for i in items for q in ("current", "feasible", "appropriate")
+        (i, q) for i in items for q in ("current_level", "target_level")
     ]
     assert [r["value"] or "6" for r in rated] == ratings
     assert {r["option_id"] for r in rated if not r["value"]} == {"dk"}

@@ -23,7 +23,14 @@ from exports.tables import TABLES
 from storage import Database
 from storage.outreach import add_session
 from storage.queries import Filter
-from tests.kinds import agreement_catalog
+from tests import kinds
+
+
+@pytest.fixture(scope="session")
+def catalog(agreement_catalog: Catalog) -> Catalog:
+    """These answers are ratings on the agreement scale: the survey form that asks them."""
+    return agreement_catalog
+
 
 BKK = ZoneInfo("Asia/Bangkok")
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 10:00 in Bangkok
@@ -157,12 +164,6 @@ PEOPLE = [
 ]
 
 
-@pytest.fixture(scope="session")
-def catalog() -> Catalog:
-    """The surveys asked with the agreement scale, which PEOPLE's answers use (the level picks: test_levels.py)."""
-    return agreement_catalog()
-
-
 def is_text(catalog: Catalog, key: str) -> bool:
     step = catalog.step(key)
     assert step is not None, key
@@ -172,7 +173,7 @@ def is_text(catalog: Catalog, key: str) -> bool:
 def answer(catalog: Catalog, key: str, value: object, minute: int, lang: str) -> Answer:
     if value is SKIP:
         return Answer(skipped=True, lang=lang, at=at(minute))
-    if is_text(catalog if catalog.step(key) else agreement_catalog(), key):
+    if is_text(catalog if catalog.step(key) else kinds.agreement_catalog(), key):
         return Answer(text=str(value), lang=lang, at=at(minute))
     return Answer(option=str(value), value=None if value == "dk" else int(str(value)), lang=lang, at=at(minute))
 

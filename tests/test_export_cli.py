@@ -15,7 +15,14 @@ from exports import write_export
 from exports.progress import ProgressBar, terminal_progress
 from storage import Database
 from storage.queries import bulk_load
+from tests.conftest import AGREEMENT
 from tests.test_export import FILES, seed
+
+
+@pytest.fixture(scope="session")
+def catalog(agreement_catalog: Catalog) -> Catalog:
+    """These answers are ratings on the agreement scale: the survey form that asks them."""
+    return agreement_catalog
 
 
 @pytest.fixture
@@ -28,6 +35,7 @@ async def cli_db(tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPat
         await db.close()
     monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv("RABFANG_DB", str(path))
+    monkeypatch.setenv("RABFANG_SURVEYS_DIR", str(AGREEMENT))
     return path
 
 

@@ -18,9 +18,17 @@ from pydantic import SecretStr
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.runner import http_app
+from bot.surveys import Catalog
 from exports.links import EXPORT, MAX_TTL, META_KEY, ExportLinks, LinkSigner, export_link, link_signer
-from tests.conftest import Clock
+from tests.conftest import AGREEMENT, Clock
 from tests.test_export import FILES, seed
+
+
+@pytest.fixture(scope="session")
+def catalog(agreement_catalog: Catalog) -> Catalog:
+    """These answers are ratings on the agreement scale: the survey form that asks them."""
+    return agreement_catalog
+
 
 PUBLIC = "https://rabfang.example.go.th/bot/"
 
@@ -91,7 +99,7 @@ async def test_the_key_is_kept_in_the_database_unless_configured(settings: Setti
 
 @pytest.fixture
 async def app(settings: Settings, catalog, tmp_path: Path) -> AsyncIterator[App]:
-    async with open_app(settings.model_copy(update={"public_url": PUBLIC})) as app:
+    async with open_app(settings.model_copy(update={"public_url": PUBLIC, "surveys_dir": AGREEMENT})) as app:
         await seed(app.db, catalog)
         yield app
 

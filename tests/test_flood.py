@@ -50,3 +50,71 @@ def test_the_gate_forgets_quiet_senders_as_it_goes() -> None:
     for n in range(20_000):  # 1,000 new participants a second, for 20 s
         assert gate.check(("line", f"U{n}"), start + timedelta(milliseconds=n)) == "ok"
     assert len(gate._seen) <= 10_001  # only those heard from in the last window
+
+
+def flood_service(db, catalog, settings, clock: Clock) -> Service:  # type: ignore[no-untyped-def]
+    return Service(db, catalog, settings.model_copy(update={"flood_limit": 5, "flood_window": 10.0}), clock)
+
+
+async def test_a_fast_tapper_loses_no_answer(db, catalog, settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    """Every button tapped as soon as it appears, 10 a second: each one is taken, none gets the notice."""
+    service = flood_service(db, catalog, settings, clock)
+    taps = ["lang=th", "consent=yes", "group=citizen", "region=north", "age=~skip", "area=education"]
+    handled = None
+    sent = clock()
+    for n in range(6 + 18):  # onboarding, then the 18 questions of the area
+        if n >= len(taps):  # then the first button of the question being asked (a level, or Skip)
+            assert handled is not None and handled.replies[-1].buttons
+            taps.append(handled.replies[-1].buttons[0].data)
+        sent += timedelta(milliseconds=100)
+        handled = await service.handle("line", "fast", Inbound("button", data=taps[n], sent_at=sent), f"t{n}")
+        assert handled is not None and handled.replies, taps[n]
+        assert all("ส่งข้อความเร็วเกินไป" not in r.text for r in handled.replies), taps[n]
+    state = await db.load_state("line", "fast", clock())
+    answered = [k for k in state.answers if k.startswith("education.")]
+    assert len(answered) == 18 and "education" in state.completed  # every tap on a question is stored
+    assert state.answers["education.learner_data.current_level"].value == 1
+
+
+async def test_thirty_typed_messages_in_three_seconds_get_a_handful_of_replies(
+    db, catalog, settings, clock: Clock
+) -> None:  # type: ignore[no-untyped-def]
+    service = flood_service(db, catalog, settings, clock)
+    answered = 0
+    for n in range(30):
+        sent = clock() + timedelta(milliseconds=100 * n)
+        handled = await service.handle("line", "typist", Inbound("text", text=f"spam {n}", sent_at=sent), f"s{n}")
+        answered += bool(handled and handled.replies)
+    assert answered == 6  # five answered, one notice, then silence
+
+
+async def test_stale_taps_and_stickers_count_but_a_valid_tap_still_gets_through(
+    db, catalog, settings, clock: Clock
+) -> None:  # type: ignore[no-untyped-def]
+    service = flood_service(db, catalog, settings, clock)
+    sent = clock()
+    for n, data in enumerate(["lang=en", "consent=yes", "group=citizen", "region=north", "age=~skip", "area=health"]):
+        await service.handle("line", "mixed", Inbound("button", data=data, sent_at=sent), f"m{n}")
+    junk = [Inbound("unsupported", sent_at=sent)] * 3 + [Inbound("button", data="q.health.nope.x=1", sent_at=sent)] * 3
+    said = []
+    for n, event in enumerate(junk):
+        handled = await service.handle("line", "mixed", event, f"j{n}")
+        said.append([r.text for r in handled.replies] if handled else [])
+    assert all(said[:5]) and "too fast" in said[5][0]
+    handled = await service.handle("line", "mixed", Inbound("text", text="4", sent_at=sent), "typed")
+    assert handled is not None and handled.replies == []  # typed text over the limit: dropped quietly
+    tap = Inbound("button", data="q.health.info_exchange.current_level=3", sent_at=sent)
+    handled = await service.handle("line", "mixed", tap, "tap")
+    assert handled is not None and "Capability 1/5" in handled.replies[-1].text  # the next question
+    state = await db.load_state("line", "mixed", clock())
+    assert state.answers["health.info_exchange.current_level"].value == 3
+
+
+async def test_the_limit_is_configurable(db, catalog, settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    service = Service(db, catalog, settings.model_copy(update={"flood_limit": 2, "flood_window": 60.0}), clock)
+    out = []
+    for n in range(4):
+        sent = clock() + timedelta(seconds=15 * n)
+        handled = await service.handle("line", "slow", Inbound("text", text="hi", sent_at=sent), f"c{n}")
+        out.append(handled.replies if handled else [])
+    assert "too fast" not in out[1][0].text and "too fast" in out[2][0].text and out[3] == []

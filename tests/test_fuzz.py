@@ -284,9 +284,10 @@ class Running:
         for answered in range(60):
             step = self.catalog.step(state.key or "")
             assert step is not None
-            if step.question.kind == where and (where == "text" or answered >= 2):
+            kind = "rating" if step.question.kind == "level" else step.question.kind  # a choice question
+            if kind == where and (where == "text" or answered >= 2):
                 return state
-            state = await do("text", "4" if step.question.kind == "rating" else "ความเห็น")
+            state = await do("text", "4" if kind == "rating" else "ความเห็น")
         raise AssertionError(f"no {where} question reached")
 
     def stop(self) -> None:

@@ -121,7 +121,7 @@ async def onboard(line: Harness, user: LineUser) -> None:
 
 
 async def survey_by_taps(line: Harness, user: LineUser, area: str) -> int:
-    """Open an area and answer every question by tapping: 4 for ratings, Skip for comments."""
+    """Open an area and answer every question by tapping: 4 for levels and ratings, Skip for comments."""
     await line.send(user.tap(lambda a: a["data"] == f"area={area}"))
     taps = 0
     while any(d.startswith("q.") for d in data_of(user)):
@@ -155,11 +155,13 @@ async def test_full_area_by_postbacks(line: Harness, catalog) -> None:
     await onboard(line, alice)
     taps = await survey_by_taps(line, alice, "health")
     area = catalog.areas["health"]
-    ratings = {f"health.{item.id}.{q}" for item in area.items for q in ("current", "feasible", "appropriate")}
+    ratings = {f"health.{item.id}.{q}" for item in area.items for q in ("current_level", "target_level")}
+    # a 4 differs from the plan where an item is not at 4 today or aimed at 4: "why?" follows
+    whys = {f"health.{item.id}.why" for item in area.items if (item.current, item.target) != (4, 4)}
     answers = await line.answers(ALICE)
     assert {k for k, a in answers.items() if a[1] == 4} == ratings
-    assert {k for k, a in answers.items() if a[3]} == {f"health..{c.id}" for c in area.closing}  # skipped
-    assert taps == len(ratings) + len(area.closing)
+    assert {k for k, a in answers.items() if a[3]} == {f"health..{c.id}" for c in area.closing} | whys  # skipped
+    assert taps == len(ratings) + len(whys) + len(area.closing)
     # Every answer came back as a reply within LINE's limits (the fake refuses anything else).
     assert all(c.kind == "reply" and c.status == 200 for c in line.api.calls)
     assert any("✓" in a["label"] for a in alice.quick_replies())  # the menu marks health done
@@ -174,13 +176,14 @@ async def test_full_area_by_typed_answers_only(line: Harness, catalog) -> None:
     comments = iter(["ระบบนัดหมายล่มบ่อย", "อยากให้ข้อมูลเชื่อมกันทุกโรงพยาบาล", "-"])
     typed_count = 0
     while any(d.startswith("q.") for d in data_of(alice)):
-        rating = any(d.endswith("=4") for d in data_of(alice))
-        await line.send(alice.text("4" if rating else next(comments)))
+        key = next(d for d in data_of(alice) if d.startswith("q.")).partition("=")[0].removeprefix("q.")
+        step = catalog.step(key)  # a level: the plan's, so no "why?" follows
+        await line.send(alice.text(str(step.plan_level) if step.question.kind == "level" else next(comments)))
         typed_count += 1
     assert not [c for c in line.api.calls if c.kind == "push"]
     answers = await line.answers(ALICE)
     area = catalog.areas["health"]
-    assert len(answers) == typed_count == len(area.items) * 3 + len(area.closing)
+    assert len(answers) == typed_count == len(area.items) * 2 + len(area.closing)
     assert sorted(a[2] for a in answers.values() if a[2]) == sorted(
         ["ระบบนัดหมายล่มบ่อย", "อยากให้ข้อมูลเชื่อมกันทุกโรงพยาบาล", "-"]
     )

@@ -37,9 +37,10 @@ async def test_consent_copy_erasure_and_no_trace(line: Harness, tmp_path: Path) 
     for user in (alice, bob):
         await onboard(line, user)
         await line.send(user.tap(lambda a: a["data"] == "area=health"))
-        for _ in range(3):
-            await line.send(user.text("2"))
+        for level in ("3", "4"):  # today 3, not the assessed 2: "why?" follows
+            await line.send(user.text(level))
         await line.send(user.text(SECRET if user is alice else "ความเห็นของบ๊อบ"))
+        await line.send(user.text("2"))  # the next capability, today
     await line.send(alice.postback(f"reg={sid}"))
 
     ((version, at),) = await line.sql("SELECT consent_version, consent_at FROM participants WHERE user_ref = ?", ALICE)

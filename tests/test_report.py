@@ -14,13 +14,13 @@ import pytest
 from bot.surveys import Catalog
 from exports.report import write_report
 from storage import Database
-from tests.kinds import agreement_catalog
 from tests.test_export import PEOPLE, at, seed
 
 
 @pytest.fixture(scope="session")
-def catalog() -> Catalog:
-    return agreement_catalog()
+def catalog(agreement_catalog: Catalog) -> Catalog:
+    """These answers are ratings on the agreement scale: the survey form that asks them."""
+    return agreement_catalog
 
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

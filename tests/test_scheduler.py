@@ -19,7 +19,7 @@ from bot.i18n import BANGKOK
 from bot.runner import build_components
 from bot.scheduler import EXPORT_JOB, RETENTION_JOB, Scheduler, add_export, add_retention
 from exports.links import ExportLinks
-from tests.conftest import Clock
+from tests.conftest import AGREEMENT, Clock
 from tests.test_export import FILES, seed
 
 BKK = ZoneInfo("Asia/Bangkok")
@@ -30,10 +30,12 @@ def bkk(*args: int) -> datetime:
 
 
 @pytest.fixture
-async def app(settings: Settings, catalog, tmp_path: Path) -> AsyncIterator[App]:
-    settings = settings.model_copy(update={"export_dir": tmp_path / "exports", "export_keep": 3})
+async def app(settings: Settings, agreement_catalog, tmp_path: Path) -> AsyncIterator[App]:
+    # the seeded answers are ratings on the agreement scale: the survey form that asks them
+    update = {"export_dir": tmp_path / "exports", "export_keep": 3, "surveys_dir": AGREEMENT}
+    settings = settings.model_copy(update=update)
     async with open_app(settings) as app:
-        await seed(app.db, catalog)
+        await seed(app.db, agreement_catalog)
         yield app
 
 

@@ -39,7 +39,7 @@ async def test_a_repeated_event_id_changes_nothing(service: Service, settings) -
     assert first is not None and first.replies
     again = await service.handle("telegram", "u1", Inbound("text", text="2"), event_id="e-42")
     assert again is None
-    assert rows(settings.db, "SELECT question, value FROM answers") == [("current", 4)]
+    assert rows(settings.db, "SELECT question, value FROM answers") == [("current_level", 4)]
     # the same id on another channel is another event
     await walk(service, "u1", *CONSENTED, channel="line")
     assert await service.handle("line", "u1", Inbound("text", text="3"), event_id="e-42") is not None
@@ -50,8 +50,8 @@ async def test_state_survives_reopening_the_database(settings, catalog, clock: C
         await walk(Service(db, catalog, settings, clock), "u2", *CONSENTED, "4", "5")
     async with await Database.open(settings.db) as db:
         state = await db.load_state("telegram", "u2")
-    assert state.step == "survey" and state.key == "agriculture.farmer_registry.appropriate"
-    assert state.group == "farmer" and state.answers["agriculture.farmer_registry.feasible"].value == 5
+    assert state.step == "survey" and state.key == "agriculture.farmer_registry.why"  # 4 is not the assessed 2
+    assert state.group == "farmer" and state.answers["agriculture.farmer_registry.target_level"].value == 5
 
 
 async def test_pseudonyms_are_keyed_and_stable(settings, db: Database) -> None:  # type: ignore[no-untyped-def]
@@ -66,7 +66,7 @@ async def test_pseudonyms_are_keyed_and_stable(settings, db: Database) -> None: 
 
 
 async def test_erasure_removes_every_row_and_logs_a_count(service: Service, settings) -> None:  # type: ignore[no-untyped-def]
-    await walk(service, "u3", *CONSENTED, "4", "5", "1", "ข้อความลับเฉพาะตัว")
+    await walk(service, "u3", *CONSENTED, "4", "5", "ข้อความลับเฉพาะตัว", "2")
     await walk(service, "u4", *CONSENTED, "3")
     await service.handle("telegram", "u3", Inbound("text", text="/deleteme"))
     handled = await service.handle("telegram", "u3", Inbound("button", data="del=yes"))

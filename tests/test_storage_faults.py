@@ -133,7 +133,7 @@ async def to_a_comment(st: Stack, channel: str, catalog: Catalog) -> Any:
 
 
 async def next_comment(st: Stack, channel: str, who: Any, catalog: Catalog) -> str:
-    """Rate "2" (a low rating brings the item's "why" question) until the participant is at a
+    """Pick "2" (a 2027 target below the plan's brings the item's "why" question) until the participant is at a
     comment question, opening the next area when one is done; the question's key."""
     ref = str(TG_USER) if channel == "telegram" else LINE_USER
     for _ in range(60):

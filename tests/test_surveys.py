@@ -114,3 +114,76 @@ def test_a_broken_survey_stops_start_up(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "agriculture.yaml" in result.stderr and "also used by" in result.stderr
+
+
+# ---- level questions and their ask_if -----------------------------------------------------------
+
+
+def test_the_shipped_surveys_ask_two_levels_then_why(catalog) -> None:  # type: ignore[no-untyped-def]
+    asked = [(q.id, q.kind, q.marks) for q in catalog.common.item_questions]
+    assert asked == [("current_level", "level", "current"), ("target_level", "level", "target"), ("why", "text", None)]
+    why = catalog.common.item_questions[2]
+    assert why.optional and why.ask_if is not None
+    assert why.ask_if.differs_from_plan == ("current_level", "target_level")
+    step = catalog.step("education.learner_data.target_level")
+    assert step is not None and step.plan_level == 4
+    assert [(o.id, o.value) for o in catalog.options(step)] == [(str(n), n) for n in range(1, 6)] + [("dk", None)]
+    assert catalog.step("education.learner_data.why").differs == (  # type: ignore[union-attr]
+        "education.learner_data.current_level",
+        "education.learner_data.target_level",
+    )
+
+
+def test_the_agreement_form_is_still_a_survey_one_can_ship(agreement_catalog) -> None:  # type: ignore[no-untyped-def]
+    kinds = [(q.id, q.kind) for q in agreement_catalog.common.item_questions]
+    assert kinds == [("current", "rating"), ("feasible", "rating"), ("appropriate", "rating"), ("why", "text")]
+    assert agreement_catalog.step("health.telemedicine.why").needs  # asked after a low rating
+
+
+ITEM_QUESTIONS_AT = "item_questions:\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("    marks: current\n", "", "a level question needs marks"),
+        ("  - id: why\n    kind: text\n", "  - id: why\n    kind: text\n    marks: current\n", "only for level"),
+        ("    marks: target\n", "    marks: later\n", "Input should be 'current' or 'target'"),
+        (
+            "{differs_from_plan: [current_level, target_level]}",
+            "{differs_from_plan: [current_level, nope]}",
+            "'nope', which is not a level question asked before it",
+        ),
+        (
+            "{differs_from_plan: [current_level, target_level]}",
+            "{of: [current_level], rating_at_most: 2}",
+            "'current_level', which is not a rating question asked before it",
+        ),
+        (
+            "{differs_from_plan: [current_level, target_level]}",
+            "{differs_from_plan: [current_level], of: [current_level], rating_at_most: 2}",
+            "not both",
+        ),
+        ("{differs_from_plan: [current_level, target_level]}", "{}", "ask_if needs"),
+    ],
+)
+def test_level_questions_and_their_ask_if_are_validated(tmp_path: Path, old: str, new: str, message: str) -> None:
+    folder = copy_surveys(tmp_path)
+    path = break_file(folder, "common.yaml", old, new)
+    with pytest.raises(SurveyError) as err:
+        load_catalog(folder)
+    problem = err.value.problems[0]
+    assert problem.file == str(path) and problem.field.startswith("item_questions")
+    assert message in problem.message, problem.message
+
+
+def test_a_level_question_is_about_a_capability_not_a_closing_one(tmp_path: Path) -> None:
+    folder = copy_surveys(tmp_path)
+    break_file(
+        folder,
+        "education.yaml",
+        "  - id: missed\n    kind: text\n",
+        "  - id: missed\n    kind: level\n    marks: target\n",
+    )
+    with pytest.raises(SurveyError, match="put it in item_questions"):
+        load_catalog(folder)

@@ -186,22 +186,22 @@ async def test_full_area_survey_by_taps_and_typing(api: FakeBotAPI, tmp_path: Pa
                 text = f"ความเห็นที่ {n}: ควรเชื่อมข้อมูลเกษตรกร"
                 calls = await p.say(text)
                 expected[key] = (None, None, text, 0)
-            elif n % 2 == 0:  # tap the option rating 2, so the follow-up "why" questions come too
-                label, data = next((lb, d) for lb, d in options if lb.startswith("2"))
+            elif n % 2 == 0:  # tap level 5, never the plan's, so the follow-up "why" questions come too
+                label, data = next((lb, d) for lb, d in options if lb.startswith("5"))
                 calls = await p.tap(data)
                 taps += 1
                 assert edits(calls)[0].params["text"].endswith(f"\n\n✓ {label}")
-                expected[key] = (data.partition("=")[2], 2, None, 0)
-            else:  # type the number of the option rating 4
-                calls = await p.say("4")
-                expected[key] = (next(d for lb, d in options if lb.startswith("4")).partition("=")[2], 4, None, 0)
+                expected[key] = (data.partition("=")[2], 5, None, 0)
+            else:  # type the number of level 1
+                calls = await p.say("1")
+                expected[key] = (next(d for lb, d in options if lb.startswith("1")).partition("=")[2], 1, None, 0)
             if tr("th", "another") in p.texts(calls):
                 break
         else:
             pytest.fail("the survey did not finish")
 
         assert await bot.answers(5550001) == expected
-        assert len(expected) >= 16
+        assert len(expected) == 4 * 3 + 3  # four capabilities, each with its "why?", and three closing questions
         rows = await bot.rows("SELECT area, completed_at IS NOT NULL FROM progress")
         assert rows == [("agriculture", 1)]
         # Every tap was answered, and every accepted one edited its question to show the choice.
@@ -223,8 +223,8 @@ async def test_deep_link_opens_the_area_after_consent_and_profile(api: FakeBotAP
         await p.tap(p.buttons()[0][1])
         await p.tap(p.buttons()[0][1])
         calls = await p.tap("age=~skip")
-        assert question_key(p.buttons()) == "health.info_exchange.current"
-        assert any("Question 1/" in t for t in p.texts(calls))
+        assert question_key(p.buttons()) == "health.info_exchange.current_level"
+        assert any("Capability 1/" in t for t in p.texts(calls))
 
 
 async def test_commands_are_registered_in_thai_english_and_by_default(api: FakeBotAPI, tmp_path: Path) -> None:
@@ -276,7 +276,7 @@ async def test_stale_and_forged_taps_are_answered_and_refused(api: FakeBotAPI, t
         assert after[first_key][1] == 2
         assert second_key not in after
         assert question_key(p.buttons()) == second_key
-        assert edits(calls)[0].params["text"].endswith("✓ 2 Disagree")
+        assert edits(calls)[0].params["text"].endswith("✓ 2 (assessed)")
 
 
 async def test_deleteme_erases_the_participant(api: FakeBotAPI, tmp_path: Path) -> None:

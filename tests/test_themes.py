@@ -25,6 +25,13 @@ from exports.themes import Phraser, Themes, find_themes, phrase_text, segments, 
 from storage import Database
 from storage.queries import Filter, bulk_load, snapshot
 
+
+@pytest.fixture(scope="session")
+def catalog(agreement_catalog: Catalog) -> Catalog:
+    """These answers are ratings on the agreement scale: the survey form that asks them."""
+    return agreement_catalog
+
+
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 # Comments written for the test: (area, item, question, stakeholder group, text).

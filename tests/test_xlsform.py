@@ -18,10 +18,12 @@ import xlsxwriter
 from bot.cli import main
 from bot.surveys import Catalog, load_catalog
 from bot.surveys.xlsform import Imported, export_workbook, read_workbook, write_yaml
+from tests.conftest import AGREEMENT
 
-# Cells of the exported workbook the tests below edit (see export_workbook for the layout).
-# survey: 1 header, 2 begin item_questions, 3-6 current/feasible/appropriate/why, 7 end, 8 begin education,
-# 9-11 problems/expectations/missed, 12 end. capabilities: 2-6 education's five items.
+# Cells of the exported workbook the tests below edit (see export_workbook for the layout), for the
+# agreement form (tests/surveys/agreement): survey: 1 header, 2 begin item_questions,
+# 3-6 current/feasible/appropriate/why, 7 end, 8 begin education, 9-11 problems/expectations/missed,
+# 12 end. capabilities: 2-6 education's five items. The shipped form has 3-5 current_level/target_level/why.
 
 
 def exported(tmp_path: Path, catalog: Catalog, edit: Callable[[Any], None] | None = None) -> Path:
@@ -131,13 +133,15 @@ def set_cells(**cells: Any) -> Callable[[Any], None]:
     ],
 )
 def test_a_broken_workbook_names_sheet_cell_and_problem(
-    tmp_path: Path, catalog: Catalog, edit: Callable[[Any], None], expected: str
+    tmp_path: Path, agreement_catalog: Catalog, edit: Callable[[Any], None], expected: str
 ) -> None:
-    found = problems(read(exported(tmp_path, catalog, edit)))
+    found = problems(read(exported(tmp_path, agreement_catalog, edit)))
     assert any(p.startswith(expected) for p in found), found
 
 
-def test_an_area_without_capabilities(tmp_path: Path, catalog: Catalog) -> None:
+def test_an_area_without_capabilities(tmp_path: Path, agreement_catalog: Catalog) -> None:
+    catalog = agreement_catalog
+
     def edit(book: Any) -> None:
         ws = book["capabilities"]
         for row in range(2, 7):  # education's five rows
@@ -386,9 +390,10 @@ def test_a_kobo_form_is_refused_row_by_row(tmp_path: Path, catalog: Catalog) -> 
 # -------------------------------------------------------------------------------------------- version
 
 
-def test_version_follows_content_not_form(tmp_path: Path, catalog: Catalog) -> None:
+def test_version_follows_content_not_form(tmp_path: Path, agreement_catalog: Catalog) -> None:
+    catalog = agreement_catalog
     assert len(catalog.version) == 12 and int(catalog.version, 16) >= 0
-    assert load_catalog().version == catalog.version, "stable across loads"
+    assert load_catalog(AGREEMENT).version == catalog.version, "stable across loads"
     back = read(exported(tmp_path, catalog)).catalog
     assert back is not None and back.version == catalog.version
 
@@ -489,12 +494,12 @@ def test_a_user_edits_the_workbook_and_the_bot_asks_the_new_capability(tmp_path:
     checked = rabfang("surveys", "validate", RABFANG_SURVEYS_DIR=str(tmp_path / "dir"))
     assert "ok  education: 6 items" in checked.stdout
 
-    # ไทย, consent, SME owner, North, 30–39, education; then the first three capabilities
-    answers = ["1", "1", "2", "3", "3", "1"] + ["4", "4", "4"] * 3
+    # ไทย, consent, SME owner, North, 30–39, education; then the first three capabilities, as planned
+    answers = ["1", "1", "2", "3", "3", "1", "2", "4", "2", "5", "1", "2"]
     demo = rabfang("demo", stdin="\n".join(answers) + "\n", RABFANG_SURVEYS_DIR=str(tmp_path / "dir"))
     assert "การเชื่อมโยงข้อมูลผู้เรียนทุกกระทรวง" in demo.stdout
     assert "ครูผู้ช่วยปัญญาประดิษฐ์" in demo.stdout
-    assert "ข้อ 7/21 · ด้านการศึกษา\nขีดความสามารถ: ครูผู้ช่วยปัญญาประดิษฐ์\nสถานภาพปัจจุบัน: ระดับ 1 " in demo.stdout
+    assert "ความสามารถ 3/6 · ด้านการศึกษา\nขีดความสามารถ: ครูผู้ช่วยปัญญาประดิษฐ์\nสถานภาพปัจจุบัน: ระดับ 1 " in demo.stdout
     assert "ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ 2 " in demo.stdout
     assert "ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ 5 " in demo.stdout  # lifelong platform's new target
 
@@ -516,3 +521,48 @@ def test_the_committed_template_is_the_shipped_surveys(catalog: Catalog) -> None
     assert imported.catalog is not None and same(imported.catalog, catalog), (
         "regenerate it: rabfang surveys export --out docs/survey-template.xlsx"
     )
+
+
+# ------------------------------------------------------------------------------------------- level questions
+
+
+def test_level_questions_are_select_one_levels_with_marks(tmp_path: Path, catalog: Catalog) -> None:
+    book = openpyxl.load_workbook(exported(tmp_path, catalog))
+    survey = book["survey"]
+    header = [c.value for c in survey[1]]
+    rows = [dict(zip(header, (c.value for c in row), strict=False)) for row in survey.iter_rows(min_row=3, max_row=5)]
+    assert [(r["type"], r["name"], r["marks"]) for r in rows] == [
+        ("select_one levels", "current_level", "current"),
+        ("select_one levels", "target_level", "target"),
+        ("text", "why", None),
+    ]
+    assert rows[2]["relevant"] == "${current_level} != 'plan' or ${target_level} != 'plan'"
+    levels = [(r[1].value, r[4].value) for r in book["choices"].iter_rows(min_row=2) if r[0].value == "levels"]
+    assert levels == [(str(n), n) for n in range(1, 6)] + [("dk", None)]  # for XLSForm tools; read from levels
+
+
+def test_the_agreement_form_survives_export_and_import(tmp_path: Path, agreement_catalog: Catalog) -> None:
+    imported = read(exported(tmp_path, agreement_catalog))
+    assert imported.problems == [] and imported.notes == []
+    assert imported.catalog is not None and same(imported.catalog, agreement_catalog)
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ({"survey_K3": None}, "survey!K3: marks: a level question needs marks: current or target"),
+        ({"survey_K3": "today"}, "survey!K3: marks: Input should be 'current' or 'target'"),
+        ({"survey_K5": "current"}, "survey!K5: marks: marks is only for level questions"),
+        ({"survey_H5": "${current_level} != 'plan' and ${target_level} != 'plan'"}, "survey!H5: relevant"),
+        ({"survey_H5": "${why} != 'plan'"}, "survey!H5: relevant: ask_if refers to 'why', which is not a level"),
+        (
+            {"survey_H5": "${current_level} <= 2"},
+            "survey!H5: relevant: ask_if refers to 'current_level', which is not a rating",
+        ),
+    ],
+)
+def test_a_broken_level_question_is_named_by_its_cell(
+    tmp_path: Path, catalog: Catalog, cells: dict[str, Any], expected: str
+) -> None:
+    found = problems(read(exported(tmp_path, catalog, set_cells(**cells))))
+    assert any(f.startswith(expected) for f in found), found

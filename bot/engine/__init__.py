@@ -10,6 +10,12 @@ button (buttons.py is the codec), a command to its action (commands.py is the ta
 text to the family of the step they are on (STEPS). A tap on a button of an earlier question changes
 that answer (and says so); a stale or forged one is refused and the current question asked again.
 
+Two rules hold for every turn. One set of choices: at most the last reply carries buttons (LINE
+shows quick replies on the last message only), so choices offered earlier in a turn join the last
+reply's. Flood control: when the service says the sender is over its limit (`Context.flood`), a tap
+the engine takes is still taken (a fast person is not an attacker); anything else changes nothing
+and gets one notice, then silence.
+
     onboarding.py  new, lang · consent, declined · group, region, age
     survey.py      menu · survey (a question of an area)
     privacy.py     confirm_delete, and the privacy, mydata, deleteme commands
@@ -19,13 +25,14 @@ that answer (and says so); a stale or forged one is refused and the current ques
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..i18n import tr
 from ..model import Inbound, Outcome, Reply, State, Step
 from . import buttons, onboarding, privacy, sessions, survey
 from .buttons import BACK, SKIP
 from .commands import COMMANDS, help_text
-from .core import Context, Family, Turn
+from .core import Context, Family, Turn, ready
 from .input import clean_text, normalize, number, parse_command
 from .onboarding import LANG_CHOICES
 
@@ -101,6 +108,15 @@ class Engine:
         self.catalog = ctx.catalog
 
     def decide(self, state: State, event: Inbound) -> Outcome:
+        out = self._decide(state, event)
+        out.accepted = event.kind == "button" and not out.refused
+        if self.ctx.flood != "ok" and not out.accepted:
+            notice = [Reply(tr(state.lang, "flood"))] if self.ctx.flood == "notice" else []
+            return Outcome(state=state, replies=notice)
+        out.replies = one_choice_set(out.replies)
+        return out
+
+    def _decide(self, state: State, event: Inbound) -> Outcome:
         t = Turn(self.ctx, Outcome(state=working_copy(state)), STEPS)
         t.stranded = survey.rehome(t)
         if event.kind == "follow":
@@ -121,6 +137,18 @@ class Engine:
     def ask(self, state: State) -> Reply:
         """The prompt for the step the participant is on, with its buttons (changes nothing)."""
         return Turn(self.ctx, Outcome(state=state), STEPS).ask()
+
+
+def one_choice_set(replies: list[Reply]) -> list[Reply]:
+    """At most the last reply carries buttons: an earlier reply's join the last one's, after them
+    (so a typed number still means the step's own button), each once."""
+    if len(replies) < 2 or not any(r.buttons for r in replies[:-1]):
+        return replies
+    last = replies[-1]
+    shown = list(last.buttons)
+    for r in replies[:-1]:
+        shown += [b for b in r.buttons if all(b.data != s.data for s in shown)]
+    return [replace(r, buttons=()) for r in replies[:-1]] + [replace(last, buttons=tuple(shown))]
 
 
 def tap(t: Turn, data: str) -> Outcome:
@@ -147,6 +175,10 @@ def typed(t: Turn, raw: str) -> Outcome:
         shown = t.ask().buttons
         if 1 <= n <= len(shown):
             return tap(t, shown[n - 1].data)
+        # on the menu, the sessions' buttons follow the areas' (the end of an area, `events`)
+        extra = sessions.sessions_reply(t, None).buttons if t.s.step == "menu" and ready(t.s) else ()
+        if 1 <= n - len(shown) <= len(extra):
+            return tap(t, extra[n - len(shown) - 1].data)
     return family.typed(t, raw)
 
 

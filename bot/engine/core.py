@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from ..i18n import tr
 from ..model import Button, Outcome, Reply, State
@@ -24,6 +25,9 @@ class Context:
     now: datetime
     retention_days: int = 365
     contact: str = "สำนักงานพัฒนารัฐบาลดิจิทัล (องค์การมหาชน) · www.dga.or.th"
+    # the service's flood control: "ok", or the sender is over the limit and gets a "notice" (the
+    # first time) or is dropped ("drop"); the engine still takes a tap it accepts (Engine.decide)
+    flood: Literal["ok", "notice", "drop"] = "ok"
 
 
 @dataclass
@@ -31,12 +35,15 @@ class Turn:
     """One event being decided: the context, the outcome being built, and the step table.
 
     `stranded`: the question the participant was on had been removed from the survey, and the
-    turn began by finding their place again (what they typed answered a question that is gone)."""
+    turn began by finding their place again (what they typed answered a question that is gone).
+    `compact`: the question to ask is about the capability just answered about, already on
+    screen: ask it without repeating the capability's block."""
 
     ctx: Context
     out: Outcome
     steps: Mapping[str, Family]
     stranded: bool = False
+    compact: bool = False
 
     @property
     def s(self) -> State:

@@ -1,13 +1,16 @@
 """The survey: the menu of areas, and asking, recording and advancing through an area's questions
 (back, skip, changing an earlier answer, finishing an area with its summary), plus `status`.
 
-Progress is kept by question key. A question that only applies after a low rating (`needs`) is
-asked only when one of those ratings is low enough."""
+Progress is kept by question key and shown by capability ("ความสามารถ 2/5"), a count that never
+changes on the way. A capability's block (its name, assessed level, 2027 target) comes with its
+first question; the questions after it in the same turn of answering show only themselves. A
+question that only applies after a low rating (`needs`) or a level pick that differs from the plan
+(`differs`) is asked only then."""
 
 from __future__ import annotations
 
 from ..i18n import tr
-from ..model import MAX_TEXT, Answer, Button, Outcome, Reply, State
+from ..model import MAX_TEXT, Answer, Button, Card, Outcome, Reply, State
 from ..surveys import FlowQuestion
 from ..surveys.schema import Option
 from . import buttons
@@ -114,42 +117,93 @@ def tapped(t: Turn, key: str, value: str) -> Outcome:
     if option is None:
         return t.refuse()
     if current:
-        t.out.chosen = option.button(t.lang)
+        t.out.chosen = choice_label(t, question, option)
         record(t, question, option)
         return advance(t)
-    if key in s.answers and not s.answers[key].skipped and applies(s, question):
-        t.out.chosen = option.button(t.lang)
+    if key in s.answers and not s.answers[key].skipped and applies(t, question):
+        t.out.chosen = choice_label(t, question, option)
         record(t, question, option)
         return t.tell(tr(s.lang, "changed", question=short_question(t, question), choice=t.out.chosen))
     return t.refuse()
 
 
 def ask_question(t: Turn, question: FlowQuestion) -> Reply:
-    """A survey question: where it stands, the item it is about, its prompt and its buttons."""
+    """A survey question: where it stands, the capability it is about (unless it was just shown),
+    its prompt and its buttons; a capability's question also carries its card."""
     s, lang, key = t.s, t.lang, question.key
-    flow = applicable(t, question.area)
-    n = next((i for i, p in enumerate(flow) if p.key == key), 0) + 1
-    lines = [tr(lang, "progress", n=n, total=len(flow), area=t.catalog.areas[question.area].title(lang))]
-    if item := question.item:
-        common = t.catalog.common
-        cur, tgt = common.level(item.current), common.level(item.target)
-        lines += [
-            tr(lang, "capability", text=item.capability(lang)),
-            tr(lang, "current", level=item.current, name=cur.name(lang) if cur else ""),
-            tr(lang, "target", level=item.target, name=tgt.name(lang) if tgt else ""),
-        ]
-    lines += ["", question.question.prompt(lang)]
+    heading = progress(t, question)
+    item, prompt = question.item, question.question.prompt(lang)
+    lines = [heading]
+    if item and not t.compact:
+        lines += [tr(lang, "capability", text=item.capability(lang)), plan_line(t, "current", item.current)]
+        lines.append(plan_line(t, "target", item.target))
+    lines += ["", prompt] if item and not t.compact else [prompt]
+    if (marks := question.question.marks) is not None:
+        lines.append(tr(lang, f"mark_{marks}_hint", level=question.plan_level))
+    if question.differs:  # "why?": what they picked beside the plan
+        picks = [t.catalog.step(k) for k in question.differs]
+        said = [tr(lang, f"sum_{q.question.marks}", pick=rating_label(s, q.key), plan=q.plan_level) for q in picks if q]
+        lines.append(tr(lang, "your_picks", picks=" · ".join(said)))
     previous = s.answers.get(key)
     if previous is not None and not previous.skipped:  # back at an answered question: show it
         option = next((o for o in t.catalog.options(question) if o.id == previous.option), None)
         shown = option.label(lang) if option else previous.text or ""
         lines.append(tr(lang, "previous_answer", answer=shown if len(shown) <= 200 else shown[:199] + "…"))
-    choices = tuple(Button(o.button(lang), buttons.question(key, o.id)) for o in t.catalog.options(question))
+    options = t.catalog.options(question)
+    choices = tuple(Button(choice_label(t, question, o), buttons.question(key, o.id)) for o in options)
     if question.question.kind == "text":
         lines.append(tr(lang, "type_text", max=MAX_TEXT))
     controls = (Button(tr(lang, "skip"), buttons.question(key, buttons.SKIP)),) if question.question.optional else ()
     controls += (Button(tr(lang, "back"), buttons.question(key, buttons.BACK)),)
-    return Reply("\n".join(lines), choices + controls)
+    card = capability_card(t, question, heading, prompt) if item else None
+    return Reply("\n".join(lines), choices + controls, card=card)
+
+
+def progress(t: Turn, question: FlowQuestion) -> str:
+    """Where a question stands in its area: its capability of all of them, or its closing question
+    of all of those. Both counts are fixed by the survey, whatever is answered."""
+    lang, area = t.lang, t.catalog.areas[question.area]
+    if question.item is not None:
+        n = next(i for i, item in enumerate(area.items, 1) if item.id == question.item.id)
+        return tr(lang, "progress", n=n, total=len(area.items), area=area.title(lang))
+    n = next(i for i, q in enumerate(area.closing, 1) if q.id == question.question.id)
+    return tr(lang, "progress_closing", n=n, total=len(area.closing), area=area.title(lang))
+
+
+def plan_line(t: Turn, which: str, level: int) -> str:
+    """ "Current status: level 2 Developing …" or the 2027 target's line."""
+    found = t.catalog.common.level(level)
+    return tr(t.lang, which, level=level, name=found.name(t.lang) if found else "")
+
+
+def level_name(t: Turn, level: int) -> str:
+    found = t.catalog.common.level(level)
+    return found.name(t.lang) if found else ""
+
+
+def capability_card(t: Turn, question: FlowQuestion, heading: str, prompt: str) -> Card:
+    item = question.item
+    assert item is not None
+    return Card(
+        key=f"{question.area}.{item.id}",
+        heading=heading,
+        capability=item.capability(t.lang),
+        current=item.current,
+        current_name=level_name(t, item.current),
+        target=item.target,
+        target_name=level_name(t, item.target),
+        question=prompt,
+        levels=len(t.catalog.common.levels),
+    )
+
+
+def choice_label(t: Turn, question: FlowQuestion, option: Option) -> str:
+    """A choice's button: a level shows its number, the plan's level marked ("3 ✓ประเมินไว้")."""
+    if question.question.kind != "level" or option.value is None:
+        return option.button(t.lang)
+    if option.value == question.plan_level:
+        return tr(t.lang, f"mark_{question.question.marks}", level=option.value)
+    return str(option.value)
 
 
 # ---- moving through an area --------------------------------------------------------------------
@@ -162,7 +216,8 @@ def enter_area(t: Turn, area_id: str) -> Outcome:
     first = area_id not in s.started or area_id in s.completed
     open_area(t, area_id)
     if first:
-        t.out.replies.append(Reply(tr(t.lang, "area_intro", intro=area.intro(t.lang))))
+        levels = "\n".join(f"{lv.level} {lv.name(t.lang)}" for lv in t.catalog.common.levels)
+        t.out.replies.append(Reply(tr(t.lang, "area_intro", intro=area.intro(t.lang), levels=levels)))
     return t.show()
 
 
@@ -206,10 +261,13 @@ def leave(t: Turn) -> None:
 def advance(t: Turn) -> Outcome:
     """On to the next unanswered question, or finish the area."""
     s = t.s
+    was = t.catalog.step(s.key or "")
     nxt = next_unanswered(t, s.area or "", s.key)
     if nxt is None:
         return finish_area(t)
     s.key = nxt.key
+    # the capability they just answered about is on screen: ask only the question
+    t.compact = was is not None and was.item is not None and was.area == nxt.area and was.item == nxt.item
     return t.show()
 
 
@@ -220,12 +278,17 @@ def finish_area(t: Turn) -> Outcome:
     s.completed[area.id] = t.ctx.now
     leave(t)
     t.out.replies.append(Reply(tr(lang, "area_done", area=area.title(lang)) + "\n" + summary(t, area.id)))
-    if offers(t, {area.id}):
-        t.out.replies.append(sessions_reply(t, {area.id}))
+    # one set of choices (LINE shows quick replies on the last message only): the areas to go on
+    # with, then the area's sessions to register for, on one message
     if all(a in s.completed for a in t.catalog.areas):
-        t.out.replies.append(Reply(tr(lang, "all_done")))
+        texts, shown = [tr(lang, "all_done")], ()
     else:
-        t.out.replies.append(Reply(tr(lang, "another"), area_buttons(t)))
+        texts, shown = [tr(lang, "another")], area_buttons(t)
+    if offers(t, {area.id}):  # listed as `events` lists them, so "ลงทะเบียน 2" means the same
+        listed = sessions_reply(t, None)
+        texts.insert(0, listed.text)
+        shown += listed.buttons
+    t.out.replies.append(Reply("\n\n".join(texts), shown))
     return t.out
 
 
@@ -233,19 +296,23 @@ def record(t: Turn, question: FlowQuestion, option: Option) -> None:
     t.s.answers[question.key] = Answer(option=option.id, value=option.value, lang=t.lang, at=t.ctx.now)
 
 
-def applies(s: State, question: FlowQuestion) -> bool:
-    """Whether a conditional question is asked: one of the ratings it needs is low enough."""
-    if not question.needs:
-        return True
+def applies(t: Turn, question: FlowQuestion) -> bool:
+    """Whether a conditional question is asked: one of the ratings it needs is low enough, or one
+    of the level picks it follows differs from the plan ("don't know" differs from nothing)."""
+    answers = t.s.answers
     for key in question.needs:
-        ans = s.answers.get(key)
+        ans = answers.get(key)
         if ans and ans.value is not None and ans.value <= question.limit:
             return True
-    return False
+    for key in question.differs:
+        ans, asked = answers.get(key), t.catalog.step(key)
+        if ans and ans.value is not None and asked is not None and ans.value != asked.plan_level:
+            return True
+    return not question.needs and not question.differs
 
 
 def applicable(t: Turn, area: str) -> list[FlowQuestion]:
-    return [q for q in t.catalog.flow(area) if applies(t.s, q)]
+    return [q for q in t.catalog.flow(area) if applies(t, q)]
 
 
 def next_unanswered(t: Turn, area: str, after: str | None) -> FlowQuestion | None:
@@ -283,7 +350,9 @@ def status_text(t: Turn) -> str:
             state = tr(lang, "st_done")
         elif area.id in s.started:
             flow = applicable(t, area.id)
-            state = tr(lang, "st_doing", n=sum(1 for p in flow if p.key in s.answers), total=len(flow))
+            open_items = {p.item_id for p in flow if p.item is not None and p.key not in s.answers}
+            done = sum(1 for item in area.items if item.id not in open_items)
+            state = tr(lang, "st_doing", n=done, total=len(area.items))
         else:
             state = tr(lang, "st_none")
         lines.append(tr(lang, "status_area", area=area.title(lang), state=state))
@@ -304,14 +373,20 @@ def rating_label(s: State, key: str) -> str:
 
 
 def summary(t: Turn, area_id: str) -> str:
-    """An area's ratings item by item, and how many comments they wrote."""
+    """An area's answers capability by capability (a level beside the plan's), and how many
+    comments they wrote."""
     s, lang = t.s, t.lang
     area = t.catalog.areas[area_id]
     lines = []
     for item in area.items:
-        base = f"{area_id}.{item.id}."
-        ratings = {q: rating_label(s, base + q) for q in ("current", "feasible", "appropriate")}
-        lines.append(tr(lang, "summary_item", capability=item.capability(lang), **ratings))
+        parts = []
+        for n, q in enumerate((q for q in t.catalog.flow(area_id) if q.item == item and q.question.kind != "text"), 1):
+            value = rating_label(s, q.key)
+            if q.question.marks is not None:
+                parts.append(tr(lang, f"sum_{q.question.marks}", pick=value, plan=q.plan_level))
+            else:
+                parts.append(tr(lang, "sum_rating", n=n, value=value))
+        lines.append(tr(lang, "summary_item", capability=item.capability(lang), answers=" · ".join(parts)))
     texts = sum(1 for k, a in s.answers.items() if k.startswith(area_id + ".") and a.text)
     lines.append(tr(lang, "summary_texts", n=texts))
     return "\n".join(lines)

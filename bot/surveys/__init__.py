@@ -1,7 +1,8 @@
 """Load and validate the survey files; flatten each area into the ordered questions it asks.
 
-`common.yaml` holds the maturity levels, the rating scale and the questions asked of every
-capability item; every other `*.yaml` file here is one focus area. Organizers edit these files
+`common.yaml` holds the maturity levels, the agreement scale and the questions asked of every
+capability item (by default: the level it stands at today, the 2027 target that is feasible and
+appropriate, and why, when either differs from the plan); every other `*.yaml` file here is one focus area. Organizers edit these files
 (or a copy in `RABFANG_SURVEYS_DIR`) and check them with `rabfang surveys validate`.
 """
 
@@ -18,7 +19,13 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .schema import CALLBACK_MAX, Area, Common, Item, Located, Option, Question
+from .schema import CALLBACK_MAX, Area, Common, Item, Located, Option, Question, Text
+
+DONT_KNOW = Option(
+    id="dk",
+    label=Text(th="ไม่ทราบ", en="Don't know"),
+    aliases=("ไม่ทราบ", "ไม่รู้", "dont know", "don't know", "dk"),
+)
 
 SURVEY_DIR = Path(__file__).parent
 COMMON_FILE = "common.yaml"
@@ -49,8 +56,9 @@ class FlowQuestion:
     """A question as it stands in an area's flow: an item question (item set) or a closing question.
 
     Worked out once when the catalog loads: `key`, its stable id within the catalog (e.g.
-    `education.learner_data.current`), and `needs`, the keys of the ratings of which one must be
-    at most `limit` for it to be asked (none: always asked)."""
+    `education.learner_data.current_level`); `needs`, the keys of the ratings of which one must be
+    at most `limit` for it to be asked; `differs`, the keys of the level picks of which one must
+    differ from the plan for it to be asked (neither: always asked)."""
 
     area: str
     item: Item | None
@@ -58,17 +66,26 @@ class FlowQuestion:
     key: str = field(init=False)
     needs: tuple[str, ...] = field(init=False)
     limit: int = field(init=False)
+    differs: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         base = f"{self.area}.{self.item_id}."
         cond = self.question.ask_if
         object.__setattr__(self, "key", base + self.question.id)
         object.__setattr__(self, "needs", tuple(base + q for q in cond.of) if cond else ())
-        object.__setattr__(self, "limit", cond.rating_at_most if cond else 0)
+        object.__setattr__(self, "limit", (cond.rating_at_most or 0) if cond else 0)
+        object.__setattr__(self, "differs", tuple(base + q for q in cond.differs_from_plan) if cond else ())
 
     @property
     def item_id(self) -> str:
         return self.item.id if self.item else ""
+
+    @property
+    def plan_level(self) -> int | None:
+        """The level the plan gives this level question's capability: assessed today or 2027 target."""
+        if self.item is None or self.question.marks is None:
+            return None
+        return self.item.current if self.question.marks == "current" else self.item.target
 
 
 class Catalog:
@@ -93,7 +110,23 @@ class Catalog:
         return self._by_key.get(key)
 
     def options(self, step: FlowQuestion) -> tuple[Option, ...]:
-        return self.common.scale if step.question.kind == "rating" else ()
+        """The choices of a question: the agreement scale, the maturity levels, or none (text)."""
+        kind = step.question.kind
+        return self.common.scale if kind == "rating" else self.level_options if kind == "level" else ()
+
+    @cached_property
+    def level_options(self) -> tuple[Option, ...]:
+        """A level question's choices: each maturity level (id "1".., value = the level), then
+        "don't know" (id "dk", no value), listed low to high so a typed number is the level."""
+        levels = tuple(
+            Option(
+                id=str(lv.level),
+                value=lv.level,
+                label=Text(th=f"{lv.level} {lv.name.th}", en=f"{lv.level} {lv.name.en}"),
+            )
+            for lv in self.common.levels
+        )
+        return (*levels, DONT_KNOW)
 
     @cached_property
     def version(self) -> str:
@@ -115,7 +148,7 @@ class Catalog:
 
     @cached_property
     def longest_button_data(self) -> tuple[str, int]:
-        longest = max(len(o.id) for o in self.common.scale)
+        longest = max(len(o.id) for o in (*self.common.scale, DONT_KNOW))
         key = max(self._by_key, key=len, default="")
         return key, len(f"q.{key}=") + max(longest, 5)
 

@@ -57,19 +57,54 @@ class Option(Strict):
 
 
 class AskIf(Strict):
-    """Ask a question only when one of the named ratings is at most `rating_at_most`."""
+    """When a question is asked: when one of the ratings `of` is at most `rating_at_most`, or when
+    one of the level picks `differs_from_plan` is not the level the plan gives the capability
+    (a "don't know" differs from nothing). One of the two forms, not both."""
 
-    of: tuple[Id, ...] = Field(min_length=1)
-    rating_at_most: int
+    of: tuple[Id, ...] = ()
+    rating_at_most: int | None = None
+    differs_from_plan: tuple[Id, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_form(self) -> AskIf:
+        rating = bool(self.of) or self.rating_at_most is not None
+        if rating and self.differs_from_plan:
+            raise ValueError("ask_if takes either of + rating_at_most or differs_from_plan, not both")
+        if rating and not (self.of and self.rating_at_most is not None):
+            raise ValueError("ask_if needs both of (the ratings) and rating_at_most")
+        if not rating and not self.differs_from_plan:
+            raise ValueError("ask_if needs of + rating_at_most, or differs_from_plan")
+        return self
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return self.of or self.differs_from_plan
+
+
+QuestionKind = Literal["rating", "level", "text"]
+Marks = Literal["current", "target"]
 
 
 class Question(Strict):
+    """One question. `rating`: the agreement scale; `level`: a level of the maturity scale, about
+    the capability's assessed level today (`marks: current`) or its 2027 target (`marks: target`),
+    the plan's level marked on its button; `text`: free text."""
+
     id: Id
-    kind: Literal["rating", "level", "text"]
+    kind: QuestionKind
     prompt: Text
     marks: Literal["current", "target"] | None = None  # level questions: which plan level they are about
     optional: bool = False
     ask_if: AskIf | None = None
+    marks: Marks | None = None
+
+    @model_validator(mode="after")
+    def _marks(self) -> Question:
+        if self.kind == "level" and self.marks is None:
+            raise Located(("marks",), "a level question needs marks: current or target")
+        if self.kind != "level" and self.marks is not None:
+            raise Located(("marks",), "marks is only for level questions")
+        return self
 
 
 class Item(Strict):
@@ -104,15 +139,17 @@ def _unique(values: list[str], what: str, field: str) -> None:
 
 
 def _check_ask_if(questions: tuple[Question, ...], field: str) -> None:
-    """Every `ask_if` must name a rating question asked before it."""
+    """Every `ask_if` must name questions asked before it: ratings for `of`, levels for
+    `differs_from_plan`."""
     kinds: dict[str, str] = {}
     for i, q in enumerate(questions):
         if q.ask_if:
-            for ref in q.ask_if.of:
-                if kinds.get(ref) != "rating":
+            form, want = ("of", "rating") if q.ask_if.of else ("differs_from_plan", "level")
+            for ref in q.ask_if.refs:
+                if kinds.get(ref) != want:
                     raise Located(
-                        (field, i, "ask_if", "of"),
-                        f"ask_if refers to {ref!r}, which is not a rating question asked before it",
+                        (field, i, "ask_if", form),
+                        f"ask_if refers to {ref!r}, which is not a {want} question asked before it",
                     )
         kinds[q.id] = q.kind
 
@@ -170,6 +207,10 @@ class Area(Strict):
         for i, q in enumerate(self.closing):
             if q.ask_if:
                 raise Located(("closing", i, "ask_if"), "ask_if is only for item questions")
+            if q.kind == "level":
+                raise Located(
+                    ("closing", i, "kind"), "a level question is about a capability: put it in item_questions"
+                )
         if self.item_questions is not None:
             _unique([q.id for q in self.item_questions], "question", "item_questions")
             _check_ask_if(self.item_questions, "item_questions")

@@ -6,16 +6,20 @@ written out as the same YAML files. Sheets (headers match case-insensitively; `:
 
   capabilities  area | capability id | capability::Thai (th) | capability::English (en) | current level | 2027 target
                 One row per capability, in the order asked; `area` is the name of an area's group.
-  survey        type | name | label::… | hint::… | required | relevant | short::…
+  survey        type | name | label::… | hint::… | required | relevant | short::… | marks
                 The top-level group `item_questions` holds the questions asked of every capability
                 (common.yaml's item_questions). Every other top-level group is an area: name = area id,
                 label = title, hint = intro, short = its menu button (the label when empty). Inside it:
                 the area's closing questions and, optionally, its own `item_questions` group (replacing
                 the common one). Areas are listed in the menu in the order of their groups.
-                `select_one scale` is a rating, `text` free text, `required` yes/no, and `relevant`
-                `${q} <= N` (several joined with `or`) is ask_if.
+                `select_one scale` is a rating; `select_one levels` a level of the maturity scale,
+                with `marks` current or target (the plan's level its buttons mark); `text` free text;
+                `required` yes/no. `relevant` is ask_if: `${q} <= N` (several joined with `or`) after
+                a rating, `${q} != 'plan'` (several joined with `or`) when a level pick differs from
+                the plan.
   choices       list_name | name | label::… | value | short::… | aliases (separated by ;)
-                List `scale` is the rating scale; lists `group`, `region`, `age` are the profile options.
+                List `scale` is the rating scale; lists `group`, `region`, `age` are the profile options;
+                list `levels` (written for XLSForm tools) is read from the levels sheet instead.
   levels        level | label::Thai (th) | label::English (en): the maturity levels.
   settings      form_title | form_id | version | default_language: informational (version = Catalog.version).
 
@@ -49,6 +53,7 @@ from .schema import CALLBACK_MAX, Area, Common, Located, Question
 LANGS = {"th": "Thai (th)", "en": "English (en)"}
 ITEM_QUESTIONS = "item_questions"
 SCALE = "scale"
+LEVELS = "levels"  # the choices list of a level question: the maturity levels and "don't know"
 PROFILE = ("group", "region", "age")
 SHEETS = ("capabilities", "survey", "choices", "levels", "settings")
 
@@ -71,6 +76,7 @@ SURVEY_HEADERS = (
     "relevant",
     "short::Thai (th)",
     "short::English (en)",
+    "marks",
 )
 CHOICE_HEADERS = (
     "list_name",
@@ -408,7 +414,7 @@ class _Reader:
         table = self.tables.get("survey")
         if table is None:
             return None, []
-        known = {"type", "name", "required", "relevant"} | {
+        known = {"type", "name", "required", "relevant", "marks"} | {
             f"{b}::{lang}" for b in ("label", "hint", "short") for lang in LANGS
         }
         self.check_columns(table, known)
@@ -515,6 +521,11 @@ class _Reader:
         where: Where = {(): row.at("name"), ("id",): row.at("name"), ("kind",): row.at("type")}
         for lang in LANGS:
             where["prompt", lang] = row.at(f"label::{lang}")
+        if row.text("marks"):
+            question["marks"] = row.text("marks").lower()
+            where["marks",] = row.at("marks")
+        elif question_kind == "level":
+            where["marks",] = row.at("marks")
         required = _required(row.values.get("required"))
         if required is None:
             self.problem(row.cell("required"), f"required {row.text('required')!r}: use yes or no")
@@ -528,7 +539,8 @@ class _Reader:
                 self.problem(
                     row.cell("relevant"),
                     f"relevant {relevant!r} is not supported: rabfang asks a question when a rating asked before "
-                    "it is at most N, written ${q} <= N (several joined with or)",
+                    "it is at most N, written ${q} <= N, or when a level picked before it differs from the plan, "
+                    "written ${q} != 'plan' (several joined with or)",
                 )
                 return
             question["ask_if"] = ask_if
@@ -546,6 +558,8 @@ class _Reader:
                 self.problem(cell, "or_other is not supported: add a text question after it")
             elif list_name == SCALE:
                 return "rating"
+            elif list_name == LEVELS:
+                return "level"
             elif list_name in PROFILE:
                 self.problem(
                     cell, f"the profile is asked by the bot itself: edit its options in choices (list {list_name})"
@@ -554,7 +568,7 @@ class _Reader:
                 self.problem(
                     cell,
                     f"select_one {list_name}: rabfang's choice questions are ratings on the choices list 'scale' "
-                    f"(if {list_name} is the agreement scale, name its list scale)",
+                    f"or levels on the list 'levels' (if {list_name} is the agreement scale, name its list scale)",
                 )
             return None
         if kind == "integer":
@@ -646,13 +660,18 @@ def _required(value: Any) -> bool | None:
 
 
 _TERM = re.compile(r"\(?\s*\$\{([a-z][a-z0-9_]*)\}\s*(<=|<)\s*'?(\d+)'?\s*\)?")
+_DIFFERS = re.compile(r"\(?\s*\$\{([a-z][a-z0-9_]*)\}\s*!=\s*'plan'\s*\)?")
 
 
 def _ask_if(expression: str) -> dict[str, Any] | None:
-    """`${a} <= 2 or ${b} < 3` -> {of: [a, b], rating_at_most: 2}; None when it does not take that shape."""
+    """`${a} <= 2 or ${b} < 3` -> {of: [a, b], rating_at_most: 2}; `${a} != 'plan' or ${b} != 'plan'`
+    -> {differs_from_plan: [a, b]}; None when it takes neither shape."""
+    terms = [term.strip() for term in re.split(r"\s+or\s+", expression.strip())]
+    if all(_DIFFERS.fullmatch(term) for term in terms):
+        return {"differs_from_plan": [_DIFFERS.fullmatch(term)[1] for term in terms]}  # type: ignore[index]
     refs, limits = [], set()
-    for term in re.split(r"\s+or\s+", expression.strip()):
-        match = _TERM.fullmatch(term.strip())
+    for term in terms:
+        match = _TERM.fullmatch(term)
         if match is None:
             return None
         refs.append(match[1])
@@ -736,6 +755,7 @@ def read_workbook(path: Path, base: Callable[[], Catalog] | None = None) -> Impo
             common_data[SCALE] = options
         else:
             common_data.setdefault("profile", {})[name] = options
+    lists.pop(LEVELS, None)  # written for XLSForm tools; the levels sheet is rabfang's source
     for name in lists:
         reader.notes.append(f"choices: list {name!r} is not used by rabfang, ignored")
     scale_values = [o.get("value") if isinstance(o, dict) else o.value for o in common_data[SCALE]]
@@ -865,7 +885,8 @@ def export_workbook(catalog: Catalog, path: Path) -> None:
         rows += map(_question_cells, area.closing)
         rows.append(["end_group", area.id])
     _sheet(book, "survey", SURVEY_HEADERS, rows)
-    lists = [(SCALE, common.scale)] + [(name, getattr(common.profile, name)) for name in PROFILE]
+    lists = [(SCALE, common.scale), (LEVELS, catalog.level_options)]
+    lists += [(name, getattr(common.profile, name)) for name in PROFILE]
     _sheet(
         book,
         "choices",
@@ -891,15 +912,21 @@ def export_workbook(catalog: Catalog, path: Path) -> None:
     book.save(path)
 
 
-XLSFORM_TYPES = {"rating": f"select_one {SCALE}", "text": "text"}  # rabfang's question kinds, as XLSForm types
+# rabfang's question kinds, as XLSForm types
+XLSFORM_TYPES = {"rating": f"select_one {SCALE}", "level": f"select_one {LEVELS}", "text": "text"}
 
 
 def _question_cells(q: Question) -> list[Any]:
     if q.kind not in XLSFORM_TYPES:  # a kind added to schema.py needs its row shape here, not a silent "text"
         raise ValueError(f"question {q.id!r}: kind {q.kind!r} has no workbook form yet")
     kind = XLSFORM_TYPES[q.kind]
-    relevant = " or ".join(f"${{{r}}} <= {q.ask_if.rating_at_most}" for r in q.ask_if.of) if q.ask_if else None
-    return [kind, q.id, q.prompt.th, q.prompt.en, None, None, "no" if q.optional else "yes", relevant]
+    relevant = None
+    if q.ask_if and q.ask_if.of:
+        relevant = " or ".join(f"${{{r}}} <= {q.ask_if.rating_at_most}" for r in q.ask_if.of)
+    elif q.ask_if:
+        relevant = " or ".join(f"${{{r}}} != 'plan'" for r in q.ask_if.differs_from_plan)
+    cells = [kind, q.id, q.prompt.th, q.prompt.en, None, None, "no" if q.optional else "yes", relevant]
+    return cells + ([None, None, q.marks] if q.marks else [])
 
 
 def _sheet(book: Any, title: str, headers: tuple[str, ...], rows: list[list[Any]]) -> None:
