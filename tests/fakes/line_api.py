@@ -30,6 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from . import line_flex as flex
+
 ACCESS_TOKEN = "fake-line-access-token"
 CHANNEL_SECRET = "fake-line-channel-secret"
 
@@ -266,11 +268,17 @@ def validate(body: dict[str, Any], kind: str) -> str | None:
     if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
         return "messages: between 1 and 5 message objects"
     for n, m in enumerate(messages):
-        if m.get("type") != "text":
-            return f"messages[{n}].type: only text expected here"
-        text = m.get("text")
-        if not isinstance(text, str) or not text or utf16_len(text) > 5000:
-            return f"messages[{n}].text: 1 to 5000 characters"
+        if not isinstance(m, dict) or m.get("type") not in ("text", "flex"):
+            return f"messages[{n}].type: only text and flex expected here"
+        if m["type"] == "flex":
+            try:
+                flex.message(m, f"messages[{n}]")
+            except flex.Invalid as exc:
+                return str(exc)
+        else:
+            text = m.get("text")
+            if not isinstance(text, str) or not text or utf16_len(text) > 5000:
+                return f"messages[{n}].text: 1 to 5000 characters"
         quick = m.get("quickReply")
         if quick is None:
             continue
@@ -425,6 +433,21 @@ class LineUser:
             return []
         items = (messages[-1].get("quickReply") or {}).get("items") or []
         return [item["action"] for item in items]
+
+    def bubble_buttons(self) -> list[dict[str, Any]]:
+        """The postback actions of the buttons inside the last message's Flex bubble (what LINE for
+        PC and Mac offers, which shows no quick replies)."""
+        messages = self.messages()
+        if not messages or messages[-1].get("type") != "flex":
+            return []
+
+        def walk(node: object) -> list[dict[str, Any]]:
+            if isinstance(node, dict):
+                own = [node["action"]] if node.get("type") == "button" else []
+                return own + [a for v in node.values() for a in walk(v)]
+            return [a for v in node for a in walk(v)] if isinstance(node, list) else []
+
+        return walk(messages[-1]["contents"])
 
     def tap(self, choose: str | Callable[[dict[str, Any]], bool] | int) -> dict[str, Any]:
         """The postback event of tapping an offered quick reply: by label, by test, or by index."""

@@ -18,14 +18,13 @@ from linebot.v3.messaging import (
     MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
-    TextMessage,
 )
 from linebot.v3.messaging.exceptions import ApiException
 
 from bot.model import Reply
 from bot.senders import Blocked, Capabilities, Delivery, Pacer, Refused, RetryPolicy, SendError, Unavailable
 
-from .render import render
+from .render import Message, render
 
 CHANNEL = "line"
 MAX_MESSAGES = 5  # message objects per reply, push or multicast call
@@ -171,7 +170,7 @@ class LineSender:
         return self._clock() - received < REPLY_TOKEN_TTL
 
     async def _deliver(
-        self, messages: list[TextMessage], *, token: str | None, to: str | None, key: str, who: str
+        self, messages: list[Message], *, token: str | None, to: str | None, key: str, who: str
     ) -> Delivery:
         """Send messages five at a time: the first five as a reply when there is a token, the rest
         (and everything once the token proves expired) as pushes. Logs failures; never raises."""
@@ -208,7 +207,7 @@ class LineSender:
                 return "failed"
         return "sent"
 
-    async def _push(self, api: AsyncMessagingApi, to: str, batch: list[TextMessage], key: str) -> None:
+    async def _push(self, api: AsyncMessagingApi, to: str, batch: list[Message], key: str) -> None:
         request = PushMessageRequest(to=to, messages=batch)
         try:
             await self._retry.call(
