@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import line_flex as flex
+from .line_richmenu import RichMenus
 
 ACCESS_TOKEN = "fake-line-access-token"
 CHANNEL_SECRET = "fake-line-channel-secret"
@@ -113,13 +114,14 @@ class FakeLineApi:
     script: dict[str, list[_Scripted]] = field(default_factory=lambda: {"reply": [], "push": []})
     latency: float = 0.0  # seconds each API call takes
     url: str = ""
+    data_url: str = ""  # the api-data host (rich menu images), a server of its own as on LINE
     multicasts: int = 0  # multicast calls answered
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
-        self._server: QuietServer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._servers: list[tuple[QuietServer, asyncio.Task[None]]] = []
+        self.richmenus = RichMenus(self.token)
 
     # ---- control -----------------------------------------------------------------------
 
@@ -154,16 +156,22 @@ class FakeLineApi:
                 Route("/v2/bot/message/reply", self._reply, methods=["POST"]),
                 Route("/v2/bot/message/push", self._push, methods=["POST"]),
                 Route("/v2/bot/message/multicast", self._multicast, methods=["POST"]),
+                *self.richmenus.routes(),
             ]
         )
-        self._server, self._task, port = await serve(app)
+        server, task, port = await serve(app)
+        self._servers.append((server, task))
         self.url = f"http://127.0.0.1:{port}"
+        server, task, port = await serve(Starlette(routes=self.richmenus.data_routes()))
+        self._servers.append((server, task))
+        self.data_url = f"http://127.0.0.1:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        for server, _ in self._servers:
+            server.should_exit = True
+        for _, task in self._servers:
+            await task
 
     async def _record(self, call: Call) -> JSONResponse:
         self.calls.append(call)
