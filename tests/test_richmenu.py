@@ -182,6 +182,9 @@ async def test_a_participants_language_and_erasure(api: FakeLineApi, sender: Lin
     assert api.richmenus.links[ALICE] == menus_on_line["en"]
     assert await sender.link_menu(ALICE, "th")
     assert api.richmenus.links[ALICE] == menus_on_line["th"]
+    calls = len(api.richmenus.log)
+    assert await sender.link_menu(ALICE, "th")
+    assert len(api.richmenus.log) == calls, "linked already: no second call"
     assert await sender.unlink_menu(ALICE)
     assert ALICE not in api.richmenus.links  # back to the default (Thai) menu
     assert await sender.unlink_menu(ALICE), "unlinking twice is fine"

@@ -105,6 +105,7 @@ class LineSender:
         self._client: AsyncApiClient | None = None
         self._api: AsyncMessagingApi | None = None
         self._menus: dict[str, str] = {}  # language → rich menu id, as its alias named it
+        self._linked: dict[str, str] = {}  # user → the language whose menu this process linked
 
     async def start(self) -> None:
         """The SDK client's aiohttp session needs the running loop: made here, not at import."""
@@ -166,10 +167,21 @@ class LineSender:
 
     async def link_menu(self, user_ref: str, lang: str | None) -> bool:
         """Show this participant the rich menu in their language (made by `rabfang line richmenu`,
-        found by its alias). False, and logged, when it could not; never raises."""
+        found by its alias). Cheap to call after every event: a language already linked by this
+        process is not linked again. False, and logged, when it could not; never raises."""
         api = self._api
         if api is None or not user_ref.startswith("U") or lang not in ("th", "en"):
             return False
+        if self._linked.get(user_ref) == lang:
+            return True
+        if await self._link(api, user_ref, lang):
+            if len(self._linked) >= 100_000:
+                self._linked.clear()
+            self._linked[user_ref] = lang
+            return True
+        return False
+
+    async def _link(self, api: AsyncMessagingApi, user_ref: str, lang: str) -> bool:
         for fresh in (False, True):  # a cached id goes stale when the menu is replaced
             menu_id = await self._menu_id(api, lang, fresh=fresh)
             if menu_id is None:
@@ -195,6 +207,7 @@ class LineSender:
         api = self._api
         if api is None or not user_ref.startswith("U"):
             return False
+        self._linked.pop(user_ref, None)
         try:
             await self._retry.call(
                 lambda: _mapped(lambda: api.unlink_rich_menu_id_from_user(user_ref, _request_timeout=self._timeout))
