@@ -152,6 +152,18 @@ async def test_running_again_creates_nothing(api: FakeLineApi) -> None:
     assert (dict(api.richmenus.menus), api.richmenus.created(), api.richmenus.uploads()) == before
 
 
+async def test_a_menu_left_without_its_image_is_made_again(api: FakeLineApi) -> None:
+    """A run stopped between creating a menu and uploading its image: the next run mends it."""
+    drawn = menus()
+    headers = {"authorization": f"Bearer {api.token}"}
+    async with httpx.AsyncClient(headers=headers) as http:
+        r = await http.post(f"{api.url}/v2/bot/richmenu", json=drawn[1].request.to_dict())
+    orphan = r.json()["richMenuId"]
+    done = await sync(api, drawn)
+    assert len(done.created) == 2 and orphan not in api.richmenus.menus
+    assert set(api.richmenus.images) == set(api.richmenus.menus)
+
+
 async def test_an_edited_menu_replaces_the_old_and_keeps_its_users(api: FakeLineApi, sender: LineSender) -> None:
     drawn = menus()
     await sync(api, drawn)

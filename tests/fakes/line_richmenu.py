@@ -107,7 +107,7 @@ class RichMenus:
         return sum(1 for m, p, s in self.log if m == "POST" and p == "/v2/bot/richmenu" and s == 200)
 
     def uploads(self) -> int:
-        return sum(1 for m, p, s in self.log if p.endswith("/content") and s == 200)
+        return sum(1 for m, p, s in self.log if m == "POST" and p.endswith("/content") and s == 200)
 
     # ---- routing -------------------------------------------------------------------------------
 

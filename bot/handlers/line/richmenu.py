@@ -309,6 +309,15 @@ async def sync(
     current: dict[str, str] = {}
     for menu in wanted:
         found = next((m for m in ours if m.name == menu.request.name), None)
+        if found is not None and not await _has_image(blob, found.rich_menu_id):
+            # made by a run that stopped before its upload: of no use, and LINE takes no second image
+            if found.rich_menu_id in aliases.values():
+                for name in [a for a, m in aliases.items() if m == found.rich_menu_id]:
+                    await api.delete_rich_menu_alias(name)
+                    del aliases[name]
+            await api.delete_rich_menu(found.rich_menu_id)
+            ours.remove(found)
+            found = None
         if found is not None:
             current[menu.lang] = found.rich_menu_id
             outcome.kept.append(menu.request.name)
@@ -347,6 +356,16 @@ async def sync(
         await api.delete_rich_menu(old.rich_menu_id)
         outcome.deleted.append(old.name or old.rich_menu_id)
     return outcome
+
+
+async def _has_image(blob: AsyncMessagingApiBlob, menu_id: str) -> bool:
+    try:
+        await blob.get_rich_menu_image(menu_id)
+    except ApiException as exc:
+        if _status(exc) == 404:
+            return False
+        raise
+    return True
 
 
 async def _move_users(api: AsyncMessagingApi, old: str, new: str, wait: float) -> bool:
