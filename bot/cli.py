@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="an online backup of the database, safe while the bot runs")
     backup.add_argument("--out", type=Path, required=True, help="the backup file to write")
 
+    line = sub.add_parser("line", help="the LINE Official Account's set-up")
+    line_sub = line.add_subparsers(dest="line_command", required=True)
+    richmenu = line_sub.add_parser(
+        "richmenu", help="draw the Thai and English rich menus and put them on LINE (safe to run again after edits)"
+    )
+    richmenu.add_argument("--data-url", help="the host images go to (default: the api-data host of LINE_API_BASE_URL)")
+
     surveys = sub.add_parser("surveys", help="survey files")
     surveys_sub = surveys.add_subparsers(dest="surveys_command", required=True)
     validate = surveys_sub.add_parser(
@@ -258,6 +265,30 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_line(settings: Settings, args: argparse.Namespace) -> int:
+    from .handlers.line.richmenu import FontMissing, SyncFailed, publish
+
+    if settings.line_channel_access_token is None:
+        print("rabfang: LINE_CHANNEL_ACCESS_TOKEN is not set", file=sys.stderr)
+        return 2
+    token = settings.line_channel_access_token.get_secret_value()
+    try:
+        done = await publish(settings.line_api_base_url, token, data_url=args.data_url)
+    except (FontMissing, SyncFailed) as exc:
+        print(f"rabfang: {exc}", file=sys.stderr)
+        return 1
+    for name in done.created:
+        print(f"created  {name}")
+    for name in done.kept:
+        print(f"kept     {name} (unchanged)")
+    for name in done.deleted:
+        print(f"deleted  {name} (replaced; its users moved to the new one)")
+    for name in done.left:
+        print(f"left     {name} (its users are still being moved; run again later to delete it)")
+    print(f"default  {done.default} (Thai)")
+    return 0
+
+
 SURVEY_COMMANDS = {"validate": surveys_validate, "export": surveys_export, "import": surveys_import}
 
 COMMANDS = {
@@ -269,4 +300,5 @@ COMMANDS = {
     "export": cmd_export,
     "report": cmd_report,
     "backup": cmd_backup,
+    "line": cmd_line,
 }

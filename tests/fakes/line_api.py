@@ -30,6 +30,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from . import line_flex as flex
+from .line_richmenu import RichMenus
+
 ACCESS_TOKEN = "fake-line-access-token"
 CHANNEL_SECRET = "fake-line-channel-secret"
 
@@ -111,13 +114,14 @@ class FakeLineApi:
     script: dict[str, list[_Scripted]] = field(default_factory=lambda: {"reply": [], "push": []})
     latency: float = 0.0  # seconds each API call takes
     url: str = ""
+    data_url: str = ""  # the api-data host (rich menu images), a server of its own as on LINE
     multicasts: int = 0  # multicast calls answered
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
-        self._server: QuietServer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._servers: list[tuple[QuietServer, asyncio.Task[None]]] = []
+        self.richmenus = RichMenus(self.token)
 
     # ---- control -----------------------------------------------------------------------
 
@@ -152,16 +156,22 @@ class FakeLineApi:
                 Route("/v2/bot/message/reply", self._reply, methods=["POST"]),
                 Route("/v2/bot/message/push", self._push, methods=["POST"]),
                 Route("/v2/bot/message/multicast", self._multicast, methods=["POST"]),
+                *self.richmenus.routes(),
             ]
         )
-        self._server, self._task, port = await serve(app)
+        server, task, port = await serve(app)
+        self._servers.append((server, task))
         self.url = f"http://127.0.0.1:{port}"
+        server, task, port = await serve(Starlette(routes=self.richmenus.data_routes()))
+        self._servers.append((server, task))
+        self.data_url = f"http://127.0.0.1:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        for server, _ in self._servers:
+            server.should_exit = True
+        for _, task in self._servers:
+            await task
 
     async def _record(self, call: Call) -> JSONResponse:
         self.calls.append(call)
@@ -266,11 +276,17 @@ def validate(body: dict[str, Any], kind: str) -> str | None:
     if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
         return "messages: between 1 and 5 message objects"
     for n, m in enumerate(messages):
-        if m.get("type") != "text":
-            return f"messages[{n}].type: only text expected here"
-        text = m.get("text")
-        if not isinstance(text, str) or not text or utf16_len(text) > 5000:
-            return f"messages[{n}].text: 1 to 5000 characters"
+        if not isinstance(m, dict) or m.get("type") not in ("text", "flex"):
+            return f"messages[{n}].type: only text and flex expected here"
+        if m["type"] == "flex":
+            try:
+                flex.message(m, f"messages[{n}]")
+            except flex.Invalid as exc:
+                return str(exc)
+        else:
+            text = m.get("text")
+            if not isinstance(text, str) or not text or utf16_len(text) > 5000:
+                return f"messages[{n}].text: 1 to 5000 characters"
         quick = m.get("quickReply")
         if quick is None:
             continue
@@ -425,6 +441,21 @@ class LineUser:
             return []
         items = (messages[-1].get("quickReply") or {}).get("items") or []
         return [item["action"] for item in items]
+
+    def bubble_buttons(self) -> list[dict[str, Any]]:
+        """The postback actions of the buttons inside the last message's Flex bubble (what LINE for
+        PC and Mac offers, which shows no quick replies)."""
+        messages = self.messages()
+        if not messages or messages[-1].get("type") != "flex":
+            return []
+
+        def walk(node: object) -> list[dict[str, Any]]:
+            if isinstance(node, dict):
+                own = [node["action"]] if node.get("type") == "button" else []
+                return own + [a for v in node.values() for a in walk(v)]
+            return [a for v in node for a in walk(v)] if isinstance(node, list) else []
+
+        return walk(messages[-1]["contents"])
 
     def tap(self, choose: str | Callable[[dict[str, Any]], bool] | int) -> dict[str, Any]:
         """The postback event of tapping an offered quick reply: by label, by test, or by index."""

@@ -63,6 +63,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Refusal(Exception):
+    """A method's 400, with the Bot API's description."""
+
+
 class FakeBotAPI:
     """The fake server and its state. Use `async with FakeBotAPI() as api:`; `api.base_url` is what
     TELEGRAM_API_BASE_URL should be."""
@@ -269,7 +273,11 @@ class FakeBotAPI:
             call.status = 429
             body = _error(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
             return await self._record(call, body)
-        call.result = handler(params, files)
+        try:
+            call.result = handler(params, files)
+        except Refusal as exc:
+            call.status = 400
+            return await self._record(call, _error(400, str(exc)))
         return await self._record(call, {"ok": True, "result": call.result})
 
     async def _record(self, call: Call, body: dict[str, Any]) -> JSONResponse:
@@ -323,7 +331,14 @@ class FakeBotAPI:
         return self._new_message(params["chat_id"], document=doc)
 
     def _m_editMessageText(self, params: dict[str, Any], files: Any) -> dict[str, Any]:
-        msg = self._messages[(params["chat_id"], params["message_id"])]
+        msg = self._messages.get((params["chat_id"], params["message_id"]))
+        if msg is None:
+            raise Refusal("Bad Request: message to edit not found")
+        if msg.get("text") == params["text"] and msg.get("reply_markup") == (params.get("reply_markup") or None):
+            raise Refusal(
+                "Bad Request: message is not modified: specified new message content and reply markup are"
+                " exactly the same as a current content and reply markup of the message"
+            )
         msg["text"] = params["text"]
         if params.get("reply_markup"):
             msg["reply_markup"] = params["reply_markup"]

@@ -18,14 +18,14 @@ from linebot.v3.messaging import (
     MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
-    TextMessage,
 )
 from linebot.v3.messaging.exceptions import ApiException
 
 from bot.model import Reply
 from bot.senders import Blocked, Capabilities, Delivery, Pacer, Refused, RetryPolicy, SendError, Unavailable
 
-from .render import render
+from .render import Message, render
+from .richmenu import alias as menu_alias
 
 CHANNEL = "line"
 MAX_MESSAGES = 5  # message objects per reply, push or multicast call
@@ -104,6 +104,8 @@ class LineSender:
         self._clock = clock
         self._client: AsyncApiClient | None = None
         self._api: AsyncMessagingApi | None = None
+        self._menus: dict[str, str] = {}  # language → rich menu id, as its alias named it
+        self._linked: dict[str, str] = {}  # user → the language whose menu this process linked
 
     async def start(self) -> None:
         """The SDK client's aiohttp session needs the running loop: made here, not at import."""
@@ -161,6 +163,80 @@ class LineSender:
                 return "failed"
         return "sent"
 
+    # ---- the rich menu ------------------------------------------------------------------------
+
+    async def link_menu(self, user_ref: str, lang: str | None) -> bool:
+        """Show this participant the rich menu in their language (made by `rabfang line richmenu`,
+        found by its alias). Cheap to call after every event: a language already linked by this
+        process is not linked again. False, and logged, when it could not; never raises."""
+        api = self._api
+        if api is None or not user_ref.startswith("U") or lang not in ("th", "en"):
+            return False
+        if self._linked.get(user_ref) == lang:
+            return True
+        if await self._link(api, user_ref, lang):
+            if len(self._linked) >= 100_000:
+                self._linked.clear()
+            self._linked[user_ref] = lang
+            return True
+        return False
+
+    async def _link(self, api: AsyncMessagingApi, user_ref: str, lang: str) -> bool:
+        for fresh in (False, True):  # a cached id goes stale when the menu is replaced
+            menu_id = await self._menu_id(api, lang, fresh=fresh)
+            if menu_id is None:
+                return False
+            try:
+                await self._retry.call(
+                    lambda m=menu_id: _mapped(
+                        lambda: api.link_rich_menu_id_to_user(user_ref, m, _request_timeout=self._timeout)
+                    )
+                )
+                return True
+            except Refused as exc:
+                if fresh or exc.status not in (400, 404):
+                    log.warning("LINE rich menu for %s not linked: %s %s", self._pseudonym(user_ref), exc.status, exc)
+                    return False
+            except SendError as exc:
+                log.warning("LINE rich menu for %s not linked: %s %s", self._pseudonym(user_ref), exc.status, exc)
+                return False
+        return False
+
+    async def unlink_menu(self, user_ref: str) -> bool:
+        """Back to the default menu (a participant who erased their data). Never raises."""
+        api = self._api
+        if api is None or not user_ref.startswith("U"):
+            return False
+        self._linked.pop(user_ref, None)
+        try:
+            await self._retry.call(
+                lambda: _mapped(lambda: api.unlink_rich_menu_id_from_user(user_ref, _request_timeout=self._timeout))
+            )
+        except SendError as exc:
+            if exc.status == 404:
+                return True
+            log.warning("LINE rich menu for %s not unlinked: %s %s", self._pseudonym(user_ref), exc.status, exc)
+            return False
+        return True
+
+    async def _menu_id(self, api: AsyncMessagingApi, lang: str, *, fresh: bool) -> str | None:
+        if not fresh and lang in self._menus:
+            return self._menus[lang]
+        self._menus.pop(lang, None)
+        try:
+            found = await api.get_rich_menu_alias(menu_alias(lang), _request_timeout=self._timeout)
+        except ApiException as exc:
+            if exc.status == 404:
+                log.info("LINE: no rich menu for %s yet (run `rabfang line richmenu`)", lang)
+            else:
+                log.warning("LINE rich menu alias for %s not read: %s", lang, exc.status)
+            return None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("LINE rich menu alias for %s not read: %s", lang, type(exc).__name__)
+            return None
+        self._menus[lang] = found.rich_menu_id
+        return found.rich_menu_id
+
     # ---- delivering --------------------------------------------------------------------------
 
     def _fresh(self, context: Mapping[str, str]) -> bool:
@@ -171,7 +247,7 @@ class LineSender:
         return self._clock() - received < REPLY_TOKEN_TTL
 
     async def _deliver(
-        self, messages: list[TextMessage], *, token: str | None, to: str | None, key: str, who: str
+        self, messages: list[Message], *, token: str | None, to: str | None, key: str, who: str
     ) -> Delivery:
         """Send messages five at a time: the first five as a reply when there is a token, the rest
         (and everything once the token proves expired) as pushes. Logs failures; never raises."""
@@ -208,7 +284,7 @@ class LineSender:
                 return "failed"
         return "sent"
 
-    async def _push(self, api: AsyncMessagingApi, to: str, batch: list[TextMessage], key: str) -> None:
+    async def _push(self, api: AsyncMessagingApi, to: str, batch: list[Message], key: str) -> None:
         request = PushMessageRequest(to=to, messages=batch)
         try:
             await self._retry.call(

@@ -1,17 +1,20 @@
-"""Replies as LINE messages: text with quick-reply buttons, split for LINE's limits."""
+"""Replies as LINE messages: a capability's card as a Flex bubble, everything else as text with
+quick-reply buttons, split for LINE's limits."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from linebot.v3.messaging import PostbackAction, QuickReply, QuickReplyItem, TextMessage
+from linebot.v3.messaging import FlexMessage, PostbackAction, QuickReply, QuickReplyItem, TextMessage
 
 from bot.model import Button, Reply, chunks
 
+from .flex import MAX_DATA, card_message, label
+
+Message = TextMessage | FlexMessage
+
 MAX_TEXT = 5000  # characters of a text message, counted in UTF-16 code units
 MAX_QUICK_REPLIES = 13
-MAX_LABEL = 20
-MAX_DATA = 300  # postback data, and displayText
 
 
 def _utf16(text: str) -> int:
@@ -26,35 +29,39 @@ def split_text(text: str) -> list[str]:
     return out
 
 
-def _label(text: str) -> str:
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
-
-
 def legend(buttons: Sequence[Button]) -> str:
     """`1 ประชาชนทั่วไป · 2 ผู้ประกอบการ SME · …`: the choices by the number that answers them."""
     return " · ".join(b.label if b.label.startswith(f"{n} ") else f"{n} {b.label}" for n, b in enumerate(buttons, 1))
 
 
-def render(replies: Sequence[Reply]) -> list[TextMessage]:
-    """Replies as LINE text messages. Buttons become quick replies on a reply's last message:
-    postbacks carrying the button data, showing the label in the chat when tapped. More than
-    fit become a numbered list instead; typing the number (or the label) answers, as it does on
-    LINE for desktop, which shows no quick replies. Attachments cannot be sent: the text goes."""
-    messages: list[TextMessage] = []
+def quick_replies(buttons: Sequence[Button]) -> QuickReply | None:
+    """Buttons as quick replies: postbacks carrying the button data, showing the label in the chat
+    when tapped; None when there are none or more than LINE shows."""
+    if not buttons or len(buttons) > MAX_QUICK_REPLIES or any(len(b.data) > MAX_DATA for b in buttons):
+        return None
+    return QuickReply(
+        items=[
+            QuickReplyItem(action=PostbackAction(label=label(b.label), data=b.data, display_text=b.label[:MAX_DATA]))
+            for b in buttons
+        ]
+    )
+
+
+def render(replies: Sequence[Reply]) -> list[Message]:
+    """Replies as LINE messages. A reply with a card becomes one Flex bubble with its buttons
+    inside (and as quick replies too, for phones). Otherwise buttons become quick replies on a
+    reply's last message; more than fit become a numbered list instead. Typing the number (or the
+    label) answers either way, as it does on LINE for desktop, which shows no quick replies.
+    Attachments cannot be sent: the text goes."""
+    messages: list[Message] = []
     for reply in replies:
-        text, buttons, quick = reply.text, reply.buttons, None
-        fits = len(buttons) <= MAX_QUICK_REPLIES and all(len(b.data) <= MAX_DATA for b in buttons)
-        if buttons and fits:
+        text, buttons, quick = reply.text, reply.buttons, quick_replies(reply.buttons)
+        if (card := card_message(reply, quick)) is not None:
+            messages.append(card)
+            continue
+        if quick is not None:
             # LINE for PC and Mac shows no quick replies: a one-line legend lets those users type.
             text = text + "\n\n" + legend(buttons)
-            quick = QuickReply(
-                items=[
-                    QuickReplyItem(
-                        action=PostbackAction(label=_label(b.label), data=b.data, display_text=b.label[:MAX_DATA])
-                    )
-                    for b in buttons
-                ]
-            )
         elif buttons:
             text = text + "\n\n" + "\n".join(f"{n}. {b.label}" for n, b in enumerate(buttons, 1))
         parts = [p for p in split_text(text) if p.strip()]

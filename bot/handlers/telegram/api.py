@@ -14,6 +14,7 @@ from typing import TypeVar
 from telegram import Bot, LinkPreviewOptions
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot.engine import buttons
 from bot.model import Reply, chunks
 from bot.senders import Blocked, Capabilities, Delivery, Pacer, Refused, RetryPolicy, SendError, Unavailable
 
@@ -48,6 +49,30 @@ async def mapped(call: Callable[[], Awaitable[T]]) -> T:
         raise Refused(f"{type(exc).__name__}: {exc}") from None
 
 
+def tapped_capability(data: str) -> str | None:
+    """The capability (`area.item`) whose question a tapped button answered, or None."""
+    decoded = buttons.decode(data)
+    if decoded is None or buttons.kind(decoded[0]) != buttons.QUESTION:
+        return None
+    capability, _, _question = buttons.question_key(decoded[0]).rpartition(".")
+    return capability or None
+
+
+def in_place(context: Mapping[str, str], replies: Sequence[Reply]) -> bool:
+    """Whether to edit the tapped message into the first reply: it is the next card of the capability
+    whose question was tapped, and an edit can carry it (text within one message, no file)."""
+    if not replies or not context.get("message_id"):
+        return False
+    first = replies[0]
+    return (
+        first.card is not None
+        and first.attachment is None
+        and bool(first.text.strip())
+        and len(first.text) <= MAX_TEXT
+        and tapped_capability(context.get("data", "")) == first.card.key
+    )
+
+
 class TelegramSender:
     """The Telegram channel's way out (see bot.senders.Sender). Every message is paced per chat and
     overall; answering a tap and editing a message add none to the chat and are paced overall only."""
@@ -73,11 +98,17 @@ class TelegramSender:
     async def answer(
         self, user_ref: str, replies: list[Reply], context: Mapping[str, str], *, chosen: str | None, key: str
     ) -> Delivery:
-        """Stop the tap's spinner, mark the tapped question answered, send what comes next: three
-        independent calls made side by side, so the participant waits for one round trip, not three."""
+        """Stop the tap's spinner and answer: when the tap was on a question of one capability and the
+        first reply is that capability's next card, the tapped message becomes it (edited in place:
+        one message per capability); otherwise the tapped question is marked answered and what comes
+        next is sent. The calls are made side by side: the participant waits for one round trip."""
         calls: list[Awaitable[object]] = []
         if context.get("callback"):
             calls.append(self._answer_callback(context["callback"]))
+            if in_place(context, replies):
+                calls.append(self._edit_into(user_ref, context, replies, key))
+                results = await asyncio.gather(*calls)
+                return results[-1]  # type: ignore[return-value]
             if chosen and context.get("message_text") and context.get("message_id"):
                 calls.append(self._mark_answered(user_ref, context, chosen))
         calls.append(self.push(user_ref, replies, key))
@@ -152,6 +183,32 @@ class TelegramSender:
 
     async def answer_callback(self, callback_id: str) -> None:
         await self._answer_callback(callback_id)
+
+    async def _edit_into(self, user_ref: str, context: Mapping[str, str], replies: list[Reply], key: str) -> Delivery:
+        """Edit the tapped message into the first reply (text and keyboard), then send the rest. An
+        edit Telegram refuses (too old, deleted) sends the reply as a new message instead."""
+        bot = self.bot
+        if bot is None:
+            return "failed"
+        first, rest = replies[0], replies[1:]
+        try:
+            await self._call(
+                lambda: bot.edit_message_text(
+                    first.text,
+                    chat_id=int(user_ref),
+                    message_id=int(context["message_id"]),
+                    reply_markup=keyboard(first.buttons),
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                ),
+                None,  # an edit adds no message to the chat: paced overall only
+            )
+        except Blocked:
+            return "blocked"
+        except SendError as exc:
+            if "not modified" not in str(exc).lower():  # the same question again: it stands as it is
+                log.debug("telegram: editing in place failed, sending anew: %s", exc)
+                rest = replies
+        return await self.push(user_ref, rest, key) if rest else "sent"
 
     async def _mark_answered(self, user_ref: str, context: Mapping[str, str], chosen: str) -> None:
         """Edit the tapped question to show the choice and drop its keyboard: the chat reads as a record."""

@@ -111,7 +111,8 @@ def to_incoming(update: Update, username: str | None) -> Incoming | Aside | None
         message = query.message
         if message is None or message.chat.type != "private":
             return Aside(callback=query.id)
-        context = {"callback": query.id, "message_id": str(message.message_id)}
+        # the tapped data too: the sender edits a capability's question into its next one in place
+        context = {"callback": query.id, "message_id": str(message.message_id), "data": query.data or ""}
         if isinstance(message, Message) and message.text:  # older than 48 hours: Telegram no longer shows it
             context["message_text"] = storable(message.text)
         data = storable(query.data or "")

@@ -1,0 +1,198 @@
+"""A capability as one LINE Flex bubble: the heading, the capability, where it stands now and
+where the plan aims for 2027 drawn as a gauge of the maturity scale's steps, the question, and
+the reply's buttons inside the bubble as postbacks (LINE for PC and Mac shows those; it shows no
+quick replies). Built with the SDK's Flex models; None where LINE's limits would refuse it, and
+the caller sends the reply's text instead."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from linebot.v3.messaging import (
+    FlexBox,
+    FlexBubble,
+    FlexButton,
+    FlexComponent,
+    FlexFiller,
+    FlexMessage,
+    FlexSeparator,
+    FlexText,
+    PostbackAction,
+    QuickReply,
+)
+
+from bot.engine.buttons import is_control
+from bot.model import Button, Card, Reply
+
+MAX_ALT = 400  # characters of altText we send: what a notification or the chat list shows
+MAX_BUBBLE = 30_000  # bytes of a bubble's JSON (LINE: 30 KB)
+MAX_LABEL = 20
+MAX_DATA = 300  # postback data, and displayText
+
+# Steps reached (amber), the planned climb (light green) up to the 2027 target (green), the rest (grey).
+REACHED, CLIMB, TARGET, AHEAD = "#F5A524", "#BDEBCB", "#06A94D", "#E8EAED"
+INK, MUTED, HEADER = "#1F2328", "#5F6368", "#0B3D91"
+
+WORDS = {
+    "th": {"now": "ปัจจุบัน", "target": "เป้า 2570", "now_line": "ปัจจุบัน", "target_line": "เป้าหมาย ปี 2570"},
+    "en": {"now": "Now", "target": "2027", "now_line": "Now", "target_line": "2027 target"},
+}
+
+
+def language_of(card: Card) -> str:
+    """The card's language, told by its own text: any Thai letter makes it Thai."""
+    text = card.capability + card.question + card.heading
+    return "th" if any("\u0e00" <= c <= "\u0e7f" for c in text) else "en"
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters (counted as LINE counts text, in UTF-16 units), ending in … when cut."""
+    if utf16(text) <= limit:
+        return text
+    out = ""
+    for c in text:
+        if utf16(out + c) > limit - 1:
+            break
+        out += c
+    return out + "…"
+
+
+def numbered(n: int, label: str) -> str:
+    """A button's label as the legend of a text message shows it: `n label`, for typing the number."""
+    return label if label.startswith(f"{n} ") else f"{n} {label}"
+
+
+def label(text: str) -> str:
+    """An action label within LINE's 20 (counted here in code points, never fewer than LINE counts)."""
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def postback(n: int, button: Button) -> PostbackAction:
+    return PostbackAction(
+        label=label(numbered(n, button.label)), data=button.data, display_text=button.label[:MAX_DATA]
+    )
+
+
+def _step(card: Card, step: int) -> FlexBox:
+    """One step of the gauge: a numbered box coloured by where it stands, and its labels below."""
+    words = WORDS[language_of(card)]
+    if step == card.target:
+        colour, ink = TARGET, "#FFFFFF"
+    elif step <= card.current:
+        colour, ink = REACHED, "#FFFFFF"
+    elif step < card.target:
+        colour, ink = CLIMB, INK
+    else:
+        colour, ink = AHEAD, MUTED
+    box = FlexBox(
+        layout="vertical",
+        contents=[FlexText(text=str(step), size="sm", weight="bold", color=ink, align="center")],
+        background_color=colour,
+        corner_radius="4px",
+        padding_all="6px",
+        # the current step keeps its amber edge where it is also the target
+        border_width="medium" if step == card.current else None,
+        border_color=REACHED if step == card.current else None,
+    )
+    marks: list[FlexComponent] = []
+    if step == card.current:
+        marks.append(FlexText(text=words["now"], size="xxs", color="#B26A00", align="center", wrap=True))
+    if step == card.target:
+        marks.append(FlexText(text=words["target"], size="xxs", color=TARGET, align="center", wrap=True))
+    return FlexBox(layout="vertical", flex=1, spacing="xs", contents=[box, *(marks or [FlexFiller()])])
+
+
+def gauge(card: Card) -> FlexBox:
+    """The maturity scale as `levels` boxes side by side, the current and the target step marked."""
+    return FlexBox(
+        layout="horizontal",
+        spacing="xs",
+        margin="lg",
+        contents=[_step(card, n) for n in range(1, max(card.levels, card.target, card.current, 1) + 1)],
+    )
+
+
+def _legend(card: Card) -> list[FlexComponent]:
+    words = WORDS[language_of(card)]
+    rows = [
+        (REACHED, f"{words['now_line']}: {card.current} {card.current_name}".strip()),
+        (TARGET, f"{words['target_line']}: {card.target} {card.target_name}".strip()),
+    ]
+    return [
+        FlexBox(
+            layout="baseline",
+            spacing="sm",
+            margin="sm" if n else "md",
+            contents=[
+                FlexText(text="●", size="xs", color=colour, flex=0),
+                FlexText(text=text, size="xs", color=MUTED, wrap=True, flex=1),
+            ],
+        )
+        for n, (colour, text) in enumerate(rows)
+    ]
+
+
+def _footer(buttons: Sequence[Button]) -> FlexBox | None:
+    """Choices one a row in the reply's order (the order the numbers answer); skip and back below."""
+    numbered_buttons = list(enumerate(buttons, 1))
+    choices = [
+        FlexButton(action=postback(n, b), style="secondary", height="sm", adjust_mode="shrink-to-fit")
+        for n, b in numbered_buttons
+        if not is_control(b.data)
+    ]
+    controls = [
+        FlexButton(action=postback(n, b), style="link", height="sm", flex=1)
+        for n, b in numbered_buttons
+        if is_control(b.data)
+    ]
+    contents: list[FlexComponent] = list(choices)
+    if controls:
+        contents.append(FlexBox(layout="horizontal", spacing="sm", contents=list(controls)))
+    return FlexBox(layout="vertical", spacing="sm", contents=contents) if contents else None
+
+
+def bubble(card: Card, buttons: Sequence[Button]) -> FlexBubble:
+    body = [
+        FlexText(text=card.capability, weight="bold", size="md", color=INK, wrap=True),
+        gauge(card),
+        *_legend(card),
+        FlexSeparator(margin="lg"),
+        FlexText(text=card.question, size="sm", color=INK, wrap=True, margin="lg"),
+    ]
+    return FlexBubble(
+        size="mega",
+        header=FlexBox(
+            layout="vertical",
+            background_color=HEADER,
+            padding_all="12px",
+            contents=[FlexText(text=card.heading, size="xs", color="#FFFFFF", wrap=True)],
+        ),
+        body=FlexBox(layout="vertical", contents=body),
+        footer=_footer(buttons),
+    )
+
+
+def size(container: FlexBubble) -> int:
+    """The bytes of a container's JSON, as LINE measures its limit."""
+    return len(json.dumps(container.to_dict(), ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def card_message(reply: Reply, quick: QuickReply | None) -> FlexMessage | None:
+    """The reply's card as a Flex message (with `quick` as its quick replies), or None when it has
+    no card or LINE would refuse it: a button whose data is too long, a card too large for a bubble,
+    an empty text, which Flex does not allow."""
+    card = reply.card
+    if card is None or not (card.heading.strip() and card.capability.strip() and card.question.strip()):
+        return None
+    if any(not b.data or len(b.data) > MAX_DATA or not b.label for b in reply.buttons):
+        return None
+    container = bubble(card, reply.buttons)
+    if size(container) > MAX_BUBBLE:
+        return None
+    alt = shorten(reply.text.strip() or f"{card.capability}\n{card.question}", MAX_ALT)
+    return FlexMessage(alt_text=alt, contents=container, quick_reply=quick)
