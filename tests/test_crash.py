@@ -373,7 +373,7 @@ class CrashHarness:
                     return texts, [b["callback_data"] for row in rows for b in row]
             return texts, None
         messages = [m for c in self.line_api.replies_to(r.marker) if c.status == 200 for m in c.messages]
-        texts = [m["text"] for m in messages]
+        texts = [m.get("text", m.get("altText", "")) for m in messages]  # a card is a Flex bubble
         for m in reversed(messages):
             items = (m.get("quickReply") or {}).get("items")
             if items:
