@@ -271,6 +271,8 @@ class Inbox:
         replies = handled.replies if handled is not None else []
         chosen = handled.chosen if handled is not None and not handled.refused else None
         self._send(item.user_ref, lambda: self._answer(item, replies, chosen, key))
+        if handled is not None and self.sender.capabilities.menu:
+            self._send(item.user_ref, lambda: self._menu(item.user_ref, handled.lang, handled.erased))
         return True
 
     # ---- answering -------------------------------------------------------------------------
@@ -302,6 +304,13 @@ class Inbox:
             log.info(
                 "%s: replies to %s %s", self.channel, self.service.pseudonym(self.channel, item.user_ref), delivery
             )
+
+    async def _menu(self, user_ref: str, lang: str | None, erased: bool) -> None:
+        """The participant's menu follows their language, and goes with their data."""
+        if erased:
+            await self.sender.unlink_menu(user_ref)
+        elif lang:
+            await self.sender.link_menu(user_ref, lang)
 
     async def _tell(self, item: Incoming, *, kept: bool, key: str = "") -> None:
         """Say that the event could not be stored: kept (it comes again) or lost (a bug)."""

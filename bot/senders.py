@@ -67,6 +67,7 @@ class Capabilities:
     edit: bool = False  # edit a sent message in place (mark a tapped question answered)
     file: bool = False  # send an attachment (a calendar file, an export zip)
     messages_per_call: int = 0  # messages one reply or push may carry; 0: one per call
+    menu: bool = False  # a menu per participant, in their language (LINE's rich menu)
 
 
 class Outbound(Protocol):
@@ -90,6 +91,14 @@ class Sender(Outbound, Protocol):
     async def answer(
         self, user_ref: str, replies: list[Reply], context: Mapping[str, str], *, chosen: str | None, key: str
     ) -> Delivery: ...
+
+    async def link_menu(self, user_ref: str, lang: str | None) -> bool:
+        """Where `capabilities.menu`: show the participant the menu in their language."""
+        ...
+
+    async def unlink_menu(self, user_ref: str) -> bool:
+        """Where `capabilities.menu`: back to the default menu (they erased their data)."""
+        ...
 
 
 class RetryPolicy:

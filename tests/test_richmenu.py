@@ -50,6 +50,7 @@ async def sender(api: FakeLineApi) -> AsyncIterator[LineSender]:
         retry=RetryPolicy((0.01,)),
         pacer=Pacer(rate=1000.0),
         clock=lambda: datetime.now(UTC),
+        menu_recheck=0.0,  # a menu published during the test is found at once
     )
     await s.start()
     yield s
@@ -188,6 +189,7 @@ async def test_an_edited_menu_replaces_the_old_and_keeps_its_users(api: FakeLine
 
 async def test_a_participants_language_and_erasure(api: FakeLineApi, sender: LineSender) -> None:
     assert not await sender.link_menu(ALICE, "en"), "no menu on LINE yet: nothing to link, nothing raised"
+    assert not await sender.link_menu(ALICE, "en")  # asked again only after `menu_recheck` (here: at once)
     await sync(api)
     menus_on_line = ours(api)
     assert await sender.link_menu(ALICE, "en")
@@ -294,3 +296,36 @@ async def test_the_fake_checks_uploads_and_links(api: FakeLineApi, drawn: list[M
         assert (await http.delete(f"{api.url}/v2/bot/richmenu/richmenu-{'0' * 32}")).status_code == 404
         assert (await http.delete(f"{api.url}/v2/bot/richmenu/{menu_id}")).status_code == 200
         assert ALICE not in api.richmenus.links
+
+
+async def test_the_channel_links_a_participants_menu_and_unlinks_it_on_erasure(
+    api: FakeLineApi, tmp_path: Path
+) -> None:
+    """Through the running LINE channel: a participant who chooses English gets the English menu;
+    one who erases their data is back on the default."""
+    from bot.config import Settings
+    from tests.fakes.line_api import CHANNEL_SECRET
+    from tests.test_line import Harness
+
+    await sync(api)
+    menus_on_line = ours(api)
+    settings = Settings(
+        _env_file=None,
+        db=tmp_path / "menu.db",
+        flood_limit=10_000,
+        line_channel_secret=CHANNEL_SECRET,
+        line_channel_access_token=api.token,
+        line_api_base_url=api.url,
+    )
+    line = await Harness(settings, api).start()
+    try:
+        alice = line.user(ALICE)
+        await line.send(alice.follow())
+        assert ALICE not in api.richmenus.links  # no language chosen yet: the default menu
+        await line.send(alice.postback("lang=en"))
+        assert api.richmenus.links[ALICE] == menus_on_line["en"]
+        await line.send(alice.text("delete my data"))
+        await line.send(alice.postback("del=yes"))
+        assert ALICE not in api.richmenus.links
+    finally:
+        await line.stop()

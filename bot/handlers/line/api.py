@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -30,7 +31,8 @@ from .richmenu import alias as menu_alias
 CHANNEL = "line"
 MAX_MESSAGES = 5  # message objects per reply, push or multicast call
 MAX_MULTICAST = 500  # recipients in one multicast call
-REPLY_TOKEN_TTL = timedelta(seconds=50)  # LINE: use a reply token within a minute of the webhook
+REPLY_TOKEN_TTL = timedelta(seconds=50)
+MENU_RECHECK = 600.0  # seconds before asking LINE again for a rich menu that was not published  # LINE: use a reply token within a minute of the webhook
 
 log = logging.getLogger("rabfang.line")
 
@@ -82,7 +84,9 @@ class LineSender:
     """The LINE channel's way out (see bot.senders.Sender)."""
 
     name = CHANNEL
-    capabilities = Capabilities(reply=True, push=True, multicast=MAX_MULTICAST, file=False, messages_per_call=5)
+    capabilities = Capabilities(
+        reply=True, push=True, multicast=MAX_MULTICAST, file=False, messages_per_call=5, menu=True
+    )
 
     def __init__(
         self,
@@ -94,6 +98,7 @@ class LineSender:
         pacer: Pacer,
         request_timeout: float = 10.0,
         clock: Callable[[], datetime],
+        menu_recheck: float = 600.0,
     ):
         self._base_url = base_url
         self._token = token
@@ -105,6 +110,8 @@ class LineSender:
         self._client: AsyncApiClient | None = None
         self._api: AsyncMessagingApi | None = None
         self._menus: dict[str, str] = {}  # language → rich menu id, as its alias named it
+        self._missing: dict[str, float] = {}  # language → when LINE said it has no such menu
+        self._menu_recheck = menu_recheck  # seconds before asking again for a menu not published
         self._linked: dict[str, str] = {}  # user → the language whose menu this process linked
 
     async def start(self) -> None:
@@ -222,11 +229,15 @@ class LineSender:
     async def _menu_id(self, api: AsyncMessagingApi, lang: str, *, fresh: bool) -> str | None:
         if not fresh and lang in self._menus:
             return self._menus[lang]
+        missing = self._missing.get(lang)
+        if not fresh and missing is not None and time.monotonic() - missing < self._menu_recheck:
+            return None  # none published: asked again after a while, not at every event
         self._menus.pop(lang, None)
         try:
             found = await api.get_rich_menu_alias(menu_alias(lang), _request_timeout=self._timeout)
         except ApiException as exc:
             if exc.status == 404:
+                self._missing[lang] = time.monotonic()
                 log.info("LINE: no rich menu for %s yet (run `rabfang line richmenu`)", lang)
             else:
                 log.warning("LINE rich menu alias for %s not read: %s", lang, exc.status)
@@ -234,6 +245,7 @@ class LineSender:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("LINE rich menu alias for %s not read: %s", lang, type(exc).__name__)
             return None
+        self._missing.pop(lang, None)
         self._menus[lang] = found.rich_menu_id
         return found.rich_menu_id
 

@@ -140,6 +140,12 @@ class TelegramSender:
     async def multicast(self, user_refs: Sequence[str], replies: list[Reply], key: str) -> Delivery:
         return "failed"  # not a Telegram capability: outreach sends one by one
 
+    async def link_menu(self, user_ref: str, lang: str | None) -> bool:
+        return False  # Telegram shows the command menu of the app's language by itself (setMyCommands)
+
+    async def unlink_menu(self, user_ref: str) -> bool:
+        return False
+
     async def notice(self, chat_id: int, text: str) -> None:
         """A message outside any conversation (a group told to use private chat)."""
         bot = self.bot
