@@ -3,6 +3,11 @@
 One writer connection behind an asyncio lock; every unit of work is one `BEGIN IMMEDIATE`
 transaction. Migrations are numbered SQL files in `storage/migrations/`, recorded in a table.
 Readers (exports) get their own connection, so a long export never blocks a participant.
+
+The files are private to the account that runs rabfang: the database, its -wal and -shm are
+0600 and a folder made for them 0700, whatever the umask. After an erasure the WAL is checkpointed
+and truncated without waiting for readers (a reader may still need the old page images); while one
+does, a background task retries until the old images are gone from every file.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
+import os
 import secrets
 import sqlite3
 from collections import deque
@@ -25,10 +32,13 @@ import aiosqlite
 
 from bot.model import Answer, Outcome, SessionView, State
 
+log = logging.getLogger("rabfang.storage")
+
+BUSY_TIMEOUT_MS = 10_000
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=10000",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA foreign_keys=ON",
     "PRAGMA secure_delete=ON",  # an erased participant's bytes are overwritten, not left in free pages
 )
@@ -108,6 +118,7 @@ class Database:
         self._conn = conn
         self._lock = WriterLock()
         self._key = pseudonym_key
+        self._scrubber: asyncio.Task[None] | None = None  # retries the checkpoint a reader held up
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -124,7 +135,13 @@ class Database:
         return cls(path, conn, key.encode())
 
     async def close(self) -> None:
+        if self._scrubber is not None:
+            self._scrubber.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._scrubber
         async with self._lock:
+            with suppress(sqlite3.Error):
+                await self._truncate()  # SQLite checkpoints on close too, but only when it can wait
             await self._conn.close()
 
     async def __aenter__(self) -> Database:
@@ -203,9 +220,48 @@ class Database:
             await self.checkpoint()  # old page images in the WAL would still hold the erased rows
         return outcome
 
-    async def checkpoint(self) -> None:
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it, so that no old page image (an
+        erased participant's rows, with secure_delete zeroed in the newer images) stays on disk.
+
+        Never waits for a reader: an open export or download may still need the old images, and
+        waiting for it would hold every participant's write. Returns whether the WAL is now empty;
+        if not, a background task tries again, briefly taking the writer's turn each time, until
+        the readers have let go."""
         async with self._lock:
-            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            done = await self._truncate()
+        if not done:
+            self._scrub_later()
+        return done
+
+    async def _truncate(self) -> bool:
+        """One TRUNCATE checkpoint that gives up at once when a reader or writer is in the way
+        (it still copies what no reader needs). Call with the writer's lock held."""
+        await self._conn.execute("PRAGMA busy_timeout=0")
+        try:
+            cur = await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = await cur.fetchone()
+        except sqlite3.Error:
+            return False
+        finally:
+            await self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return row is not None and row[0] == 0
+
+    def _scrub_later(self) -> None:
+        if self._scrubber is None or self._scrubber.done():
+            self._scrubber = asyncio.get_running_loop().create_task(self._scrub())
+
+    async def _scrub(self, first: float = 0.05, longest: float = 1.0) -> None:
+        wait = first
+        while True:
+            await asyncio.sleep(wait)
+            try:
+                async with self._lock:
+                    if await self._truncate():
+                        return
+            except (sqlite3.Error, ValueError):  # closed underneath us: close() checkpoints
+                return
+            wait = min(wait * 2, longest)
 
     async def claim_event(
         self, channel: str, event_id: str | None, now: datetime, *, inbox_seq: int | None = None
@@ -267,7 +323,7 @@ class Database:
         """A separate read-only connection: a consistent snapshot that never blocks writers."""
         conn = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
         try:
-            await conn.execute("PRAGMA busy_timeout=10000")
+            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await conn.execute("BEGIN")
             yield conn
         finally:
@@ -279,8 +335,44 @@ class Database:
             return list(await cur.fetchall())
 
 
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def private_dir(folder: Path) -> None:
+    """Create `folder` and any missing parents 0700 (whatever the umask); folders that exist are
+    left as their owner set them."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        with suppress(FileExistsError):
+            made.mkdir(mode=PRIVATE_DIR)
+            os.chmod(made, PRIVATE_DIR)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty and 0600 if it is missing, or make it 0600 (whatever the umask)."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+
+
+def database_files(path: Path) -> tuple[Path, Path, Path]:
+    return path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
 async def _connect(path: Path) -> aiosqlite.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    # SQLite gives -wal and -shm the database file's own mode, so a private database file
+    # makes private companions; files left by an older version are tightened here
+    private_file(path)
+    for companion in database_files(path)[1:]:
+        with suppress(FileNotFoundError):
+            os.chmod(companion, PRIVATE_FILE)
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         for pragma in PRAGMAS:

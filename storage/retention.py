@@ -8,7 +8,7 @@ from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
-from .db import Database, iso
+from .db import PRIVATE_FILE, Database, iso, private_dir, private_file
 
 
 async def purge_before(db: Database, cutoff: datetime) -> dict[str, int]:
@@ -32,9 +32,10 @@ async def purge_before(db: Database, cutoff: datetime) -> dict[str, int]:
 def backup(source: Path, target: Path) -> int:
     """An online backup (SQLite's backup API): consistent while the bot keeps writing. Written
     to a temporary name and renamed, so a backup on disk is always whole. Returns its pages."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.unlink(missing_ok=True)
+    private_file(tmp)  # a backup holds everything the database does: 0600 from its first byte
     with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, closing(sqlite3.connect(tmp)) as dst:
         src.backup(dst, pages=1024)
         (pages,) = dst.execute("PRAGMA page_count").fetchone()
@@ -42,5 +43,6 @@ def backup(source: Path, target: Path) -> int:
     if check != "ok":
         tmp.unlink(missing_ok=True)
         raise RuntimeError(f"backup failed its integrity check: {check}")
+    os.chmod(tmp, PRIVATE_FILE)
     os.replace(tmp, target)
     return int(pages)

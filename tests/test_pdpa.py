@@ -80,3 +80,44 @@ def test_privacy_notice_states_what_the_law_asks_in_both_languages(catalog) -> N
         out = engine.decide(State(lang=lang, step="menu", consent="given"), Inbound("text", text="/privacy"))
         text = out.replies[0].text
         assert all(w in text for w in words), (lang, [w for w in words if w not in text])
+
+
+async def test_erasure_during_a_read_blocks_no_one_and_leaves_nothing_once_it_ends(
+    db,
+    service,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    """An export holding a reader while a participant erases: the erasure and everyone else's
+    writes go on at once; the erased bytes leave every file as soon as the reader lets go."""
+    import asyncio
+    import time
+
+    from tests.test_storage import CONSENTED, walk
+
+    alice, comment = "Ua1ce000000000000000000000000e7a5", "เบอร์ของอลิซ 081-234-5678 ลับมาก"
+    await walk(service, alice, *CONSENTED, "4", "5", "1", comment, ids="e")
+    await walk(service, "Ub0b", *CONSENTED, "3")
+
+    async with db.reader() as reader:
+        await (await reader.execute("SELECT count(*) FROM answers")).fetchall()  # an export's snapshot
+        started = time.monotonic()
+        await service.handle("telegram", alice, Inbound("text", text="/deleteme"))
+        erased = service.handle("telegram", alice, Inbound("button", data="del=yes"))
+        others = [service.handle("telegram", f"Uother{n}", Inbound("text", text="hi")) for n in range(5)]
+        handled, *_ = await asyncio.gather(erased, *others)
+        assert handled is not None and handled.erased
+        assert time.monotonic() - started < 1.0, "the erasure held everyone else's writes"
+        assert await db.checkpoint() is False  # the reader still needs the old pages: not waited for
+        assert time.monotonic() - started < 1.5
+        (count,) = await (await reader.execute("SELECT count(*) FROM answers")).fetchone()
+        assert count == 5  # the reader's snapshot is intact
+    deadline = time.monotonic() + 5
+    while True:
+        raw = everything_on_disk(settings.db)
+        left = [t for t in (alice, comment) if t.encode() in raw]
+        if not left:
+            break
+        assert time.monotonic() < deadline, f"{left} still on disk after the reader closed"
+        await asyncio.sleep(0.1)
+    assert await db.checkpoint() is True
+    assert settings.db.with_name(settings.db.name + "-wal").stat().st_size == 0
