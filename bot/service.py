@@ -120,7 +120,15 @@ class Service:
 
     def engine(self, now: datetime) -> Engine:
         s = self.settings
-        return Engine(Context(self.catalog, now, retention_days=s.retention_days, contact=s.contact))
+        return Engine(
+            Context(
+                self.catalog,
+                now,
+                retention_days=s.retention_days,
+                unconsented_days=s.unconsented_days,
+                contact=s.contact,
+            )
+        )
 
     async def handle(
         self,

@@ -201,13 +201,7 @@ class Database:
             pid, state = await _load(db, channel, user_ref, now)
             outcome = decide(state)
             if outcome.erase:
-                if pid is not None:
-                    await _erase(db, pid, channel, now)
-                # the inbox rows up to this one hold their id and words: gone with the rest
-                await db.execute(
-                    "DELETE FROM inbox WHERE channel = ? AND user_ref = ? AND seq <= ?",
-                    (channel, user_ref, inbox_seq if inbox_seq is not None else -1),
-                )
+                await _erase(db, pid, channel, user_ref, inbox_seq, now)
             else:
                 if pid is not None or outcome.state != state:
                     await _save(
@@ -602,11 +596,21 @@ async def _save(
         )
 
 
-async def _erase(db: aiosqlite.Connection, pid: int, channel: str, now: datetime) -> None:
-    """Delete every row about a participant (cascading), leaving only a count in the log."""
-    cur = await db.execute("SELECT count(*) FROM answers WHERE participant_id = ? AND skipped = 0", (pid,))
-    (count,) = await cur.fetchone()
-    await db.execute("DELETE FROM participants WHERE id = ?", (pid,))
-    await db.execute(
-        "INSERT INTO deletions (deleted_at, channel, answers) VALUES (?, ?, ?)", (iso(now), channel, count)
-    )
+async def _erase(
+    db: aiosqlite.Connection, pid: int | None, channel: str, user_ref: str, seq: int | None, now: datetime
+) -> None:
+    """Delete every row about a participant in every table retention covers (storage.retention
+    .COVERAGE), leaving only a count in the log."""
+    from .retention import erasures  # retention builds on this module
+
+    count = 0
+    if pid is not None:
+        cur = await db.execute("SELECT count(*) FROM answers WHERE participant_id = ? AND skipped = 0", (pid,))
+        (count,) = await cur.fetchone()
+    params = {"pid": pid, "channel": channel, "user_ref": user_ref, "seq": seq if seq is not None else -1}
+    for sql in erasures():
+        await db.execute(sql, params)
+    if pid is not None:
+        await db.execute(
+            "INSERT INTO deletions (deleted_at, channel, answers) VALUES (?, ?, ?)", (iso(now), channel, count)
+        )

@@ -121,3 +121,110 @@ async def test_erasure_during_a_read_blocks_no_one_and_leaves_nothing_once_it_en
         await asyncio.sleep(0.1)
     assert await db.checkpoint() is True
     assert settings.db.with_name(settings.db.name + "-wal").stat().st_size == 0
+
+
+def test_declining_says_exactly_what_is_kept_and_for_how_long(catalog) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine(Context(catalog, datetime(2026, 11, 25, tzinfo=UTC), unconsented_days=7))
+    for lang, kept, nothing in (
+        ("th", ("ภาษาที่เลือก", "ขั้นตอน", "รหัสบัญชีแชต", "7 วัน"), "ไม่ได้บันทึกคำตอบใด ๆ"),
+        ("en", ("language choice", "place in this conversation", "account's id", "7 days"), "nothing of yours"),
+    ):
+        at_consent = State(lang=lang, step="consent")
+        asked = engine.ask(at_consent).text
+        assert all(w in asked for w in kept), (lang, asked)  # the notice says it before they choose
+        declined = engine.decide(at_consent, Inbound("button", data="consent=no"))
+        said = declined.replies[0].text
+        assert all(w in said for w in kept) and nothing not in said, (lang, said)
+        mine = engine.decide(declined.state, Inbound("text", text="/mydata")).replies[0].text
+        assert all(w in mine for w in kept) and ("English" if lang == "en" else "ไทย") in mine, (lang, mine)
+    # someone who has said nothing yet has nothing stored, and is told so
+    first = engine.decide(State(), Inbound("text", text="/mydata")).replies[0].text
+    assert "เรายังไม่ได้เก็บข้อมูลใดของท่าน" in first
+
+
+async def rows_of(db, sql: str, *params: object) -> list[tuple]:  # type: ignore[no-untyped-def]
+    return await db.fetch_all(sql, params)
+
+
+async def test_retention_covers_every_table_that_holds_personal_data(db) -> None:  # type: ignore[no-untyped-def]
+    """Every column that looks personal (storage.retention.LOOKS_PERSONAL) is declared in COVERAGE,
+    with both an erasure and a purge; a CASCADE claim is a real ON DELETE CASCADE to participants."""
+    from storage.retention import CASCADE, COVERAGE, LOOKS_PERSONAL
+
+    tables = [r[0] for r in await rows_of(db, "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert "inbox" in tables and "participants" in tables
+    for table in tables:
+        columns = [r[1] for r in await rows_of(db, f"PRAGMA table_info({table})")]
+        personal = {c for c in columns if LOOKS_PERSONAL.search(c)}
+        if not personal:
+            continue
+        assert table in COVERAGE, f"{table} holds {sorted(personal)} but retention does not cover it"
+        coverage = COVERAGE[table]
+        assert personal <= set(coverage.personal), f"{table}: {sorted(personal - set(coverage.personal))} undeclared"
+        assert coverage.erase and coverage.purge
+        if CASCADE in (coverage.erase, coverage.purge):
+            keys = await rows_of(db, f"PRAGMA foreign_key_list({table})")
+            assert any(k[2] == "participants" and k[3] == "participant_id" and k[6] == "CASCADE" for k in keys), table
+    for table, coverage in COVERAGE.items():
+        assert table in tables, f"COVERAGE names {table}, which the schema does not have"
+        columns = {r[1] for r in await rows_of(db, f"PRAGMA table_info({table})")}
+        assert set(coverage.personal) <= columns, table
+
+
+async def _line_event(service, user: str, text: str, n: int, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    """An event through the inbox table, as the LINE channel stores and processes it."""
+    from bot.model import Incoming
+    from storage import inbox
+
+    await inbox.add(service.db, "line", [Incoming(f"ev{n:04d}", user, Inbound("text", text=text))], now)
+    (row,) = await inbox.pending(service.db, "line", user)
+    await service.handle("line", user, row.item.inbound, row.event_id, inbox_seq=row.seq)
+
+
+async def test_the_daily_purge_reaches_the_inbox_and_those_who_never_consented(
+    db,
+    service,
+    settings,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    from bot.scheduler import RetentionPurge
+
+    ever, hello, recent = "U0ever000000000000000000000000001", "U0hello00000000000000000000000002", "U0recent0000000001"
+    for n, text in enumerate(("hi", "ไทย", "ยินยอม", "1", "1", "ข้าม")):  # consents and answers the profile
+        await _line_event(service, ever, text, n, clock.now)
+    await _line_event(service, hello, "hello", 100, clock.now)  # never consented
+    clock.now += timedelta(days=8)
+    await _line_event(service, recent, "hello", 200, clock.now)  # never consented, but only just now
+    assert {r[0] for r in await rows_of(db, "SELECT user_ref FROM inbox")} == {ever, hello, recent}
+
+    counts = await RetentionPurge(db, settings.retention_days, lambda: clock.now, settings.unconsented_days).run()
+    assert counts["participants"] == 1 and counts["inbox"] == 7
+    assert {r[0] for r in await rows_of(db, "SELECT user_ref FROM participants")} == {ever, recent}
+    assert {r[0] for r in await rows_of(db, "SELECT user_ref FROM inbox")} == {recent}
+
+    clock.now += timedelta(days=settings.retention_days)
+    await RetentionPurge(db, settings.retention_days, lambda: clock.now, settings.unconsented_days).run()
+    for table in ("participants", "inbox", "answers"):
+        assert await rows_of(db, f"SELECT count(*) FROM {table}") == [(0,)], table
+
+
+async def test_erasure_reaches_every_covered_table(db, service, settings, clock) -> None:  # type: ignore[no-untyped-def]
+    from storage.retention import COVERAGE
+
+    admin = "U0adm1n0000000000000000000000000a"
+    settings.admins = f"line:{admin}"
+    for n, text in enumerate(("hi", "ไทย", "ยินยอม", "1", "1", "ข้าม")):
+        await _line_event(service, admin, text, n, clock.now)
+    await db.fetch_all(
+        "INSERT INTO broadcasts (audience, text_th, text_en, requested_by, created_at) VALUES ('all', 'ก', 'a', ?, ?)",
+        (f"line:{admin}", clock.now.isoformat()),
+    )
+    (pid,) = (await rows_of(db, "SELECT id FROM participants WHERE user_ref = ?", admin))[0]
+    await _line_event(service, admin, "ลบข้อมูล", 50, clock.now)
+    await _line_event(service, admin, "ใช่", 51, clock.now)
+    for table, coverage in COVERAGE.items():
+        for column in coverage.personal:
+            found = await rows_of(db, f"SELECT count(*) FROM {table} WHERE CAST({column} AS TEXT) LIKE ?", f"%{admin}%")
+            assert found == [(0,)], (table, column)
+        if "participant_id" in coverage.personal:
+            assert await rows_of(db, f"SELECT count(*) FROM {table} WHERE participant_id = ?", pid) == [(0,)], table

@@ -78,13 +78,16 @@ def mydata(t: Turn, arg: str) -> Outcome:
 
 
 def notice_text(ctx: Context, lang: str) -> str:
-    return tr(lang, "notice", retention=ctx.retention_days, contact=ctx.contact)
+    return tr(lang, "notice", retention=ctx.retention_days, unconsented=ctx.unconsented_days, contact=ctx.contact)
 
 
 def mydata_text(t: Turn) -> str:
     s, lang = t.s, t.lang
     if s.consent != "given":
-        return tr(lang, "mydata_none")
+        if s.step == "new":  # nothing of theirs is stored yet (or any more), not even a row
+            return tr(lang, "mydata_none")
+        language = {"th": "ไทย", "en": "English"}.get(s.lang or "", tr(lang, "not_chosen"))
+        return tr(lang, "mydata_conversation", language=language, days=t.ctx.unconsented_days)
 
     def label(name: str) -> str:
         value = getattr(s, name)
