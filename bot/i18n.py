@@ -149,6 +149,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ภาษา: {language} · กลุ่ม: {group} · ภูมิภาค: {region} · อายุ: {age}\nให้ความยินยอมเมื่อ: {consent_at}",
         "Language: {language} · Group: {group} · Region: {region} · Age: {age}\nConsent given: {consent_at}",
     ),
+    "mydata_more": (
+        "(ข้อความยาวแสดงเพียงต้นข้อความ ฉบับเต็มอยู่ในไฟล์แนบ หากแอปของท่านรับไฟล์ได้ "
+        "หรือพิมพ์ “/mydata 1” ถึง “/mydata {pages}” เพื่อดูฉบับเต็มทีละหน้า)",
+        "(long answers are shortened here. The full copy is in the attached file if your app can receive "
+        "files, or type “/mydata 1” to “/mydata {pages}” to read it page by page.)",
+    ),
+    "mydata_page": ("ข้อมูลของท่าน ฉบับเต็ม หน้า {n}/{pages}", "Your data in full, page {n}/{pages}"),
     "mydata_none": ("เรายังไม่ได้เก็บข้อมูลใดของท่าน", "We don't hold any data about you."),
     "mydata_conversation": (
         "เราไม่ได้เก็บคำตอบหรือข้อมูลส่วนตัวใด ๆ ของท่าน เก็บไว้เพียงภาษาที่เลือก ({language}) "

@@ -228,3 +228,74 @@ async def test_erasure_reaches_every_covered_table(db, service, settings, clock)
             assert found == [(0,)], (table, column)
         if "participant_id" in coverage.personal:
             assert await rows_of(db, f"SELECT count(*) FROM {table} WHERE participant_id = ?", pid) == [(0,)], table
+
+
+async def test_my_data_goes_out_in_one_free_reply_however_much_there_is(line: Harness) -> None:  # noqa: F811
+    """46 comments of 2,000 characters: one reply call per request, no push, on LINE; the full
+    copy as a file where the channel sends files, and page by page where it does not."""
+    from bot.model import Answer, Outcome
+
+    alice = line.user(ALICE)
+    await onboard(line, alice)
+    catalog = line.app.catalog
+    keys = [q.key for a in catalog.areas for q in catalog.flow(a) if q.question.kind == "text"]
+    assert len(keys) == 46
+    now = datetime.now(UTC)
+    comments = {k: f"{n:02d} " + "ความเห็นยาวมาก " * 133 for n, k in enumerate(keys)}
+
+    def commented(state: State) -> Outcome:
+        answers = {k: Answer(text=comments[k][:2000], at=now) for k in keys}
+        return Outcome(state=state.model_copy(update={"answers": answers}))
+
+    await line.app.db.handle_event("line", ALICE, None, commented, now)
+    before = len(line.api.calls)
+    for _ in range(5):  # five requests inside the flood limit
+        await line.send(alice.text("ข้อมูลของฉัน"))
+    calls = line.api.calls[before:]
+    assert [c.kind for c in calls] == ["reply"] * 5, [c.kind for c in calls]
+    assert all(len(c.messages) <= 5 for c in calls)
+    summary = calls[-1].messages[0]["text"]
+    assert "ภูมิภาค" in summary and "/mydata 1" in summary and summary.count("•") >= 15
+
+    # the full copy, page by page, each page one reply
+    pages = int(summary.split("/mydata ")[-1].split("”")[0])
+    seen = ""
+    for n in range(1, pages + 1):
+        got = await line.send(alice.text(f"/mydata {n}"))
+        assert len(got) <= 5 and f"{n}/{pages}" in got[0]["text"]
+        seen += got[0]["text"]
+    assert all(c[:2000] in seen for c in comments.values())
+    assert [c.kind for c in line.api.calls[before:]] == ["reply"] * (5 + pages)
+
+
+def test_my_data_attaches_the_full_copy(catalog) -> None:  # type: ignore[no-untyped-def]
+    from bot.model import Answer
+
+    key = next(q.key for a in catalog.areas for q in catalog.flow(a) if q.question.kind == "text")
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    comment = "ข้อเสนอ " * 600
+    state = State(lang="th", step="menu", consent="given", consent_at=at, group="citizen", region="central")
+    state.answers[key] = Answer(text=comment, at=at)
+    out = Engine(Context(catalog, at)).decide(state, Inbound("text", text="ข้อมูลของฉัน"))
+    copy = out.replies[0].attachment
+    assert copy is not None and comment in copy.content.decode("utf-8")
+    assert comment not in out.replies[0].text and len(out.replies[0].text) < 3500
+
+
+async def test_the_line_sender_answers_one_event_with_one_call(line: Harness) -> None:  # noqa: F811
+    """However many replies the engine makes, LINE gets one reply call of at most five messages,
+    the last still carrying its buttons."""
+    from bot.model import Button, Reply
+
+    alice = line.user(ALICE)
+    await line.send(alice.follow())
+    event = alice.text("hi")
+    token = event["replyToken"]
+    replies = [Reply(f"ข้อความที่ {n}") for n in range(11)] + [Reply("เลือก", (Button("ก", "lang=th"),))]
+    context = {"reply_token": token, "received": datetime.now(UTC).isoformat()}
+    assert await line.channel.sender.answer(ALICE, replies, context, chosen=None, key="k") == "sent"
+    (call,) = line.api.replies_to(token)
+    assert len(call.messages) <= 5 and not line.api.pushes_to(ALICE)
+    text = "\n".join(m["text"] for m in call.messages)
+    assert all(f"ข้อความที่ {n}" in text for n in range(11))
+    assert call.messages[-1]["quickReply"]["items"][0]["action"]["data"] == "lang=th"

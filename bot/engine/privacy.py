@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..i18n import NOTICE_VERSION, tr, when
-from ..model import Button, Outcome, Reply, State
+from ..model import Attachment, Button, Outcome, Reply, State, chunks
 from . import buttons
 from .core import Context, Family, Turn, profile_option
-from .input import yes_or_no
+from .input import normalize, number, yes_or_no
 from .survey import rating_label, short_question
 
 
@@ -72,9 +72,49 @@ def privacy(t: Turn, arg: str) -> Outcome:
     return t.show()
 
 
+# "My data" answers within one reply on every channel: a summary that fits one message (LINE takes
+# 5,000 UTF-16 units, Telegram 4,096 characters), the full copy as a file where the channel sends
+# files, and page by page (`/mydata 2`) where it does not.
+PAGE = 3500  # characters of the summary, or of one page of the full copy
+SHORT_QUESTION, SHORT_ANSWER = 70, 100  # characters of a question and of its answer in the summary
+
+
 def mydata(t: Turn, arg: str) -> Outcome:
-    """The `mydata` command: everything kept about them."""
-    return t.tell(mydata_text(t))
+    """The `mydata` command: everything kept about them, within one reply."""
+    s, lang = t.s, t.lang
+    if s.consent != "given":
+        return t.tell(mydata_text(t))
+    head, answers = mydata_parts(t)
+    lines = [f"• {question}: {value}" for question, value in answers]
+    pages = chunks("\n".join(lines), PAGE) if lines else []
+    n = number(normalize(arg)) if arg else None
+    if n is not None and 1 <= n <= len(pages):
+        return t.tell(tr(lang, "mydata_page", n=n, pages=len(pages)) + "\n\n" + pages[n - 1])
+    full = "\n".join([head, *lines])
+    if len(full) <= PAGE:  # it all fits one message: the copy itself
+        return t.tell(full)
+    copy = Attachment("rabfang-my-data.txt", (full + "\n").encode("utf-8"), "text/plain")
+    t.out.replies.append(Reply(summary_text(t, head, answers, len(pages)), attachment=copy))
+    return t.show()
+
+
+def summary_text(t: Turn, head: str, lines: list[tuple[str, str]], pages: int) -> str:
+    """Their data in one message: each question and answer cut short, as many as fit."""
+    out, size = [head], len(head)
+    for n, (question, value) in enumerate(lines):
+        short = f"• {_cut(question, SHORT_QUESTION)}: {_cut(value, SHORT_ANSWER)}"
+        if size + len(short) + 1 > PAGE - 400:  # room for the note below
+            out.append(f"… (+{len(lines) - n})")
+            break
+        out.append(short)
+        size += len(short) + 1
+    out.append(tr(t.lang, "mydata_more", pages=pages))
+    return "\n".join(out)
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def notice_text(ctx: Context, lang: str) -> str:
@@ -82,12 +122,17 @@ def notice_text(ctx: Context, lang: str) -> str:
 
 
 def mydata_text(t: Turn) -> str:
+    """What is kept of someone who has not consented (they have no answers to copy)."""
     s, lang = t.s, t.lang
-    if s.consent != "given":
-        if s.step == "new":  # nothing of theirs is stored yet (or any more), not even a row
-            return tr(lang, "mydata_none")
-        language = {"th": "ไทย", "en": "English"}.get(s.lang or "", tr(lang, "not_chosen"))
-        return tr(lang, "mydata_conversation", language=language, days=t.ctx.unconsented_days)
+    if s.step == "new":  # nothing of theirs is stored yet (or any more), not even a row
+        return tr(lang, "mydata_none")
+    language = {"th": "ไทย", "en": "English"}.get(s.lang or "", tr(lang, "not_chosen"))
+    return tr(lang, "mydata_conversation", language=language, days=t.ctx.unconsented_days)
+
+
+def mydata_parts(t: Turn) -> tuple[str, list[tuple[str, str]]]:
+    """The heading with their profile, and each answer with its question, in full."""
+    s, lang = t.s, t.lang
 
     def label(name: str) -> str:
         value = getattr(s, name)
@@ -103,14 +148,14 @@ def mydata_text(t: Turn) -> str:
         age=label("age"),
         consent_at=when(s.consent_at, lang) if s.consent_at else "-",
     )
-    lines = [tr(lang, "mydata"), profile]
+    lines = []
     for key, ans in sorted(s.answers.items()):
         question = t.catalog.step(key)
         if question is None or ans.skipped:
             continue
         value = ans.text if ans.text is not None else rating_label(s, key)
-        lines.append(f"• {short_question(t, question)}: {value}")
-    return "\n".join(lines)
+        lines.append((short_question(t, question), value))
+    return tr(lang, "mydata") + "\n" + profile, lines
 
 
 CONFIRM_DELETE = ConfirmDelete()
