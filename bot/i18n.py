@@ -143,6 +143,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ลบข้อมูลทั้งหมดของท่านแล้ว และถอนความยินยอมแล้ว ขอบคุณที่ร่วมแสดงความคิดเห็นค่ะ ส่งข้อความใดก็ได้หากต้องการเริ่มใหม่",
         "Everything about you has been deleted and your consent withdrawn. Thank you. Send any message to start again.",
     ),
+    "unsent": (
+        "ท่านยกเลิกข้อความไปแล้ว จึงลบคำตอบจากข้อความนั้นให้แล้ว: {question}",
+        "You unsent a message, so the answer it gave has been deleted: {question}",
+    ),
+    "unsent_later": (
+        "ข้อนี้จำเป็นต้องตอบ ระบบจะถามอีกครั้งเมื่อท่านกลับไปที่ด้านนี้",
+        "This question needs an answer: it will be asked again when you return to that area.",
+    ),
+    "edit_unclear": (
+        "ข้อความที่แก้ไขใช้เป็นคำตอบของข้อนี้ไม่ได้ จึงยังเก็บคำตอบเดิมไว้: {question}",
+        "Your edited message can't be used as the answer, so the earlier answer stays: {question}",
+    ),
     "delete_cancelled": ("ยกเลิกการลบแล้วค่ะ", "Deletion cancelled."),
     "mydata": ("ข้อมูลของท่านที่เราเก็บไว้:", "The data we keep about you:"),
     "mydata_profile": (

@@ -32,6 +32,9 @@ import aiosqlite
 
 from bot.model import Answer, Outcome, SessionView, State
 
+from .base import PRIVATE_FILE, database_files, iso, parse_time, private_dir, private_file
+from .retention import erasures
+
 log = logging.getLogger("rabfang.storage")
 
 BUSY_TIMEOUT_MS = 10_000
@@ -49,14 +52,6 @@ class StorageError(Exception):
 
     Nothing of the unit of work was kept; the caller tells the participant to try again and
     the webhook answers with a status that makes the platform redeliver."""
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat()
-
-
-def parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def split_key(key: str) -> tuple[str, str, str]:
@@ -329,36 +324,6 @@ class Database:
             return list(await cur.fetchall())
 
 
-PRIVATE_FILE = 0o600
-PRIVATE_DIR = 0o700
-
-
-def private_dir(folder: Path) -> None:
-    """Create `folder` and any missing parents 0700 (whatever the umask); folders that exist are
-    left as their owner set them."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for made in reversed(missing):
-        with suppress(FileExistsError):
-            made.mkdir(mode=PRIVATE_DIR)
-            os.chmod(made, PRIVATE_DIR)
-
-
-def private_file(path: Path) -> None:
-    """Create `path` empty and 0600 if it is missing, or make it 0600 (whatever the umask)."""
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE)
-    try:
-        os.fchmod(fd, PRIVATE_FILE)
-    finally:
-        os.close(fd)
-
-
-def database_files(path: Path) -> tuple[Path, Path, Path]:
-    return path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
-
-
 async def _connect(path: Path) -> aiosqlite.Connection:
     private_dir(path.parent)
     # SQLite gives -wal and -shm the database file's own mode, so a private database file
@@ -446,12 +411,19 @@ async def _load(db: aiosqlite.Connection, channel: str, user_ref: str, now: date
     pid, lang, consent, consent_at, version, group, region, age, cursor = row
     answers = {}
     cur = await db.execute(
-        "SELECT area, item, question, option, value, text, skipped, lang, answered_at FROM answers WHERE participant_id = ?",
+        "SELECT area, item, question, option, value, text, skipped, lang, answered_at, ref FROM answers"
+        " WHERE participant_id = ?",
         (pid,),
     )
-    for area, item, question, option, value, text, skipped, alang, at in await cur.fetchall():
+    for area, item, question, option, value, text, skipped, alang, at, ref in await cur.fetchall():
         answers[f"{area}.{item}.{question}"] = Answer(
-            option=option, value=value, text=text, skipped=bool(skipped), lang=alang, at=datetime.fromisoformat(at)
+            option=option,
+            value=value,
+            text=text,
+            skipped=bool(skipped),
+            lang=alang,
+            at=datetime.fromisoformat(at),
+            ref=ref,
         )
     started, completed = {}, {}
     cur = await db.execute("SELECT area, started_at, completed_at FROM progress WHERE participant_id = ?", (pid,))
@@ -555,12 +527,15 @@ async def _save(
     changed = [(k, a) for k, a in new.answers.items() if old.answers.get(k) != a]
     if changed:
         await db.executemany(
-            "INSERT INTO answers (participant_id, area, item, question, option, value, text, skipped, lang, answered_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO answers (participant_id, area, item, question, option, value, text, skipped, lang,"
+            " answered_at, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (participant_id, area, item, question) DO UPDATE SET option = excluded.option,"
             " value = excluded.value, text = excluded.text, skipped = excluded.skipped, lang = excluded.lang,"
-            " answered_at = excluded.answered_at",
-            [(pid, *split_key(k), a.option, a.value, a.text, int(a.skipped), a.lang, iso(a.at)) for k, a in changed],
+            " answered_at = excluded.answered_at, ref = excluded.ref",
+            [
+                (pid, *split_key(k), a.option, a.value, a.text, int(a.skipped), a.lang, iso(a.at), a.ref)
+                for k, a in changed
+            ],
         )
     gone = [k for k in old.answers if k not in new.answers]
     if gone:
@@ -601,8 +576,6 @@ async def _erase(
 ) -> None:
     """Delete every row about a participant in every table retention covers (storage.retention
     .COVERAGE), leaving only a count in the log."""
-    from .retention import erasures  # retention builds on this module
-
     count = 0
     if pid is not None:
         cur = await db.execute("SELECT count(*) FROM answers WHERE participant_id = ? AND skipped = 0", (pid,))

@@ -11,8 +11,12 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .db import PRIVATE_FILE, Database, iso, private_dir, private_file
+from .base import PRIVATE_FILE, iso, private_dir, private_file
+
+if TYPE_CHECKING:  # the database builds on the coverage declared here
+    from .db import Database
 
 CASCADE = "cascade"  # rows that go with their participant (ON DELETE CASCADE from participants)
 

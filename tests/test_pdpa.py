@@ -299,3 +299,63 @@ async def test_the_line_sender_answers_one_event_with_one_call(line: Harness) ->
     text = "\n".join(m["text"] for m in call.messages)
     assert all(f"ข้อความที่ {n}" in text for n in range(11))
     assert call.messages[-1]["quickReply"]["items"][0]["action"]["data"] == "lang=th"
+
+
+async def test_an_edited_then_unsent_comment_leaves_no_number_behind(line: Harness) -> None:  # noqa: F811
+    """LINE: a comment with a phone number, edited to drop it, then taken back. The edit replaces
+    the stored comment; the unsend erases it and says so; an edit of an answer since replaced, or
+    an unsend of a message that gave none, changes nothing."""
+    alice = line.user(ALICE)
+    await onboard(line, alice)
+    await line.send(alice.tap(lambda a: a["data"] == "area=health"))
+    for _ in range(3):
+        await line.send(alice.text("2"))  # low ratings: the comment question follows
+    comment = alice.text("โทรหาฉันที่ 081-234-5678 เรื่องคิวโรงพยาบาล")
+    mid = comment["message"]["id"]
+    await line.send(comment)
+    (key,) = [k for k, v in (await line.answers(ALICE)).items() if v[2]]
+    assert await line.sql("SELECT ref FROM answers WHERE text IS NOT NULL") == [(mid,)]
+
+    edited = {"id": mid, "type": "text", "quoteToken": "q", "text": "เรื่องคิวโรงพยาบาลรอนานมาก"}
+    said = await line.send(line.platform.event("messageEdited", alice.source, message=edited))
+    assert (await line.answers(ALICE))[key][2] == "เรื่องคิวโรงพยาบาลรอนานมาก"
+    assert any("เรื่องคิวโรงพยาบาลรอนานมาก" in m["text"] for m in said)
+
+    pushes = len(line.api.pushes_to(ALICE))
+    said = await line.send(line.platform.event("unsend", alice.source, reply=False, unsend={"messageId": mid}))
+    assert key not in await line.answers(ALICE)
+    assert any("ยกเลิกข้อความ" in m["text"] for m in said)
+    assert len(line.api.pushes_to(ALICE)) == pushes + 1  # no reply token: one push, once
+    await line.app.db.checkpoint()
+    raw = everything_on_disk(line.settings.db)
+    assert b"081-234-5678" not in raw and "รอนานมาก".encode() not in raw
+
+    # an unsend or edit that reaches no stored answer changes nothing and says nothing
+    before = await line.answers(ALICE)
+    quiet = await line.send(
+        line.platform.event("unsend", alice.source, reply=False, unsend={"messageId": mid}),
+        line.platform.event("messageEdited", alice.source, message=edited),
+    )
+    assert quiet == [] and await line.answers(ALICE) == before
+
+
+def test_unsending_a_required_answer_asks_it_again(catalog) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine(Context(catalog, datetime(2026, 11, 25, tzinfo=UTC)))
+    state = State(lang="en", step="menu", consent="given", group="citizen", region="central")
+    state = engine.decide(state, Inbound("button", data="area=health")).state
+    first = state.key
+    state = engine.decide(state, Inbound("text", text="4", ref="m-1")).state
+    assert state.answers[first].ref == "m-1" and state.key != first
+    second = state.key
+    state = engine.decide(state, Inbound("button", data=f"q.{second}=3")).state  # tapped: no message
+    assert state.answers[second].ref is None
+
+    out = engine.decide(state, Inbound("unsend", ref="m-1"))
+    assert first not in out.state.answers and out.state.key == first  # asked again
+    assert "deleted" in out.replies[0].text and out.replies[-1].buttons
+    # an edit of it now reaches nothing: the answer it gave is gone
+    assert engine.decide(out.state, Inbound("edited", text="5", ref="m-1")).replies == []
+    # a typed rating, edited: the new rating replaces it while it is the one stored
+    again = engine.decide(out.state, Inbound("text", text="2", ref="m-2")).state
+    changed = engine.decide(again, Inbound("edited", text="5", ref="m-2"))
+    assert changed.state.answers[first].value == 5 and changed.state.answers[first].ref == "m-2"

@@ -1,13 +1,14 @@
-"""Privacy: the notice, "my data", and deleting everything after a confirmation (PDPA)."""
+"""Privacy: the notice, "my data", deleting everything after a confirmation, and the answers of
+messages taken back or edited (PDPA)."""
 
 from __future__ import annotations
 
 from ..i18n import NOTICE_VERSION, tr, when
-from ..model import Attachment, Button, Outcome, Reply, State, chunks
+from ..model import MAX_TEXT, Answer, Attachment, Button, Outcome, Reply, State, chunks
 from . import buttons
 from .core import Context, Family, Turn, profile_option
-from .input import normalize, number, yes_or_no
-from .survey import rating_label, short_question
+from .input import clean_text, match_option, normalize, number, yes_or_no
+from .survey import applies, rating_label, record, short_question
 
 
 class ConfirmDelete(Family):
@@ -156,6 +157,67 @@ def mydata_parts(t: Turn) -> tuple[str, list[tuple[str, str]]]:
         value = ans.text if ans.text is not None else rating_label(s, key)
         lines.append((short_question(t, question), value))
     return tr(lang, "mydata") + "\n" + profile, lines
+
+
+# ---- messages taken back or edited ----------------------------------------------------------
+
+
+def remember_message(old: State, new: State, ref: str) -> None:
+    """Mark the answers a typed message gave with that message's id (Inbound.ref)."""
+    for key, ans in new.answers.items():
+        if old.answers.get(key) != ans and not ans.skipped and ans.ref is None:
+            new.answers[key] = ans.model_copy(update={"ref": ref})
+
+
+def _answer_of(s: State, ref: str) -> str | None:
+    return next((k for k, a in s.answers.items() if ref and a.ref == ref), None) if ref else None
+
+
+def unsent(t: Turn, ref: str) -> Outcome:
+    """They took a message back: the answer it gave is erased, and they are told which. A required
+    question in the area they are answering is asked again; a finished area with a required
+    answer gone is no longer finished. A message that gave no stored answer changes nothing."""
+    s, lang = t.s, t.lang
+    key = _answer_of(s, ref)
+    if key is None:
+        return t.out
+    del s.answers[key]
+    question = t.catalog.step(key)
+    if question is None:
+        return t.out
+    said = tr(lang, "unsent", question=short_question(t, question))
+    if question.question.optional or not applies(s, question):
+        return t.notify(said)
+    s.completed.pop(question.area, None)
+    if s.step == "survey" and s.area == question.area:
+        s.key = key  # still in their flow: ask it again
+        return t.tell(said)
+    return t.notify(said + "\n" + tr(lang, "unsent_later"))
+
+
+def edited(t: Turn, ref: str, raw: str) -> Outcome:
+    """They edited a message: the answer it gave takes the new text, while that answer is still the
+    one stored (a later answer to the same question is theirs too, and newer)."""
+    s, lang = t.s, t.lang
+    key = _answer_of(s, ref)
+    question = t.catalog.step(key) if key else None
+    if key is None or question is None:
+        return t.out
+    label = short_question(t, question)
+    if question.question.kind == "text":
+        text = clean_text(raw)
+        if not text or len(text) > MAX_TEXT:
+            return t.notify(tr(lang, "edit_unclear", question=label))
+        s.answers[key] = Answer(text=text, lang=s.answers[key].lang, at=t.ctx.now, ref=ref)
+        shown = text if len(text) <= 60 else text[:59] + "…"
+    else:
+        option = match_option(raw, t.catalog.options(question))
+        if option is None:
+            return t.notify(tr(lang, "edit_unclear", question=label))
+        record(t, question, option)  # type: ignore[arg-type]
+        s.answers[key] = s.answers[key].model_copy(update={"ref": ref})
+        shown = option.button(lang)
+    return t.notify(tr(lang, "changed", question=label, choice=shown))
 
 
 CONFIRM_DELETE = ConfirmDelete()
