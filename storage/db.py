@@ -241,12 +241,14 @@ class Database:
             self._scrubber = asyncio.get_running_loop().create_task(self._scrub())
 
     async def _scrub(self, first: float = 0.05, longest: float = 1.0) -> None:
-        wait = first
+        wait, tries = first, 0
         while True:
             await asyncio.sleep(wait)
+            tries += 1
             try:
                 async with self._lock:
                     if await self._truncate():
+                        log.info("the WAL is truncated: no old page image left (after %d tries)", tries)
                         return
             except (sqlite3.Error, ValueError):  # closed underneath us: close() checkpoints
                 return
