@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     db: Path = Path("rabfang.db")
     surveys_dir: Path | None = None  # a folder of survey files replacing the shipped ones
     retention_days: int = Field(365, ge=1)
+    unconsented_days: int = Field(7, ge=1)  # how long the conversation of someone who never consented is kept
     contact: str = "สำนักงานพัฒนารัฐบาลดิจิทัล (องค์การมหาชน) · www.dga.or.th"
     pseudonym_key: SecretStr | None = None  # default: generated on first run, kept in the database
     log_level: str = "INFO"

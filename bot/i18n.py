@@ -33,6 +33,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "• ข้อมูลที่เก็บ: คำตอบ ข้อคิดเห็น กลุ่มผู้มีส่วนได้ส่วนเสีย ภูมิภาค ช่วงอายุ (ถ้าระบุ) และภาษา "
         "ไม่เก็บชื่อหรือเบอร์โทรศัพท์\n"
         "• ระยะเวลาเก็บ: {retention} วัน แล้วลบ\n"
+        "• ก่อนให้ความยินยอม หรือหากไม่ยินยอม: เก็บเพียงภาษาที่เลือกและขั้นตอนที่ท่านอยู่ในการสนทนา "
+        "คู่กับรหัสบัญชีแชตของท่าน เพื่อให้คุยต่อได้ และจะลบทิ้งหากท่านไม่ได้ทักมาอีกภายใน {unconsented} วัน\n"
         "• ผู้เห็นข้อมูล: เจ้าหน้าที่ สพร. และนักวิเคราะห์ของโครงการ โดยเห็นเป็นรหัสแฝง (pseudonym) "
         "ไม่ใช่บัญชีของท่าน ผลที่เผยแพร่เป็นภาพรวมเท่านั้น\n"
         "• สิทธิของท่านตาม พ.ร.บ. คุ้มครองข้อมูลส่วนบุคคล พ.ศ. 2562: ขอดูข้อมูล (พิมพ์ “ข้อมูลของฉัน”) "
@@ -42,6 +44,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "• What is kept: your answers and comments, stakeholder group, region, age band (if given) and "
         "language. No name or phone number.\n"
         "• How long: {retention} days, then deleted.\n"
+        "• Before you agree, or if you don't: only your language choice and your place in this conversation "
+        "are kept, with your chat account's id so that we can carry on, and deleted if you don't write again "
+        "within {unconsented} days.\n"
         "• Who sees it: DGA staff and the project's analysts, under a pseudonym, not your account. "
         "Only aggregate results are published.\n"
         "• Your rights under Thailand's PDPA (B.E. 2562): see your data (type “my data”), delete it and "
@@ -53,8 +58,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "consent_no": ("ไม่ยินยอม", "I do not agree"),
     "consent_thanks": ("ขอบคุณค่ะ ขอทราบข้อมูลเบื้องต้นสั้น ๆ 3 ข้อ", "Thank you. Three short questions about you first."),
     "declined": (
-        "รับทราบค่ะ เราไม่ได้บันทึกคำตอบใด ๆ ของท่าน หากเปลี่ยนใจ กด “ยินยอม” หรือพิมพ์ “เริ่ม” ได้ทุกเมื่อ",
-        "Understood: nothing of yours has been recorded. If you change your mind, tap “I agree” or type “start”.",
+        "รับทราบค่ะ เราจะไม่บันทึกคำตอบใด ๆ ของท่าน สิ่งที่เก็บไว้มีเพียงภาษาที่เลือกและขั้นตอนที่ท่านอยู่ในการสนทนา "
+        "คู่กับรหัสบัญชีแชตของท่าน เพื่อให้คุยต่อได้ และจะลบทิ้งหากท่านไม่ได้ทักมาอีกภายใน {days} วัน "
+        "หากเปลี่ยนใจ กด “ยินยอม” หรือพิมพ์ “เริ่ม” ได้ทุกเมื่อ",
+        "Understood: none of your answers will be recorded. We keep only your language choice and your place in "
+        "this conversation, with your chat account's id so that we can carry on, and delete them if you don't "
+        "write again within {days} days. If you change your mind, tap “I agree” or type “start”.",
     ),
     "ask_group": ("ท่านอยู่ในกลุ่มใด", "Which best describes you?"),
     "ask_region": ("ท่านอยู่ภูมิภาคใด", "Which region are you in?"),
@@ -145,13 +154,41 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ลบข้อมูลทั้งหมดของท่านแล้ว และถอนความยินยอมแล้ว ขอบคุณที่ร่วมแสดงความคิดเห็นค่ะ ส่งข้อความใดก็ได้หากต้องการเริ่มใหม่",
         "Everything about you has been deleted and your consent withdrawn. Thank you. Send any message to start again.",
     ),
+    "unsent": (
+        "ท่านยกเลิกข้อความไปแล้ว จึงลบคำตอบจากข้อความนั้นให้แล้ว: {question}",
+        "You unsent a message, so the answer it gave has been deleted: {question}",
+    ),
+    "unsent_later": (
+        "ข้อนี้จำเป็นต้องตอบ ระบบจะถามอีกครั้งเมื่อท่านกลับไปที่ด้านนี้",
+        "This question needs an answer: it will be asked again when you return to that area.",
+    ),
+    "edit_unclear": (
+        "ข้อความที่แก้ไขใช้เป็นคำตอบของข้อนี้ไม่ได้ จึงยังเก็บคำตอบเดิมไว้: {question}",
+        "Your edited message can't be used as the answer, so the earlier answer stays: {question}",
+    ),
     "delete_cancelled": ("ยกเลิกการลบแล้วค่ะ", "Deletion cancelled."),
     "mydata": ("ข้อมูลของท่านที่เราเก็บไว้:", "The data we keep about you:"),
     "mydata_profile": (
         "ภาษา: {language} · กลุ่ม: {group} · ภูมิภาค: {region} · อายุ: {age}\nให้ความยินยอมเมื่อ: {consent_at}",
         "Language: {language} · Group: {group} · Region: {region} · Age: {age}\nConsent given: {consent_at}",
     ),
+    "mydata_more": (
+        "(ข้อความยาวแสดงเพียงต้นข้อความ ฉบับเต็มอยู่ในไฟล์แนบ หากแอปของท่านรับไฟล์ได้ "
+        "หรือพิมพ์ “/mydata 1” ถึง “/mydata {pages}” เพื่อดูฉบับเต็มทีละหน้า)",
+        "(long answers are shortened here. The full copy is in the attached file if your app can receive "
+        "files, or type “/mydata 1” to “/mydata {pages}” to read it page by page.)",
+    ),
+    "mydata_page": ("ข้อมูลของท่าน ฉบับเต็ม หน้า {n}/{pages}", "Your data in full, page {n}/{pages}"),
     "mydata_none": ("เรายังไม่ได้เก็บข้อมูลใดของท่าน", "We don't hold any data about you."),
+    "mydata_conversation": (
+        "เราไม่ได้เก็บคำตอบหรือข้อมูลส่วนตัวใด ๆ ของท่าน เก็บไว้เพียงภาษาที่เลือก ({language}) "
+        "และขั้นตอนที่ท่านอยู่ในการสนทนา คู่กับรหัสบัญชีแชตของท่าน เพื่อให้คุยต่อได้ "
+        "และจะลบทิ้งหากท่านไม่ได้ทักมาอีกภายใน {days} วัน",
+        "We hold none of your answers or personal details: only your language choice ({language}) and your "
+        "place in this conversation, with your chat account's id so that we can carry on. They are deleted "
+        "if you don't write again within {days} days.",
+    ),
+    "not_chosen": ("ยังไม่ได้เลือก", "not chosen yet"),
     "skip": ("ข้าม", "Skip"),
     "back": ("ย้อนกลับ", "Back"),
     "sessions": (

@@ -16,7 +16,7 @@ def utcnow() -> datetime:
 
 MAX_TEXT = 2000  # longest free-text answer we accept, in characters
 
-InboundKind = Literal["text", "button", "unsupported", "forwarded", "follow", "unfollow", "unblock"]
+InboundKind = Literal["text", "button", "unsupported", "forwarded", "follow", "unfollow", "unblock", "unsend", "edited"]
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,17 @@ class Inbound:
     """What a participant did: typed `text` (commands start with "/"), tapped a button carrying
     `data`, sent something we cannot read (`unsupported`), forwarded someone else's message
     (`forwarded`: not their answer, and nothing of it is kept), followed the account, or left it
-    (`unfollow`: unfollowed or blocked the bot) and came back without a word (`unblock`)."""
+    (`unfollow`: unfollowed or blocked the bot) and came back without a word (`unblock`), took a
+    message back (`unsend`) or changed its text (`edited`, the new `text`).
+
+    `ref` is the platform's id of the message (LINE: message.id): a typed answer keeps it, so
+    that taking the message back or editing it reaches the answer it gave."""
 
     kind: InboundKind
     text: str = ""
     data: str = ""
     sent_at: datetime | None = None  # the platform's timestamp, when it gives one (flood control)
+    ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class Answer(BaseModel):
     skipped: bool = False
     lang: str = "th"
     at: datetime
+    ref: str | None = None  # the message that gave it, when it was typed (see Inbound.ref)
 
 
 class SessionView(BaseModel):

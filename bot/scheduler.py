@@ -194,22 +194,28 @@ RETENTION_CRON = "30 3 * * *"  # daily, 03:30 Bangkok time
 
 
 class RetentionPurge:
-    """Deletes what is older than `days`, as the privacy notice promises."""
+    """Deletes what is older than `days`, and what is kept of people who never consented after
+    `unconsented_days`, as the privacy notice promises."""
 
-    def __init__(self, db: Database, days: int, clock: Callable[[], datetime]):
+    def __init__(self, db: Database, days: int, clock: Callable[[], datetime], unconsented_days: int | None = None):
         self.db = db
         self.days = days
+        self.unconsented_days = unconsented_days or days
         self.clock = clock
 
     async def run(self) -> dict[str, int]:
         from storage.retention import purge_before
 
-        counts = await purge_before(self.db, self.clock() - timedelta(days=self.days))
-        log.info("retention purge (%s days): %s", self.days, counts)
+        now = self.clock()
+        counts = await purge_before(
+            self.db, now - timedelta(days=self.days), unconsented_before=now - timedelta(days=self.unconsented_days)
+        )
+        log.info("retention purge (%s days, %s without consent): %s", self.days, self.unconsented_days, counts)
         return counts
 
 
 def add_retention(s: Scheduler, db: Database, settings: Settings) -> None:
-    """Daily at 03:30: delete what is older than RABFANG_RETENTION_DAYS."""
-    purge = RetentionPurge(db, settings.retention_days, s.clock)
+    """Daily at 03:30: delete what is older than RABFANG_RETENTION_DAYS (RABFANG_UNCONSENTED_DAYS
+    for people who never consented)."""
+    purge = RetentionPurge(db, settings.retention_days, s.clock, settings.unconsented_days)
     s.add_setup(lambda s: s.cron(RETENTION_JOB, purge.run, RETENTION_CRON))

@@ -114,7 +114,16 @@ class Service:
 
     def engine(self, now: datetime, flood: Literal["ok", "notice", "drop"] = "ok") -> Engine:
         s = self.settings
-        return Engine(Context(self.catalog, now, retention_days=s.retention_days, contact=s.contact, flood=flood))
+        return Engine(
+            Context(
+                self.catalog,
+                now,
+                retention_days=s.retention_days,
+                unconsented_days=s.unconsented_days,
+                contact=s.contact,
+                flood=flood,
+            )
+        )
 
     async def handle(
         self,

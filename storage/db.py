@@ -3,6 +3,11 @@
 One writer connection behind an asyncio lock; every unit of work is one `BEGIN IMMEDIATE`
 transaction. Migrations are numbered SQL files in `storage/migrations/`, recorded in a table.
 Readers (exports) get their own connection, so a long export never blocks a participant.
+
+The files are private to the account that runs rabfang: the database, its -wal and -shm are
+0600 and a folder made for them 0700, whatever the umask. After an erasure the WAL is checkpointed
+and truncated without waiting for readers (a reader may still need the old page images); while one
+does, a background task retries until the old images are gone from every file.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
+import os
 import secrets
 import sqlite3
 from collections import deque
@@ -25,10 +32,16 @@ import aiosqlite
 
 from bot.model import Answer, Outcome, SessionView, State
 
+from .base import PRIVATE_FILE, database_files, iso, parse_time, private_dir, private_file
+from .retention import erasures
+
+log = logging.getLogger("rabfang.storage")
+
+BUSY_TIMEOUT_MS = 10_000
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=10000",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA foreign_keys=ON",
     "PRAGMA secure_delete=ON",  # an erased participant's bytes are overwritten, not left in free pages
 )
@@ -39,14 +52,6 @@ class StorageError(Exception):
 
     Nothing of the unit of work was kept; the caller tells the participant to try again and
     the webhook answers with a status that makes the platform redeliver."""
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat()
-
-
-def parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def split_key(key: str) -> tuple[str, str, str]:
@@ -108,6 +113,7 @@ class Database:
         self._conn = conn
         self._lock = WriterLock()
         self._key = pseudonym_key
+        self._scrubber: asyncio.Task[None] | None = None  # retries the checkpoint a reader held up
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -124,7 +130,13 @@ class Database:
         return cls(path, conn, key.encode())
 
     async def close(self) -> None:
+        if self._scrubber is not None:
+            self._scrubber.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._scrubber
         async with self._lock:
+            with suppress(sqlite3.Error):
+                await self._truncate()  # SQLite checkpoints on close too, but only when it can wait
             await self._conn.close()
 
     async def __aenter__(self) -> Database:
@@ -186,13 +198,7 @@ class Database:
             pid, state = await _load(db, channel, user_ref, now)
             outcome = decide(state)
             if outcome.erase:
-                if pid is not None:
-                    await _erase(db, pid, channel, now)
-                # the inbox rows up to this one hold their id and words: gone with the rest
-                await db.execute(
-                    "DELETE FROM inbox WHERE channel = ? AND user_ref = ? AND seq <= ?",
-                    (channel, user_ref, inbox_seq if inbox_seq is not None else -1),
-                )
+                await _erase(db, pid, channel, user_ref, inbox_seq, now)
             else:
                 if pid is not None or outcome.state != state:
                     await _save(
@@ -211,9 +217,50 @@ class Database:
             await self.checkpoint()  # old page images in the WAL would still hold the erased rows
         return outcome
 
-    async def checkpoint(self) -> None:
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it, so that no old page image (an
+        erased participant's rows, with secure_delete zeroed in the newer images) stays on disk.
+
+        Never waits for a reader: an open export or download may still need the old images, and
+        waiting for it would hold every participant's write. Returns whether the WAL is now empty;
+        if not, a background task tries again, briefly taking the writer's turn each time, until
+        the readers have let go."""
         async with self._lock:
-            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            done = await self._truncate()
+        if not done:
+            self._scrub_later()
+        return done
+
+    async def _truncate(self) -> bool:
+        """One TRUNCATE checkpoint that gives up at once when a reader or writer is in the way
+        (it still copies what no reader needs). Call with the writer's lock held."""
+        await self._conn.execute("PRAGMA busy_timeout=0")
+        try:
+            cur = await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = await cur.fetchone()
+        except sqlite3.Error:
+            return False
+        finally:
+            await self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return row is not None and row[0] == 0
+
+    def _scrub_later(self) -> None:
+        if self._scrubber is None or self._scrubber.done():
+            self._scrubber = asyncio.get_running_loop().create_task(self._scrub())
+
+    async def _scrub(self, first: float = 0.05, longest: float = 1.0) -> None:
+        wait, tries = first, 0
+        while True:
+            await asyncio.sleep(wait)
+            tries += 1
+            try:
+                async with self._lock:
+                    if await self._truncate():
+                        log.info("the WAL is truncated: no old page image left (after %d tries)", tries)
+                        return
+            except (sqlite3.Error, ValueError):  # closed underneath us: close() checkpoints
+                return
+            wait = min(wait * 2, longest)
 
     async def claim_event(
         self, channel: str, event_id: str | None, now: datetime, *, inbox_seq: int | None = None
@@ -285,7 +332,7 @@ class Database:
         """A separate read-only connection: a consistent snapshot that never blocks writers."""
         conn = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
         try:
-            await conn.execute("PRAGMA busy_timeout=10000")
+            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await conn.execute("BEGIN")
             yield conn
         finally:
@@ -298,7 +345,13 @@ class Database:
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    # SQLite gives -wal and -shm the database file's own mode, so a private database file
+    # makes private companions; files left by an older version are tightened here
+    private_file(path)
+    for companion in database_files(path)[1:]:
+        with suppress(FileNotFoundError):
+            os.chmod(companion, PRIVATE_FILE)
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         for pragma in PRAGMAS:
@@ -378,12 +431,19 @@ async def _load(db: aiosqlite.Connection, channel: str, user_ref: str, now: date
     pid, lang, consent, consent_at, version, group, region, age, cursor = row
     answers = {}
     cur = await db.execute(
-        "SELECT area, item, question, option, value, text, skipped, lang, answered_at FROM answers WHERE participant_id = ?",
+        "SELECT area, item, question, option, value, text, skipped, lang, answered_at, ref FROM answers"
+        " WHERE participant_id = ?",
         (pid,),
     )
-    for area, item, question, option, value, text, skipped, alang, at in await cur.fetchall():
+    for area, item, question, option, value, text, skipped, alang, at, ref in await cur.fetchall():
         answers[f"{area}.{item}.{question}"] = Answer(
-            option=option, value=value, text=text, skipped=bool(skipped), lang=alang, at=datetime.fromisoformat(at)
+            option=option,
+            value=value,
+            text=text,
+            skipped=bool(skipped),
+            lang=alang,
+            at=datetime.fromisoformat(at),
+            ref=ref,
         )
     started, completed = {}, {}
     cur = await db.execute("SELECT area, started_at, completed_at FROM progress WHERE participant_id = ?", (pid,))
@@ -489,12 +549,23 @@ async def _save(
     if changed:
         await db.executemany(
             "INSERT INTO answers (participant_id, area, item, question, option, value, text, skipped, lang,"
-            " answered_at, survey_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " answered_at, survey_version, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (participant_id, area, item, question) DO UPDATE SET option = excluded.option,"
             " value = excluded.value, text = excluded.text, skipped = excluded.skipped, lang = excluded.lang,"
-            " answered_at = excluded.answered_at, survey_version = excluded.survey_version",
+            " answered_at = excluded.answered_at, survey_version = excluded.survey_version, ref = excluded.ref",
             [
-                (pid, *split_key(k), a.option, a.value, a.text, int(a.skipped), a.lang, iso(a.at), survey_version)
+                (
+                    pid,
+                    *split_key(k),
+                    a.option,
+                    a.value,
+                    a.text,
+                    int(a.skipped),
+                    a.lang,
+                    iso(a.at),
+                    survey_version,
+                    a.ref,
+                )
                 for k, a in changed
             ],
         )
@@ -532,11 +603,19 @@ async def _save(
         )
 
 
-async def _erase(db: aiosqlite.Connection, pid: int, channel: str, now: datetime) -> None:
-    """Delete every row about a participant (cascading), leaving only a count in the log."""
-    cur = await db.execute("SELECT count(*) FROM answers WHERE participant_id = ? AND skipped = 0", (pid,))
-    (count,) = await cur.fetchone()
-    await db.execute("DELETE FROM participants WHERE id = ?", (pid,))
-    await db.execute(
-        "INSERT INTO deletions (deleted_at, channel, answers) VALUES (?, ?, ?)", (iso(now), channel, count)
-    )
+async def _erase(
+    db: aiosqlite.Connection, pid: int | None, channel: str, user_ref: str, seq: int | None, now: datetime
+) -> None:
+    """Delete every row about a participant in every table retention covers (storage.retention
+    .COVERAGE), leaving only a count in the log."""
+    count = 0
+    if pid is not None:
+        cur = await db.execute("SELECT count(*) FROM answers WHERE participant_id = ? AND skipped = 0", (pid,))
+        (count,) = await cur.fetchone()
+    params = {"pid": pid, "channel": channel, "user_ref": user_ref, "seq": seq if seq is not None else -1}
+    for sql in erasures():
+        await db.execute(sql, params)
+    if pid is not None:
+        await db.execute(
+            "INSERT INTO deletions (deleted_at, channel, answers) VALUES (?, ?, ?)", (iso(now), channel, count)
+        )

@@ -43,6 +43,7 @@ def encode(item: Incoming) -> tuple[str, str]:
         "text": ev.text,
         "data": ev.data,
         "sent_at": ev.sent_at.isoformat() if ev.sent_at else None,
+        "ref": ev.ref,
     }
     return _json(body), _json(item.context)
 
@@ -73,6 +74,7 @@ def decode(event_id: str, user_ref: str, body: str, context: str | None) -> Inco
         text=value.get("text") or "",
         data=value.get("data") or "",
         sent_at=datetime.fromisoformat(sent) if sent else None,
+        ref=value.get("ref") or "",
     )
     return Incoming(event_id, user_ref, inbound, {str(k): str(v) for k, v in ctx.items()})
 

@@ -460,7 +460,6 @@ async def test_group_and_room_hear_the_one_to_one_note_once_on_join_then_nothing
 async def test_other_event_types_are_ignored(line: Harness) -> None:
     alice, p = line.user(ALICE), line.platform
     await line.send(
-        p.event("unsend", alice.source, reply=False, unsend={"messageId": "1"}),
         p.event("videoPlayComplete", alice.source, videoPlayComplete={"trackingId": "t"}),
         p.event("beacon", alice.source, beacon={"hwid": "d41d8cd98f", "type": "enter"}),
         p.event("somethingNew", alice.source),

@@ -18,11 +18,12 @@ from storage import Database, StorageError
 from .conftest import Clock
 
 
-async def walk(service: Service, user: str, *inputs: str, channel: str = "telegram") -> None:
+async def walk(service: Service, user: str, *inputs: str, channel: str = "telegram", ids: str = "") -> None:
+    """Send `inputs` as `user`; event ids are `<user>-<n>`, or `<ids>-<n>` (ids that name no one)."""
     for n, text in enumerate(inputs):
         kind = "button" if "=" in text else "text"
         event = Inbound(kind, text=text if kind == "text" else "", data=text if kind == "button" else "")
-        await service.handle(channel, user, event, event_id=f"{user}-{n}")
+        await service.handle(channel, user, event, event_id=f"{ids or user}-{n}")
 
 
 def rows(path: Path, sql: str) -> list[tuple]:
@@ -172,3 +173,37 @@ async def test_each_survey_version_is_recorded_once_and_answers_keep_theirs(
         await service.handle("console", "v", Inbound("text", text=typed))
     answers = await db.fetch_all("SELECT survey_version FROM answers")
     assert answers == [(catalog.version,)]
+
+
+async def test_database_files_and_backups_are_private_whatever_the_umask(tmp_path: Path, catalog, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    from bot.config import Settings
+    from storage.retention import backup
+
+    def mode(p: Path) -> int:
+        return stat.S_IMODE(p.stat().st_mode)
+
+    path = tmp_path / "made" / "by" / "rabfang" / "rabfang.db"
+    os.chmod(tmp_path, 0o755)
+    old = os.umask(0)
+    try:
+        settings = Settings(_env_file=None, db=path, flood_limit=10_000)
+        async with await Database.open(path) as db:
+            await walk(Service(db, catalog, settings, clock), "p1", *CONSENTED, "4")
+            files = {p.name: mode(p) for p in path.parent.glob("rabfang.db*")}
+            assert set(files) == {"rabfang.db", "rabfang.db-wal", "rabfang.db-shm"}, files
+            assert set(files.values()) == {0o600}, files
+            target = tmp_path / "backups" / "nightly" / "b.db"
+            backup(path, target)
+        assert mode(target) == 0o600
+        for folder in (path.parent, path.parent.parent, tmp_path / "made", target.parent, tmp_path / "backups"):
+            assert mode(folder) == 0o700, folder
+        assert mode(tmp_path) == 0o755  # a folder rabfang did not make is left as it was
+        # a database left world-readable by an older version is tightened when opened
+        os.chmod(path, 0o644)
+        async with await Database.open(path):
+            assert mode(path) == 0o600
+    finally:
+        os.umask(old)

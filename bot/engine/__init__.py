@@ -18,7 +18,8 @@ and gets one notice, then silence.
 
     onboarding.py  new, lang · consent, declined · group, region, age
     survey.py      menu · survey (a question of an area)
-    privacy.py     confirm_delete, and the privacy, mydata, deleteme commands
+    privacy.py     confirm_delete, the privacy, mydata, deleteme commands, and messages taken
+                   back or edited (the answers they gave go or change with them)
     sessions.py    focus-group sessions (no step: buttons, the events command, "ลงทะเบียน 2")
 """
 
@@ -119,6 +120,16 @@ class Engine:
     def _decide(self, state: State, event: Inbound) -> Outcome:
         t = Turn(self.ctx, Outcome(state=working_copy(state)), STEPS)
         t.stranded = survey.rehome(t)
+        if event.kind == "unsend":
+            return privacy.unsent(t, event.ref)
+        if event.kind == "edited":
+            return privacy.edited(t, event.ref, event.text)
+        out = self._route(t, event)
+        if event.kind == "text" and event.ref:
+            privacy.remember_message(state, out.state, event.ref)
+        return out
+
+    def _route(self, t: Turn, event: Inbound) -> Outcome:
         if event.kind == "follow":
             return onboarding.start(t, "")
         if event.kind == "unsupported":

@@ -24,6 +24,7 @@ class Context:
     catalog: Catalog
     now: datetime
     retention_days: int = 365
+    unconsented_days: int = 7  # what is kept of someone who has not consented is deleted after this
     contact: str = "สำนักงานพัฒนารัฐบาลดิจิทัล (องค์การมหาชน) · www.dga.or.th"
     # the service's flood control: "ok", or the sender is over the limit and gets a "notice" (the
     # first time) or is dropped ("drop"); the engine still takes a tap it accepts (Engine.decide)

@@ -131,7 +131,7 @@ def consent(t: Turn, yes: bool) -> Outcome:
     t.out.chosen = tr(lang, "consent_yes" if yes else "consent_no")
     if not yes:
         s.consent, s.step = "declined", "declined"
-        t.out.replies.append(Reply(tr(lang, "declined"), (agree(lang),)))
+        t.out.replies.append(Reply(tr(lang, "declined", days=t.ctx.unconsented_days), (agree(lang),)))
         return t.out
     s.consent, s.consent_at, s.consent_version = "given", t.ctx.now, NOTICE_VERSION
     s.step = after_consent(t)  # type: ignore[assignment]

@@ -19,13 +19,14 @@ from linebot.v3.messaging import (
     MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
+    TextMessage,
 )
 from linebot.v3.messaging.exceptions import ApiException
 
 from bot.model import Reply
 from bot.senders import Blocked, Capabilities, Delivery, Pacer, Refused, RetryPolicy, SendError, Unavailable
 
-from .render import Message, render
+from .render import MAX_TEXT, Message, render
 from .richmenu import alias as menu_alias
 
 CHANNEL = "line"
@@ -78,6 +79,34 @@ async def _mapped(request: Callable[[], Awaitable[object]]) -> None:
         raise Refused(message, status) from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise Unavailable(type(exc).__name__) from None
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def one_call(messages: list[Message], limit: int = MAX_MESSAGES) -> list[Message]:
+    """A participant's event is answered with at most one call's worth of messages (a free reply;
+    a push, should the token have expired, spends the quota once). Consecutive texts are joined
+    while they fit one message; a quick reply only ever shows on the last message, so one that
+    is no longer last is dropped with it. If even that is too many, the middle goes (and says so)
+    and the last message, with its buttons, stays."""
+    packed: list[Message] = []
+    for message in messages:
+        last = packed[-1] if packed else None
+        if (
+            len(messages) > limit
+            and isinstance(last, TextMessage)
+            and isinstance(message, TextMessage)
+            and _units(last.text) + 2 + _units(message.text) <= MAX_TEXT
+        ):
+            packed[-1] = TextMessage(text=last.text + "\n\n" + message.text, quick_reply=message.quick_reply)
+        else:
+            packed.append(message)
+    if len(packed) > limit:
+        log.warning("LINE: one event's %d messages cut to %d", len(packed), limit)
+        packed = packed[: limit - 1] + packed[-1:]
+    return packed
 
 
 class LineSender:
@@ -139,7 +168,8 @@ class LineSender:
             return "sent"
         token = context.get("reply_token") if self._fresh(context) else None
         to = user_ref if user_ref.startswith("U") else None  # groups and rooms get replies only
-        return await self._deliver(render(replies), token=token, to=to, key=key, who=self._pseudonym(user_ref))
+        messages = one_call(render(replies))
+        return await self._deliver(messages, token=token, to=to, key=key, who=self._pseudonym(user_ref))
 
     async def push(self, user_ref: str, replies: list[Reply], key: str | None = None) -> Delivery:
         """Send to a participant without an event to answer (reminders, broadcasts). The same

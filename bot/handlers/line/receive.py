@@ -28,9 +28,20 @@ def to_inbound(event: dict) -> Inbound | None:
         message = event.get("message")
         text = message.get("text") if isinstance(message, dict) and message.get("type") == "text" else None
         if isinstance(text, str):
-            return Inbound("text", text=storable(text), sent_at=sent_at)
+            return Inbound("text", text=storable(text), sent_at=sent_at, ref=text_value(message.get("id")) or "")
         # stickers, media, locations, any message type LINE adds later, and a text that is not one
         return Inbound("unsupported", sent_at=sent_at)
+    if kind == "unsend":  # the user took a message back: {"unsend": {"messageId": ...}}
+        unsend = event.get("unsend")
+        ref = text_value(unsend.get("messageId")) if isinstance(unsend, dict) else None
+        return Inbound("unsend", sent_at=sent_at, ref=ref) if ref else None
+    if kind == "messageEdited":  # the edited message in full, under the id it was sent with
+        message = event.get("message")
+        if isinstance(message, dict) and message.get("type") == "text":
+            ref, text = text_value(message.get("id")), message.get("text")
+            if ref and isinstance(text, str):
+                return Inbound("edited", text=text, sent_at=sent_at, ref=ref)
+        return None
     if kind == "postback":
         postback = event.get("postback")
         data = postback.get("data") if isinstance(postback, dict) else None
