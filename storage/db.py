@@ -114,6 +114,7 @@ class Database:
         self._lock = WriterLock()
         self._key = pseudonym_key
         self._scrubber: asyncio.Task[None] | None = None  # retries the checkpoint a reader held up
+        self._closed = False
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -130,6 +131,10 @@ class Database:
         return cls(path, conn, key.encode())
 
     async def close(self) -> None:
+        """Close the database (once: a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._scrubber is not None:
             self._scrubber.cancel()
             with suppress(asyncio.CancelledError):
