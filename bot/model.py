@@ -181,3 +181,13 @@ def chunks(text: str, limit: int) -> list[str]:
         text = text[cut:].lstrip("\n")
     out.append(text)
     return out
+
+
+def storable(text: str) -> str:
+    """`text` with any lone surrogate (a JSON escape that is no character) as U+FFFD: the rest of
+    what the participant wrote is kept, and it can be stored and sent (both need valid UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from bot.model import Inbound, Incoming
+from bot.model import Inbound, Incoming, storable
 
 UNSUPPORTED = frozenset({"image", "video", "audio", "file", "location", "sticker"})
 
@@ -69,16 +69,6 @@ def text_value(value: object) -> str | None:
     except UnicodeEncodeError:
         return None
     return value
-
-
-def storable(text: str) -> str:
-    """`text` with any lone surrogate (a JSON escape that is no character) as U+FFFD: the rest of
-    what the participant wrote is kept, and it can be stored and sent (both need valid UTF-8)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
-    return text
 
 
 def source_type(event: dict) -> str | None:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from telegram import Bot, Chat, Message, Update, User
 
-from bot.model import Inbound, Incoming
+from bot.model import Inbound, Incoming, storable
 
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
 
@@ -153,16 +153,6 @@ LEGACY_FORWARD = ("forward_from", "forward_from_chat", "forward_sender_name", "f
 def forwarded(message: Message) -> bool:
     """A forwarded message: `forward_origin` (Bot API 7+), or the older `forward_*` fields."""
     return message.forward_origin is not None or any(k in message.api_kwargs for k in LEGACY_FORWARD)
-
-
-def storable(text: str) -> str:
-    """`text` with any lone surrogate (a JSON escape that is no character) as U+FFFD: the rest of
-    what the participant wrote is kept, and it can be stored and sent (both need valid UTF-8)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
-    return text
 
 
 def _addressed(message: Message, username: str | None) -> bool:
