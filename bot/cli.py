@@ -254,7 +254,7 @@ async def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     if not isinstance(settings.db, Path):
         print(
             "rabfang: backup copies a SQLite file; RABFANG_DB is a PostgreSQL database: back it up with"
-            ' pg_dump (docs/operations.md, Backups), e.g. pg_dump --format=custom --file=rabfang.dump "$RABFANG_DB"',
+            ' pg_dump (docs/operations.md, "Backups on PostgreSQL"), e.g. pg_dump --format=custom --file=rabfang.dump "$RABFANG_DB"',
             file=sys.stderr,
         )
         return 2

@@ -133,12 +133,14 @@ class Database:
 
     # ---- units of work -----------------------------------------------------------------------
 
-    async def run(self, unit: Callable[[Conn], Awaitable[T]], *, urgent: bool = False) -> T:
+    async def run(self, unit: Callable[[Conn], Awaitable[T]], *, urgent: bool = False, keeps_states: bool = False) -> T:
         """One write transaction around `unit(conn)`, all or nothing; a database error surfaces as
         StorageError. `unit` uses only `await conn.execute(...)`/`executemany` (on SQLite it runs on
         the writer thread, where those never suspend). `urgent` goes ahead of queued work
-        (SQLite's WriterLock)."""
-        return await self._b.run(unit, urgent)
+        (SQLite's WriterLock). `keeps_states`: the unit changes no participant's state (their
+        profile, place, answers, progress, registrations), so the states SQLite keeps for the next
+        event stay valid; by default any write forgets them."""
+        return await self._b.run(unit, urgent, keeps_states)
 
     @asynccontextmanager
     async def transaction(self, urgent: bool = False) -> AsyncIterator[Conn]:
@@ -177,13 +179,20 @@ class Database:
             if event_id is not None and not await _claim(db, channel, event_id, now):
                 await _mark_processed(db, channel, inbox_seq, now)
                 return None
-            pid, state = await _load(db, channel, user_ref, now)
+            states, key = db.states, (channel, user_ref)
+            kept = states.get(key) if states is not None else None
+            if kept is not None:  # what the previous event of theirs committed: no need to read it back
+                pid, state = kept[0], kept[1].model_copy(update={"offers": await _offers(db, now)})
+            else:
+                pid, state = await _load(db, channel, user_ref, now)
             outcome = decide(state)
             if outcome.erase:
                 await _erase(db, pid, channel, user_ref, inbox_seq, now)
+                if states is not None:
+                    states.forget(key)
             else:
                 if pid is not None or outcome.state != state:
-                    await _save(
+                    pid = await _save(
                         db,
                         pid,
                         (channel, user_ref, self.pseudonym(channel, user_ref)),
@@ -192,6 +201,11 @@ class Database:
                         now,
                         survey_version,
                     )
+                    if states is not None:
+                        if reloads_as_is(outcome.state):
+                            states.put(key, pid, outcome.state)
+                        else:
+                            states.forget(key)
                 # else: someone we never heard from, whose event changed nothing (a forged tap, a
                 # sticker): there is nothing about them worth keeping, not even their platform id
                 await _mark_processed(db, channel, inbox_seq, now)
@@ -223,7 +237,7 @@ class Database:
             await _mark_processed(db, channel, inbox_seq, now)
             return claimed
 
-        return await self._b.run(unit)
+        return await self._b.run(unit, False, True)
 
     async def set_active(
         self,
@@ -250,13 +264,13 @@ class Database:
             await _mark_processed(db, channel, inbox_seq, now)
             return claimed
 
-        return await self._b.run(unit)
+        return await self._b.run(unit, False, True)  # `active` is no part of the state
 
     async def load_state(self, channel: str, user_ref: str, now: datetime | None = None) -> State:
         async def unit(db: Conn) -> State:
             return (await _load(db, channel, user_ref, now or datetime.now(UTC)))[1]
 
-        return await self._b.run(unit)
+        return await self._b.read(unit)
 
     async def record_survey_version(self, version: str, content: str, now: datetime) -> bool:
         """Keep the surveys in use by their version, once; True when this version is new."""
@@ -269,7 +283,7 @@ class Database:
             )
             return cur.rowcount == 1
 
-        return await self._b.run(unit)
+        return await self._b.run(unit, False, True)
 
     async def is_active(self, channel: str, user_ref: str) -> bool | None:
         """Whether a participant still follows the bot; None when there is no such participant."""
@@ -452,6 +466,7 @@ async def _offers(db: Conn, now: datetime) -> tuple[SessionView, ...]:
 OFFERS = 50  # sessions offered at most
 
 _CURSOR_FIELDS = {"step", "area", "key", "resume", "pending_area"}
+_CURSOR_ORDER = ("step", "area", "key", "resume", "pending_area")
 
 
 async def _save(
@@ -462,11 +477,12 @@ async def _save(
     new: State,
     now: datetime,
     survey_version: str | None,
-) -> None:
+) -> int:
     """Write what changed between `old` and `new`: the participant row, answers, progress.
-    `who` is (channel, user_ref, pseudonym)."""
+    `who` is (channel, user_ref, pseudonym). Returns the participant's id."""
     channel, user_ref, pseudonym = who
-    cursor = json.dumps(new.model_dump(mode="json", include=_CURSOR_FIELDS), ensure_ascii=False)
+    # the cursor's fields are all text or None: json straight from them, as model_dump would give
+    cursor = json.dumps({f: getattr(new, f) for f in _CURSOR_ORDER}, ensure_ascii=False)
     values = (
         new.lang,
         new.consent,
@@ -492,7 +508,8 @@ async def _save(
             " region = ?, age_band = ?, cursor = ?, updated_at = ?, active = 1 WHERE id = ?",
             (*values, pid),
         )
-    changed = [(k, a) for k, a in new.answers.items() if old.answers.get(k) != a]
+    before = old.answers  # answers are frozen and the engine keeps the ones it did not change: `is` first
+    changed = [(k, a) for k, a in new.answers.items() if (b := before.get(k)) is not a and b != a]
     if changed:
         await db.executemany(
             "INSERT INTO answers (participant_id, area, item, question, round, source, option, value, text,"
@@ -554,6 +571,13 @@ async def _save(
             " completed_at = excluded.completed_at",
             (pid, area, iso(after[0]), iso(after[1]) if after[1] else None),
         )
+    return pid
+
+
+def reloads_as_is(state: State) -> bool:
+    """Whether reading `state` back after `_save` gives it again (a completion is stored only with
+    its area's start): only such a state is kept for the participant's next event."""
+    return set(state.completed) <= set(state.started)
 
 
 async def _erase(db: Conn, pid: int | None, channel: str, user_ref: str, seq: int | None, now: datetime) -> None:

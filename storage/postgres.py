@@ -84,12 +84,15 @@ class PostgresBackend:
 
     # ---- units of work -----------------------------------------------------------------------
 
-    async def run(self, unit: Unit[T], urgent: bool = False) -> T:
+    async def run(self, unit: Unit[T], urgent: bool = False, states: bool = False) -> T:
         """One transaction on a pooled connection."""
         async with self.transaction() as conn:
             return await unit(conn)
 
     async def handle(self, unit: Unit[T]) -> T:
+        return await self.run(unit)
+
+    async def read(self, unit: Unit[T]) -> T:
         return await self.run(unit)
 
     async def lock_event(self, conn: Conn, channel: str, user_ref: str) -> None:
@@ -121,6 +124,8 @@ class PostgresBackend:
         try:
             async with self._pool.connection() as raw:
                 await raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                # an export reads every row of its cursor: plan for all of them, not the first 10 %
+                await raw.execute("SET LOCAL cursor_tuple_fraction = 1.0")
                 try:
                     yield PgReader(raw, self._cursors)
                 finally:

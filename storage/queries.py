@@ -351,5 +351,8 @@ async def bulk_load(
                 "SELECT setval(pg_get_serial_sequence('participants', 'id'), coalesce(max(id), 0) + 1, false)"
                 " FROM participants"
             )
+            await conn.execute(
+                "ANALYZE participants, answers, progress"
+            )  # the planner's statistics, as autovacuum would
 
     await db.run(unit)

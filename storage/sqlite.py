@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from .base import PRIVATE_FILE, StorageError, database_files, iso, private_dir, private_file
-from .conn import Conn, HopConn, Result, SyncConn, run_sync
+from .conn import Conn, HopConn, Result, States, SyncConn, run_sync
 from .dialect import SQLITE
 
 log = logging.getLogger("rabfang.storage")
@@ -52,6 +52,7 @@ PRAGMAS = (
     "PRAGMA secure_delete=ON",  # an erased participant's bytes are overwritten, not left in free pages
 )
 MAX_BATCH = 64  # events per group commit
+STATES = 2000  # participants whose committed state is kept for their next event
 
 
 class WriterLock:
@@ -117,6 +118,10 @@ class SqliteBackend:
         self._drainer: asyncio.Task[None] | None = None
         self._scrubber: asyncio.Task[None] | None = None  # retries the checkpoint a reader held up
         self.batches: deque[int] = deque(maxlen=1000)  # recent group-commit sizes (bench/durable.py)
+        # Committed states, for events only: emptied by any other write (run, transaction,
+        # fetch_all) and whenever another connection has committed (PRAGMA data_version).
+        self.states = States(STATES)
+        self._data_version: int | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -182,17 +187,20 @@ class SqliteBackend:
 
     # ---- units of work -----------------------------------------------------------------------
 
-    async def run(self, unit: Unit[T], urgent: bool = False) -> T:
-        """One write transaction in one hop: `unit(conn)` runs on the writer thread."""
+    async def run(self, unit: Unit[T], urgent: bool = False, states: bool = False) -> T:
+        """One write transaction in one hop: `unit(conn)` runs on the writer thread. `states`: the
+        unit leaves every participant's state as it was (the kept states stay)."""
         async with self._turn(urgent):
             try:
-                return await self._hop(self._run_one, unit)
+                return await self._hop(self._run_one, unit, states)
             except sqlite3.Error as exc:
                 raise StorageError(str(exc)) from exc
 
-    def _run_one(self, unit: Unit[T]) -> T:
+    def _run_one(self, unit: Unit[T], keeps_states: bool = False) -> T:
         sync = self._sync
         assert sync is not None
+        if not keeps_states:
+            self.states.clear()  # any write may change a participant (purge, settle, erasure by id)
         sync.raw.execute("BEGIN IMMEDIATE")
         sync.cache.clear()
         try:
@@ -204,6 +212,26 @@ class SqliteBackend:
                     sync.raw.execute("ROLLBACK")
             raise
         return result
+
+    async def read(self, unit: Unit[T]) -> T:
+        """`unit(conn)` in one hop, in a read transaction (BEGIN DEFERRED: allowed on a database
+        that refuses writes, so a participant can still be told 'try later' in their language)."""
+        async with self._turn():
+            try:
+                return await self._hop(self._read_one, unit)
+            except sqlite3.Error as exc:
+                raise StorageError(str(exc)) from exc
+
+    def _read_one(self, unit: Unit[T]) -> T:
+        sync = self._sync
+        assert sync is not None
+        sync.raw.execute("BEGIN")
+        sync.cache.clear()
+        try:
+            return run_sync(unit(sync))
+        finally:
+            with suppress(sqlite3.Error):
+                sync.raw.execute("ROLLBACK")
 
     @asynccontextmanager
     async def _turn(self, urgent: bool = False) -> AsyncIterator[None]:
@@ -251,26 +279,38 @@ class SqliteBackend:
         """On the writer thread: one transaction, a savepoint per event."""
         sync = self._sync
         assert sync is not None
-        raw = sync.raw
+        raw, states = sync.raw, self.states
         raw.execute("BEGIN IMMEDIATE")
+        (version,) = raw.execute("PRAGMA data_version").fetchone()
+        if version != self._data_version:  # another connection committed: what we kept may be stale
+            states.clear()
+            self._data_version = version
         sync.cache.clear()
+        sync.states = states
         try:
             results: list[tuple[bool, Any]] = []
             for unit in units:
                 raw.execute("SAVEPOINT event")
+                states.current = None
                 try:
                     results.append((True, run_sync(unit(sync))))
                 except Exception as exc:
                     raw.execute("ROLLBACK TO event")
                     sync.cache.clear()  # what it cached may be what was rolled back
+                    if states.current is not None:
+                        states.forget(states.current)
                     results.append((False, exc))
                 raw.execute("RELEASE event")
             raw.execute("COMMIT")
+            states.commit()
         except BaseException:
+            states.rollback()
             if raw.in_transaction:
                 with suppress(sqlite3.Error):
                     raw.execute("ROLLBACK")
             raise
+        finally:
+            sync.states = None
         return results
 
     @asynccontextmanager
@@ -279,6 +319,7 @@ class SqliteBackend:
         async with self._turn(urgent):
             sync = self._sync
             assert sync is not None
+            self.states.clear()
             conn = HopConn(sync, self._hop)
             try:
                 await conn.execute("BEGIN IMMEDIATE")
@@ -298,6 +339,8 @@ class SqliteBackend:
         async with self._turn():
             sync = self._sync
             assert sync is not None
+            if sql.lstrip()[:6].upper() != "SELECT":
+                self.states.clear()  # a write (tests, tools) or a PRAGMA
             result: Result = await self._hop(sync.now, sql, params)
             return await result.fetchall()
 
