@@ -53,7 +53,7 @@ PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA secure_delete=ON",  # an erased participant's bytes are overwritten, not left in free pages
 )
-MAX_BATCH = 32  # units per group commit (a batch holds the writer ~10 ms at most)
+MAX_BATCH = 64  # units per group commit
 BURST = 0.05  # seconds: a webhook receipt this recent means a burst is on
 EVENT_GAP = 0.1  # seconds between event batches during a burst
 BURST_EVENTS = 4  # events per batch during a burst
