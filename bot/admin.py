@@ -1,4 +1,5 @@
-"""Admin commands, the same from the command line and from chat: sessions, broadcast, stats.
+"""Admin commands, the same from the command line and from chat: sessions, broadcast, stats, the
+Delphi round 2 of an area (open, close, list).
 
 In chat they are for the ids in RABFANG_ADMINS only; anyone else gets exactly what an unknown
 command gets, so their existence is not revealed."""
@@ -8,9 +9,10 @@ from __future__ import annotations
 import argparse
 import shlex
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage import Database
+from storage import delphi as rounds
 from storage import outreach as q
 
 from .config import Settings
@@ -18,7 +20,7 @@ from .i18n import BANGKOK, when
 from .model import Reply
 from .surveys import Catalog
 
-ADMIN_COMMANDS = ("sessions", "broadcast", "stats", "export")
+ADMIN_COMMANDS = ("sessions", "broadcast", "stats", "export", "delphi")
 
 
 class UsageError(Exception):
@@ -59,6 +61,27 @@ def add_sessions_commands(parser: argparse.ArgumentParser) -> None:
     move.add_argument("id", type=int)
     move.add_argument("--starts", required=True, type=when_arg)
     move.add_argument("--ends", type=when_arg)
+
+
+def closes_arg(value: str) -> datetime:
+    """When a round closes: ISO 8601 (no zone = Bangkok time); a bare date includes that whole day."""
+    parsed = when_arg(value)
+    return parsed + timedelta(days=1) if len(value) == 10 else parsed
+
+
+def add_delphi_commands(parser: argparse.ArgumentParser) -> None:
+    """`delphi open --area AREA [--closes DATE]`, `delphi close --area AREA`, `delphi list`; in chat
+    the area and the date may come without their flags: `/delphi open education 2026-12-20`."""
+    sub = parser.add_subparsers(dest="action", required=True)
+    opening = sub.add_parser("open", help="open round 2 of an area and invite everyone who completed round 1")
+    opening.add_argument("where", nargs="?", metavar="AREA", help=argparse.SUPPRESS)
+    opening.add_argument("until", nargs="?", type=closes_arg, metavar="DATE", help=argparse.SUPPRESS)
+    opening.add_argument("--area")
+    opening.add_argument("--closes", type=closes_arg, help="ISO 8601 (no zone = Bangkok time); a date: its end")
+    closing = sub.add_parser("close", help="close the open round of an area; later answers are refused")
+    closing.add_argument("where", nargs="?", metavar="AREA", help=argparse.SUPPRESS)
+    closing.add_argument("--area")
+    sub.add_parser("list", help="the rounds, open and closed")
 
 
 def add_broadcast_command(parser: argparse.ArgumentParser) -> None:
@@ -158,6 +181,52 @@ class Admin:
         self.doorbell.ring()  # start sending now rather than at the next sweep
         return f"broadcast {bid} queued for {len(people)} participant(s); a delivery report follows when it is done"
 
+    async def delphi(self, args: argparse.Namespace) -> str:
+        """Open, close or list the Delphi rounds (see storage.delphi and bot.engine.delphi)."""
+        if args.action == "list":
+            found = await rounds.rounds(self.db)
+            if not found:
+                return "no Delphi rounds"
+            lines = []
+            for r in found:
+                state = f"closed {when(r.closed_at, 'en')}" if r.closed_at else "open"
+                closes = f", closes {when(r.closes_at, 'en')}" if r.closes_at and not r.closed_at else ""
+                lines.append(f"{r.area}\tround {r.round}\t{state}{closes}\topened {when(r.opened_at, 'en')}")
+            return "\n".join(lines)
+        area = args.area or args.where
+        if area is None:
+            raise UsageError(f"which area? --area AREA, one of: {', '.join(self.catalog.areas)}")
+        if area not in self.catalog.areas:
+            raise UsageError(f"unknown area {area!r}; one of: {', '.join(self.catalog.areas)}")
+        now = self.now()
+        if args.action == "close":
+            closed = await rounds.close_round(self.db, area, now)
+            if closed is None:
+                return f"no open round of {area}"
+            return f"round {closed.round} of {area} closed; later round-{closed.round} answers are refused"
+        closes = args.closes or args.until
+        if closes is not None and closes <= now:
+            raise UsageError("--closes must be in the future")
+        questions = [
+            s.key for s in self.catalog.flow(area) if s.item is not None and s.question.kind in ("rating", "level")
+        ]
+        if not questions:
+            raise UsageError(f"{area} has no rating or level questions to ask again")
+        levels = max(5, len(self.catalog.common.levels))
+        r, opened = await rounds.open_round(self.db, area, questions, closes, now, levels)
+        people = await rounds.invitees(self.db, area)
+        self.doorbell.ring()  # invite now rather than at the next sweep
+        until = f" until {when(r.closes_at, 'en')} (Bangkok)" if r.closes_at else ""
+        if not opened:
+            return (
+                f"round {r.round} of {area} is already open{until}; "
+                "nobody is invited twice (those who completed round 1 since are invited)"
+            )
+        return (
+            f"round {r.round} of {area} opened{until}; {len(people)} participant(s) who completed round 1 "
+            "will be invited by the running bot"
+        )
+
     async def stats(self) -> str:
         st = await q.stats(self.db)
         lines = ["participants (all / consented / active) by channel:"]
@@ -193,6 +262,10 @@ class Admin:
                 return [Reply(await self.broadcast(parser.parse_args(words), requested_by))]
             if command == "stats":
                 return [Reply(await self.stats())]
+            if command == "delphi":
+                parser = _Parser(prog="/delphi")
+                add_delphi_commands(parser)
+                return [Reply(await self.delphi(parser.parse_args(words or ["list"])))]
             if command == "export":
                 return [await self.export(requested_by.partition(":")[0])]
         except UsageError as exc:

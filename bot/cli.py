@@ -9,7 +9,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .admin import UsageError, add_broadcast_command, add_sessions_commands, when_arg
+from .admin import UsageError, add_broadcast_command, add_delphi_commands, add_sessions_commands, when_arg
 from .config import Settings
 from .logs import configure as configure_logging
 from .surveys import SURVEY_DIR, Catalog, SurveyError, load_catalog, survey_files
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     broadcast = sub.add_parser("broadcast", help="send a message to participants (sent by the running bot)")
     add_broadcast_command(broadcast)
     sub.add_parser("stats", help="participants and completions per area and channel")
+    delphi = sub.add_parser("delphi", help="a Delphi round 2 of an area: open (invites), close, list")
+    add_delphi_commands(delphi)
 
     backup = sub.add_parser("backup", help="an online backup of the database, safe while the bot runs")
     backup.add_argument("--out", type=Path, required=True, help="the backup file to write")
@@ -260,6 +262,8 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
             print(await admin.sessions(args))
         elif args.command == "broadcast":
             print(await admin.broadcast(args, requested_by=None))
+        elif args.command == "delphi":
+            print(await admin.delphi(args))
         else:
             print(await admin.stats())
     return 0
@@ -295,6 +299,7 @@ COMMANDS = {
     "sessions": cmd_admin,
     "broadcast": cmd_admin,
     "stats": cmd_admin,
+    "delphi": cmd_admin,
     "demo": cmd_demo,
     "run": cmd_run,
     "export": cmd_export,

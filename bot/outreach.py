@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from storage import Database
+from storage import delphi as rounds
 from storage import outreach as q
 from storage.outreach import Recipient
 
+from .engine.delphi import closes_text, invitation
 from .i18n import BANGKOK, tr, when
-from .model import Reply, SessionView, utcnow
+from .model import Reply, RoundView, SessionView, utcnow
 from .scheduler import Scheduler
 from .senders import Outbound
 
@@ -126,13 +128,15 @@ class Outreach:
     # ---- the scheduled sweep ----------------------------------------------------------------
 
     async def sweep(self) -> None:
-        """Everything due now: session notices and reminders, nudges, unfinished broadcasts."""
+        """Everything due now: session notices and reminders, nudges, unfinished broadcasts, Delphi
+        rounds to close and their invitations."""
         if self._sweeping.locked():
             return  # the previous sweep is still sending; it will pick up what is due
         async with self._sweeping:
             await self.sessions()
             await self.nudges()
             await self.broadcasts()
+            await self.delphi()
 
     async def sessions(self) -> None:
         now = self.clock()
@@ -196,6 +200,30 @@ class Outreach:
             sent, failed, blocked = await q.finish_broadcast(self.db, b.id, self.clock())
             log.info("broadcast %s finished: sent %s, failed %s, blocked %s", b.id, sent, failed, blocked)
             await self.report(b, sent, failed, blocked)
+
+    async def delphi(self) -> None:
+        """Close the Delphi rounds whose time is up; invite to each open round everyone who completed
+        round 1 of its area (each once: a delivery `delphi` of `<area>:<round>`, so opening it again,
+        or a participant completing round 1 later, never invites anyone twice). The invitations take
+        the broadcasts' path (deliver_all: multicast on LINE, paced), outside quiet hours."""
+        now = self.clock()
+        for closed in await rounds.close_expired(self.db, now):
+            log.info("delphi round %s of %s closed at its closing time", closed.round, closed.area)
+        if in_quiet_hours(now):
+            return  # deferred: the first sweep after 08:00 sends them
+        for r in await rounds.open_rounds(self.db):
+            area = self.catalog.areas.get(r.area)
+            if area is None:
+                continue
+            people = await rounds.invitees(self.db, r.area)
+
+            def make(p: Recipient, r: RoundView = r) -> list[Reply]:
+                lang = p.lang or "th"
+                return [invitation(lang, self.catalog.areas[r.area].title(lang), r.area, closes_text(r, lang))]
+
+            tally = await self.deliver_all("delphi", f"{r.area}:{r.round}", people, make)
+            if tally:
+                log.info("delphi round %s of %s: invitations %s", r.round, r.area, tally)
 
     async def report(self, b: q.Broadcast, sent: int, failed: int, blocked: int) -> None:
         if not b.requested_by:

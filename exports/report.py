@@ -31,8 +31,20 @@ from storage import Database
 from storage.queries import Filter, snapshot
 
 from .csvfiles import BANGKOK, atomic_file, private_dir
-from .findings import Pair, sentence, small_warning, whole
-from .summary import CLOSED, SMALL_N, Finding, Key, Measure, Stats, group_order, measure, rating_stats
+from .findings import Pair, convergence, sentence, small_warning, whole
+from .summary import (
+    CLOSED,
+    SMALL_N,
+    Change,
+    Finding,
+    Key,
+    Measure,
+    Stats,
+    group_order,
+    measure,
+    rating_stats,
+    round_changes,
+)
 from .themes import Theme, Themes, find_themes, shorten
 
 FONT_STACK = (
@@ -213,10 +225,12 @@ class Report:
         stats: Stats,
         counts: dict[str, dict[tuple[str, str], Counts]],
         themes: Themes | None = None,
+        changes: dict[tuple[str, str, str, int], Change] | None = None,
     ):
         self.catalog = catalog
         self.fh = fh
         self.stats = stats
+        self.changes = changes or {}  # Delphi convergence: (area, item, question, round) -> Change
         self.counts = counts  # area -> (dimension, value) -> Counts; dimension "channel" | "region" | "all"
         self.themes = themes or Themes()
         self._measures: dict[Key, Measure] = {}
@@ -276,6 +290,25 @@ class Report:
                 + "</li>"
             )
         return f'<ul class="findings">{"".join(items)}</ul>' if items else ""
+
+    def rounds(self, keys: list[Key]) -> str:
+        """Round 1 against each later Delphi round, one quotable line per question."""
+        items = []
+        for key in keys:
+            later = sorted(int(g) for g in self.stats.groups("round", key) if g.isdigit() and g != "1")
+            for n in later:
+                line = convergence(
+                    self.short_label(key),
+                    self.stats.get("round", "1", key),
+                    self.stats.get("round", str(n), key),
+                    n,
+                    self.changes.get((*key, n)),
+                )
+                items.append(f'<li class="round" data-q="{esc(key[2])}" data-round="{n}">{bi(*line)}</li>')
+        if not items:
+            return ""
+        title = bi("รอบที่ 2 (เดลฟาย): เทียบกับรอบแรก", "Delphi round 2 against round 1")
+        return f'<p class="rounds-title"><b>{title}</b></p><ul class="findings rounds">{"".join(items)}</ul>'
 
     def diverging(self, t_counts: list[int], n: int) -> str:
         """A bar centred on "not sure": disagreement to the left, agreement to the right, as shares of n."""
@@ -548,6 +581,7 @@ class Report:
                 f"<h4>{number}. {tx(item.capability)}</h4>",
                 self.levels(item),
                 self.statements(keys),
+                self.rounds(keys),
             )
             if answered:  # an unanswered capability says so in its statements; empty charts add nothing
                 self.w(
@@ -594,6 +628,7 @@ async def write_report(
     private_dir(out.parent)
     async with snapshot(db) as snap:
         stats = await rating_stats(snap, flt)
+        changes = await round_changes(snap, flt)
         themes = await find_themes(snap, flt, catalog)
         counts: dict[str, dict[tuple[str, str], Counts]] = {}
         async for a, channel, region, respondents, completed in snap.respondents(flt):
@@ -603,7 +638,7 @@ async def write_report(
                 c.respondents += respondents
                 c.completed += completed
         with atomic_file(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-            report = Report(catalog, fh, stats, counts, themes)
+            report = Report(catalog, fh, stats, counts, themes, changes)
             _head(report, areas, lang, now)
             async with aclosing(aiter(snap.comments(flt, order))) as rows:
                 comments = Peekable(rows)

@@ -30,7 +30,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.model import Answer, Outcome, SessionView, State, answer_key, key_parts
+from bot.model import Answer, GroupResult, Outcome, RoundView, SessionView, State, answer_key, key_parts
 
 from .base import PRIVATE_FILE, database_files, iso, parse_time, private_dir, private_file
 from .retention import erasures
@@ -432,9 +432,9 @@ async def _load(db: aiosqlite.Connection, channel: str, user_ref: str, now: date
         f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE channel = ? AND user_ref = ?", (channel, user_ref)
     )
     row = await cur.fetchone()
-    offers = await _offers(db, now)
+    offers, rounds = await _offers(db, now), await _rounds(db)
     if row is None:
-        return None, State(offers=offers)
+        return None, State(offers=offers, rounds=rounds)
     pid, lang, consent, consent_at, version, group, region, age, cursor = row
     answers = {}
     cur = await db.execute(
@@ -475,6 +475,7 @@ async def _load(db: aiosqlite.Connection, channel: str, user_ref: str, now: date
         started=started,
         completed=completed,
         offers=offers,
+        rounds=rounds,
         **json.loads(cursor),
     )
     return pid, state
@@ -511,6 +512,28 @@ async def _offers(db: aiosqlite.Connection, now: datetime) -> tuple[SessionView,
         (iso(now),),
     )
     return tuple(session_view(row) for row in await cur.fetchall())
+
+
+ROUND_COLUMNS = "area, round, opened_at, closes_at, closed_at, feedback"
+
+
+def round_view(row: tuple) -> RoundView:
+    """A delphi_rounds row (ROUND_COLUMNS) as the engine sees it."""
+    area, number, opened, closes, closed, feedback = row
+    return RoundView(
+        area=area,
+        round=number,
+        opened_at=datetime.fromisoformat(opened),
+        closes_at=parse_time(closes),
+        closed_at=parse_time(closed),
+        feedback={k: GroupResult(**v) for k, v in json.loads(feedback).items()},
+    )
+
+
+async def _rounds(db: aiosqlite.Connection) -> tuple[RoundView, ...]:
+    """The Delphi rounds beyond the first (a handful of rows: see storage.delphi), for the engine."""
+    cur = await db.execute(f"SELECT {ROUND_COLUMNS} FROM delphi_rounds ORDER BY area, round")
+    return tuple(round_view(row) for row in await cur.fetchall())
 
 
 _CURSOR_FIELDS = {"step", "area", "key", "resume", "pending_area"}

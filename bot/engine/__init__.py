@@ -21,6 +21,7 @@ and gets one notice, then silence.
     privacy.py     confirm_delete, the privacy, mydata, deleteme commands, and messages taken
                    back or edited (the answers they gave go or change with them)
     sessions.py    focus-group sessions (no step: buttons, the events command, "ลงทะเบียน 2")
+    delphi.py      delphi (a Delphi round 2 of an area), and the menu with its open rounds
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import replace
 
 from ..i18n import tr
 from ..model import Inbound, Outcome, Reply, State, Step
-from . import buttons, onboarding, privacy, sessions, survey
+from . import buttons, delphi, onboarding, privacy, sessions, survey
 from .buttons import BACK, SKIP
 from .commands import COMMANDS, help_text
 from .core import Context, Family, Turn, ready
@@ -45,9 +46,10 @@ STEPS: dict[Step, Family] = {
     "group": onboarding.PROFILE,
     "region": onboarding.PROFILE,
     "age": onboarding.PROFILE,
-    "menu": survey.MENU,
+    "menu": delphi.MENU,  # survey.MENU with the open Delphi rounds of the areas they completed
     "survey": survey.QUESTION,
     "confirm_delete": privacy.CONFIRM_DELETE,
+    "delphi": delphi.DELPHI_STEP,
 }
 
 # Who takes a tap: the family that issued the button, whatever step the participant is on now.

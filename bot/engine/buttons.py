@@ -7,6 +7,7 @@ a Thai character takes 3, so ids never hold Thai):
     group=<id>          region=<id>           age=<id>|~skip
     area=<area>         reg=<session id>      unreg=<session id>
     q.<area>.<item>.<question>=<option>|~skip|~back
+    d2=<area>           d2.<area>.<item>.<question>=<option>|~keep|~skip|~back   (a Delphi round 2)
 
 `~skip` and `~back` are controls rather than choices; channels may show them apart.
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 SKIP, BACK = "~skip", "~back"
 CONTROLS = (SKIP, BACK)
 QUESTION = "q"  # the kind of a survey question's buttons: `q.<question key>=...`
+DELPHI = "d2"  # a Delphi round 2's: `d2=<area>` starts it, `d2.<question key>=...` answers in it
+KEEP = "~keep"  # in round 2: keep the round-1 answer
 
 
 def encode(name: str, value: str | int) -> str:
@@ -28,6 +31,11 @@ def question(key: str, value: str) -> str:
     return encode(f"{QUESTION}.{key}", value)
 
 
+def delphi(key: str, value: str) -> str:
+    """The data of a round-2 question's button: an option id, KEEP, SKIP (the reason) or BACK."""
+    return encode(f"{DELPHI}.{key}", value)
+
+
 def decode(data: str) -> tuple[str, str] | None:
     """`name=value` → (name, value); None for data no button of ours carries."""
     name, sep, value = data.partition("=")
@@ -35,13 +43,16 @@ def decode(data: str) -> tuple[str, str] | None:
 
 
 def kind(name: str) -> str:
-    """Which family of buttons a decoded name belongs to: its name, or QUESTION for `q.<key>`."""
+    """Which family of buttons a decoded name belongs to: its name, QUESTION for `q.<key>`, DELPHI
+    for `d2.<key>`."""
+    if name.startswith(DELPHI + "."):
+        return DELPHI
     return QUESTION if name.startswith(QUESTION + ".") else name
 
 
 def question_key(name: str) -> str:
-    """The question key of a decoded `q.<key>` name."""
-    return name.removeprefix(QUESTION + ".")
+    """The question key of a decoded `q.<key>` (or `d2.<key>`) name."""
+    return name.removeprefix(DELPHI + ".") if name.startswith(DELPHI + ".") else name.removeprefix(QUESTION + ".")
 
 
 def is_control(data: str) -> bool:
