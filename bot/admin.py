@@ -18,6 +18,7 @@ from storage import outreach as q
 from .config import Settings
 from .i18n import BANGKOK, when
 from .model import Reply
+from .outreach import in_quiet_hours
 from .surveys import Catalog
 
 ADMIN_COMMANDS = ("sessions", "broadcast", "stats", "export", "delphi")
@@ -222,9 +223,10 @@ class Admin:
                 f"round {r.round} of {area} is already open{until}; "
                 "nobody is invited twice (those who completed round 1 since are invited)"
             )
+        later = " from 08:00 Bangkok time (quiet hours now)" if in_quiet_hours(now) else ""
         return (
             f"round {r.round} of {area} opened{until}; {len(people)} participant(s) who completed round 1 "
-            "will be invited by the running bot"
+            f"will be invited by the running bot{later}"
         )
 
     async def stats(self) -> str:

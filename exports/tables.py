@@ -161,7 +161,9 @@ TABLES: tuple[Table, ...] = (
     Table(
         "comments",
         "Every free-text answer, grouped by question in survey order, with the capability and the question "
-        "as the participant saw them (Thai wording).",
+        "as the participant saw them (Thai wording). The reason given for a changed answer in a Delphi round 2 "
+        "is here too (after the others), under the rating or level question it explains; responses.csv has "
+        "it with round=2.",
         (
             RESPONDENT,
             CHANNEL,

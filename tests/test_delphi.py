@@ -385,3 +385,23 @@ async def test_the_menu_offers_an_open_round_to_those_who_completed_round_1(
     # someone who never completed round 1 is told why, and nothing is stored
     told = await say(service, "2", f"d2={AREA}")
     assert "completed round 1" in told[0]
+
+
+async def test_a_reason_taken_back_goes_and_the_round_2_answer_stays(
+    db: Database, catalog: Catalog, settings: Settings, clock: Clock
+) -> None:
+    service = Service(db, catalog, settings, clock)
+    await complete(service, catalog, "1", PICKS[0])
+    questions = [s.key for s in catalog.flow(AREA) if s.question.kind == "level"]
+    await rounds.open_round(db, AREA, questions, None, clock.now)
+    key = f"{AREA}.farmer_registry.current_level"
+    await say(service, "1", f"d2={AREA}", f"d2.{key}=3")  # changed: 1 -> 3, so why?
+    await service.handle("telegram", "1", Inbound("text", text="เห็นผลรวมแล้ว", ref="m1"))
+    assert await db.fetch_all("SELECT option, text, ref FROM answers WHERE round = 2") == [("3", "เห็นผลรวมแล้ว", "m1")]
+    handled = await service.handle("telegram", "1", Inbound("edited", text="เห็นผลรวมของทุกคนแล้ว", ref="m1"))
+    assert handled is not None
+    assert await db.fetch_all("SELECT text FROM answers WHERE round = 2") == [("เห็นผลรวมของทุกคนแล้ว",)]
+    mine = await say(service, "1", "/mydata")
+    assert any("(รอบที่ 2): 3 — เห็นผลรวมของทุกคนแล้ว" in text for text in mine), mine
+    await service.handle("telegram", "1", Inbound("unsend", ref="m1"))
+    assert await db.fetch_all("SELECT option, text FROM answers WHERE round = 2") == [("3", None)]

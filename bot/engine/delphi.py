@@ -55,7 +55,10 @@ def invitations(t: Turn) -> tuple[Button, ...]:
     shown = []
     for area in t.catalog.areas.values():
         if area.id in t.s.completed and is_open(t, area.id):
-            label = label20(tr(t.lang, "delphi_menu_button", area=area.short(t.lang)))
+            label = tr(t.lang, "delphi_menu_button", area=area.short(t.lang))
+            if next_question(t, area.id, None) is None:  # answered: still there, to change an answer
+                label = "✓ " + label
+            label = label20(label)
             shown.append(Button(label, buttons.encode(DELPHI, area.id)))
     return tuple(shown)
 
