@@ -24,6 +24,7 @@ from bot.outreach import Outreach
 from bot.service import Service
 from bot.surveys import Catalog
 from exports import write_export
+from exports.report import write_report
 from storage import Database
 from storage import delphi as rounds
 from tests.conftest import Clock
@@ -277,6 +278,11 @@ async def test_a_delphi_round_on_telegram_invited_kept_changed_and_late_refused(
         ]
         out = tmp_path / "export"
         await write_export(bot.app.db, out, catalog=bot.app.catalog)
+        report = await write_report(bot.app.db, bot.app.catalog, tmp_path / "report.html", area=AREA, lang="en")
+    html = report.read_text(encoding="utf-8")
+    # round 1: 1, 2, 2, 3 (median 2, quartiles 1.75 and 2.25); round 2: alice's 2 alone
+    assert "Current level — round 1 → 2: median 2 → 2, IQR 0.5 → 0, 1 of 1 changed their answer" in html
+    assert 'data-dimension="round"' in html  # and the findings by round, beside those by group
     current2 = next(
         r
         for r in summary_rows(out)
