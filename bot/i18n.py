@@ -294,6 +294,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Sorry, round 2 of {area} has closed, so this answer was not recorded. Thank you: your round-1 answers "
         "still count.",
     ),
+    "delphi_over": (
+        "ขออภัย รอบที่ 2 ของ{area}ปิดรับคำตอบแล้ว ขอบคุณที่สนใจค่ะ คำตอบรอบแรกของท่านยังนับอยู่",
+        "Sorry, round 2 of {area} has closed. Thank you for your interest: your round-1 answers still count.",
+    ),
     "delphi_not_eligible": (
         "รอบที่ 2 ของ{area}สำหรับผู้ที่ตอบรอบแรกครบแล้ว กรุณาตอบด้านนี้ให้ครบก่อนค่ะ",
         "Round 2 of {area} is for those who completed round 1: please complete the area first.",

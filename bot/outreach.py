@@ -222,7 +222,7 @@ class Outreach:
                 return [invitation(lang, self.catalog.areas[r.area].title(lang), r.area, closes_text(r, lang))]
 
             tally = await self.deliver_all("delphi", f"{r.area}:{r.round}", people, make)
-            if tally:
+            if set(tally) - {"unreachable"}:  # a channel not running is retried quietly at every sweep
                 log.info("delphi round %s of %s: invitations %s", r.round, r.area, tally)
 
     async def report(self, b: q.Broadcast, sent: int, failed: int, blocked: int) -> None:

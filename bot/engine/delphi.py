@@ -93,7 +93,7 @@ class Delphi(Family):
         s = t.s
         area = s.area or ""
         if not is_open(t, area):  # it closed while they were on it: what they may do now
-            return Reply(closed_text(t, area), MENU.ask(t).buttons)
+            return Reply(closed_text(t, area, "delphi_over"), MENU.ask(t).buttons)
         key, reason = _split(s.key or "")
         question = t.catalog.step(key)
         if question is None or question not in questions(t, area):
@@ -197,7 +197,7 @@ def start(t: Turn, area_id: str) -> Outcome:
     if area is None or not ready(s) or round_of(t, area_id) is None:
         return t.refuse()
     if not is_open(t, area_id):
-        return closed(t, area_id)
+        return closed(t, area_id, "delphi_over")
     if area_id not in s.completed:
         return t.tell(tr(t.lang, "delphi_not_eligible", area=area.title(t.lang)))
     first = next_question(t, area_id, None) or (questions(t, area_id) or [None])[0]
@@ -209,17 +209,17 @@ def start(t: Turn, area_id: str) -> Outcome:
     return t.show()
 
 
-def closed(t: Turn, area: str) -> Outcome:
+def closed(t: Turn, area: str, says: str = "delphi_closed") -> Outcome:
     """The round has closed: say so, store nothing, and (if they were in it) back to the menu."""
     if t.s.step == "delphi":
         survey.leave(t)
     t.out.refused = True
-    return t.tell(closed_text(t, area))
+    return t.tell(closed_text(t, area, says))
 
 
-def closed_text(t: Turn, area: str) -> str:
+def closed_text(t: Turn, area: str, says: str = "delphi_closed") -> str:
     found = t.catalog.areas.get(area)
-    return tr(t.lang, "delphi_closed", area=found.title(t.lang) if found else area)
+    return tr(t.lang, says, area=found.title(t.lang) if found else area)
 
 
 def keep(t: Turn, question: FlowQuestion) -> Outcome:
