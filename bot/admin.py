@@ -215,7 +215,9 @@ class Admin:
             raise UsageError(f"{area} has no rating or level questions to ask again")
         levels = max(5, len(self.catalog.common.levels))
         r, opened = await rounds.open_round(self.db, area, questions, closes, now, levels)
-        people = await rounds.invitees(self.db, area)
+        people = await q.unclaimed(
+            self.db, rounds.INVITATION, rounds.invitation_ref(area, r.round), await rounds.invitees(self.db, area)
+        )
         self.doorbell.ring()  # invite now rather than at the next sweep
         until = f" until {when(r.closes_at, 'en')} (Bangkok)" if r.closes_at else ""
         if not opened:
@@ -226,7 +228,7 @@ class Admin:
         later = " from 08:00 Bangkok time (quiet hours now)" if in_quiet_hours(now) else ""
         return (
             f"round {r.round} of {area} opened{until}; {len(people)} participant(s) who completed round 1 "
-            f"will be invited by the running bot{later}"
+            f"and were not invited yet will be invited by the running bot{later}"
         )
 
     async def stats(self) -> str:

@@ -221,7 +221,7 @@ class Outreach:
                 lang = p.lang or "th"
                 return [invitation(lang, self.catalog.areas[r.area].title(lang), r.area, closes_text(r, lang))]
 
-            tally = await self.deliver_all("delphi", f"{r.area}:{r.round}", people, make)
+            tally = await self.deliver_all(rounds.INVITATION, rounds.invitation_ref(r.area, r.round), people, make)
             if set(tally) - {"unreachable"}:  # a channel not running is retried quietly at every sweep
                 log.info("delphi round %s of %s: invitations %s", r.round, r.area, tally)
 

@@ -22,6 +22,12 @@ from .db import Database, iso, round_view
 from .outreach import _REACHABLE, _RECIPIENT, Recipient
 
 ROUND = 2  # the round an organizer opens; round 1 is the survey itself
+INVITATION = "delphi"  # the deliveries kind of an invitation (storage.outreach.claim: each once)
+
+
+def invitation_ref(area: str, round: int) -> str:
+    """The deliveries ref of the invitations to a round: one per round, however often it is opened."""
+    return f"{area}:{round}"
 
 
 def group_result(counts: list[int]) -> GroupResult:
