@@ -160,6 +160,24 @@ class SessionView(BaseModel):
         return self.capacity is not None and self.taken >= self.capacity
 
 
+class LiveView(BaseModel):
+    """A live focus-group session running now, as the engine sees it: loaded fresh with every
+    event (never stored as state). `open_item` is the capability (`area.item`) the facilitator has
+    open, whose questions the room answers now; `opened` every capability opened so far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: int
+    code: str
+    title_th: str
+    title_en: str
+    open_item: str | None = None
+    opened: tuple[str, ...] = ()
+
+    def title(self, lang: str | None) -> str:
+        return self.title_en if lang == "en" else self.title_th
+
+
 Step = Literal["new", "lang", "consent", "declined", "group", "region", "age", "menu", "survey", "confirm_delete"]
 
 
@@ -183,8 +201,13 @@ class State(BaseModel):
     started: dict[str, datetime] = Field(default_factory=dict)  # area -> when first opened
     completed: dict[str, datetime] = Field(default_factory=dict)  # area -> when finished
     registrations: dict[int, datetime] = Field(default_factory=dict)  # session id -> when registered
-    # Loaded fresh with every event, never stored as state: the upcoming sessions on offer.
+    checkins: dict[int, datetime] = Field(default_factory=dict)  # live session id -> when checked in
+    pending_live: str | None = None  # a live session's code, checked in to once consent and profile are done
+    live_text: str | None = None  # the live question (a capability's comment) that typed text answers now
+    # Loaded fresh with every event, never stored as state: the upcoming sessions on offer, and
+    # the live sessions running now.
     offers: tuple[SessionView, ...] = ()
+    live: tuple[LiveView, ...] = ()
 
 
 @dataclass

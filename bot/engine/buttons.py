@@ -7,6 +7,7 @@ a Thai character takes 3, so ids never hold Thai):
     group=<id>          region=<id>           age=<id>|~skip
     area=<area>         reg=<session id>      unreg=<session id>
     q.<area>.<item>.<question>=<option>|~skip|~back
+    lq.<area>.<item>.<question>=<option>   (a question asked in the room, live session)
 
 `~skip` and `~back` are controls rather than choices; channels may show them apart.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 SKIP, BACK = "~skip", "~back"
 CONTROLS = (SKIP, BACK)
 QUESTION = "q"  # the kind of a survey question's buttons: `q.<question key>=...`
+LIVE = "lq"  # the kind of a live session's question buttons: `lq.<question key>=...`
 
 
 def encode(name: str, value: str | int) -> str:
@@ -36,12 +38,19 @@ def decode(data: str) -> tuple[str, str] | None:
 
 def kind(name: str) -> str:
     """Which family of buttons a decoded name belongs to: its name, or QUESTION for `q.<key>`."""
+    if name.startswith(LIVE + "."):
+        return LIVE
     return QUESTION if name.startswith(QUESTION + ".") else name
 
 
 def question_key(name: str) -> str:
-    """The question key of a decoded `q.<key>` name."""
-    return name.removeprefix(QUESTION + ".")
+    """The question key of a decoded `q.<key>` (or `lq.<key>`) name."""
+    return name.removeprefix(LIVE + ".").removeprefix(QUESTION + ".")
+
+
+def live_question(key: str, value: str) -> str:
+    """The data of a live session question's button: an option id."""
+    return encode(f"{LIVE}.{key}", value)
 
 
 def is_control(data: str) -> bool:

@@ -4,7 +4,7 @@ messages taken back or edited (PDPA)."""
 from __future__ import annotations
 
 from ..i18n import NOTICE_VERSION, tr, when
-from ..model import MAX_TEXT, Answer, Attachment, Button, Outcome, Reply, State, chunks
+from ..model import MAX_TEXT, Answer, Attachment, Button, Outcome, Reply, State, chunks, key_parts
 from . import buttons
 from .core import Context, Family, Turn, profile_option
 from .input import clean_text, match_option, normalize, number, yes_or_no
@@ -151,11 +151,13 @@ def mydata_parts(t: Turn) -> tuple[str, list[tuple[str, str]]]:
     )
     lines = []
     for key, ans in sorted(s.answers.items()):
-        question = t.catalog.step(key)
+        question_key, _, source = key_parts(key)
+        question = t.catalog.step(question_key)
         if question is None or ans.skipped:
             continue
         value = ans.text if ans.text is not None else rating_label(s, key)
-        lines.append((short_question(t, question), value))
+        where = tr(lang, "live_mark") if source == "live" else ""  # given in the room, a live session
+        lines.append((short_question(t, question) + where, value))
     return tr(lang, "mydata") + "\n" + profile, lines
 
 
