@@ -272,8 +272,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "live_thanks": ("ขอบคุณค่ะ บันทึกคำตอบแล้ว", "Thank you: your answer is saved."),
     "live_comment_saved": ("ขอบคุณค่ะ บันทึกความเห็นแล้ว", "Thank you: your comment is saved."),
     "live_closed": (
-        "ขออภัยค่ะ หัวข้อนี้ปิดรับคำตอบในห้องประชุมแล้ว ขอบคุณที่ร่วมแสดงความคิดเห็น "
-        "ท่านยังแสดงความเห็นในแบบสอบถามได้ตามปกติ",
+        "ขออภัยค่ะ หัวข้อนี้ปิดรับคำตอบในห้องประชุมแล้ว ขอบคุณที่ร่วมแสดงความคิดเห็น ท่านยังแสดงความเห็นในแบบสอบถามได้ตามปกติ",
         "Sorry, answers to this capability are closed for the session. Thank you for taking part: "
         "you can still give your views in the survey as usual.",
     ),

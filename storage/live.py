@@ -80,7 +80,9 @@ async def load(db: Any, pid: int | None) -> tuple[tuple[LiveView, ...], dict[int
         for sid, item in await cur.fetchall():
             opened.setdefault(sid, []).append(item)
         views = tuple(
-            LiveView(session_id=sid, code=code, title_th=th, title_en=en, open_item=item, opened=tuple(opened.get(sid, ())))
+            LiveView(
+                session_id=sid, code=code, title_th=th, title_en=en, open_item=item, opened=tuple(opened.get(sid, ()))
+            )
             for sid, code, th, en, item in running
         )
     checkins: dict[int, datetime] = {}

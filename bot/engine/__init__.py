@@ -52,7 +52,9 @@ STEPS: dict[Step, Family] = {
 }
 
 # Who takes a tap: the family that issued the button, whatever step the participant is on now.
-TAPS: dict[str, Family] = {kind: family for family in (*STEPS.values(), sessions.SESSIONS, live.LIVE) for kind in family.owns}
+TAPS: dict[str, Family] = {
+    kind: family for family in (*STEPS.values(), sessions.SESSIONS, live.LIVE) for kind in family.owns
+}
 
 
 def _help(t: Turn, arg: str) -> Outcome:
