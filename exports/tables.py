@@ -118,7 +118,8 @@ TABLES: tuple[Table, ...] = (
         "Long format: one row per answer given (a skipped question is not an answer). Ratings and level "
         "picks have a value 1-5 and option_id; don't know is option_id 'dk' with an empty value; free text "
         "is in text. summary.csv says which questions are ratings (section=rating) and which level picks "
-        "(section=level).",
+        "(section=level). Answers given in the room during a live session have source 'live' and their "
+        "session_id.",
         (
             RESPONDENT,
             CHANNEL,
@@ -144,6 +145,18 @@ TABLES: tuple[Table, ...] = (
                 "levels, questions, wording), recorded when the bot loaded them. Answers given under different "
                 "versions may have seen different wording or levels; empty for answers stored before versions "
                 "were recorded.",
+            ),
+            C(
+                "source",
+                "text",
+                "Where the answer was given: 'chat' (the survey in LINE or Telegram) or 'live' (in the room, "
+                "during a live focus-group session, when the facilitator opened the capability). A participant "
+                "may have both for one question: they are two answers, not one overwriting the other.",
+            ),
+            C(
+                "session_id",
+                "integer",
+                "The focus-group session a live answer was given in (sessions.csv); empty for chat.",
             ),
         ),
         _responses,

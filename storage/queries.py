@@ -86,7 +86,7 @@ def responses_sql(flt: Filter) -> tuple[str, list[Any]]:
     where, params = flt.where()
     sql = (
         "SELECT p.pseudonym, p.channel, p.stakeholder, p.region, a.area, a.item, a.question,"
-        f" a.value, a.option, a.text, a.lang, a.answered_at, a.survey_version {_ANSWERS}"
+        f" a.value, a.option, a.text, a.lang, a.answered_at, a.survey_version, a.source, a.session_id {_ANSWERS}"
         f" WHERE a.skipped = 0 AND {where} ORDER BY p.id, a.area, a.answered_at, a.item, a.question"
     )
     return sql, params
@@ -144,7 +144,7 @@ class Snapshot:
     def responses(self, flt: Filter) -> Rows:
         """One row per answer given (skips are not answers), per participant and area in the order answered:
         (pseudonym, channel, stakeholder, region, area, item, question, value, option, text, lang, answered_at,
-        survey_version)."""
+        survey_version, source, session_id)."""
         return self._stream(*responses_sql(flt))
 
     async def count_responses(self, flt: Filter) -> int:

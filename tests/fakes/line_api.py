@@ -120,7 +120,7 @@ class FakeLineApi:
     # "none"}); pushes and multicasts spend one message per recipient per call (replies are free)
     # and are refused with 429 once it is spent.
     quota: int | None = None
-    used: int = 0
+    quota_used: int = 0
     quota_reads: int = 0  # GET /v2/bot/message/quota calls answered
 
     def __post_init__(self) -> None:
@@ -240,13 +240,13 @@ class FakeLineApi:
         """GET /v2/bot/message/quota/consumption: `{"totalUsage": N}`."""
         if not self._authorized(request):
             return JSONResponse({"message": "Authentication failed"}, status_code=401)
-        return JSONResponse({"totalUsage": self.used})
+        return JSONResponse({"totalUsage": self.quota_used})
 
     def _spend(self, recipients: int) -> bool:
         """Spend the quota for one call to `recipients`; False (nothing spent) when it would go over."""
-        if self.quota is not None and self.used + recipients > self.quota:
+        if self.quota is not None and self.quota_used + recipients > self.quota:
             return False
-        self.used += recipients
+        self.quota_used += recipients
         return True
 
     async def _push(self, request: Request) -> JSONResponse:
