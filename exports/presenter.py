@@ -202,19 +202,19 @@ CSP = (
 
 CSS = f"""
 * {{ box-sizing: border-box; }}
-html {{ font-family: {FONT_STACK}; color: #111; background: #fff; font-size: 1.6vw; line-height: 1.35; }}
-body {{ margin: 0; padding: 1.2rem 2rem; min-height: 100vh; }}
+html {{ font-family: {FONT_STACK}; color: #111; background: #fff; font-size: 1.2vw; line-height: 1.3; }}
+body {{ margin: 0; padding: 1rem 2rem; min-height: 100vh; }}
 .en {{ display: block; color: #555; font-size: .7em; }}
 header {{ display: flex; justify-content: space-between; align-items: flex-start; gap: 2rem; }}
 header h1 {{ font-size: 1.4rem; margin: 0; }}
 .join {{ display: flex; gap: 1rem; align-items: center; text-align: center; }}
-.join svg {{ width: 8rem; height: 8rem; display: block; }}
+.join svg {{ width: 7rem; height: 7rem; display: block; }}
 .join .code {{ font-size: 2.6rem; font-weight: 700; letter-spacing: .15em; }}
 .join small {{ display: block; font-size: .75rem; color: #555; }}
-#area {{ font-size: 1rem; color: #2166ac; margin-top: 1rem; }}
-#cap {{ font-size: 2.4rem; font-weight: 700; margin: .2rem 0; }}
+#area {{ font-size: 1rem; color: #2166ac; margin-top: .3rem; }}
+#cap {{ font-size: 2.2rem; font-weight: 700; margin: .1rem 0; }}
 #cap .en {{ font-size: 1.2rem; font-weight: 400; }}
-.plan-line {{ font-size: 1.4rem; margin: .3rem 0 1rem; }} #plan-en {{ font-size: 1rem; color: #555; display: block; }}
+.plan-line {{ font-size: 1.3rem; margin: .2rem 0 .8rem; }} #plan-en {{ font-size: 1rem; color: #555; display: block; }}
 #questions {{ display: flex; gap: 3rem; }}
 .q {{ flex: 1; }} .q h3 {{ font-size: 1.2rem; margin: 0 0 .5rem; }}
 .row {{ display: flex; align-items: center; gap: .6rem; margin: .35rem 0; font-size: 1.3rem; }}
@@ -313,6 +313,12 @@ class Presenter:
     async def stop(self) -> None:
         self._stopping.set()  # every open stream ends, so shutting down waits for none
 
+    def drop(self) -> None:
+        """End every open stream now and keep serving (the pages reconnect): the connection drop
+        a projector's Wi-Fi makes, on purpose."""
+        dropped, self._stopping = self._stopping, asyncio.Event()
+        dropped.set()
+
     def _refused(self, request: Request) -> Response | None:
         headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
         if self.signer is None:
@@ -367,9 +373,10 @@ class Presenter:
     async def _stream(self, session_id: int) -> AsyncIterator[str]:
         """The whole state at once, then whenever it changes; a comment line when quiet."""
         yield "retry: 1000\n\n"
+        stopping = self._stopping  # this stream's: set when the component stops
         last: tuple | None = None
         quiet = 0.0
-        while not self._stopping.is_set():
+        while not stopping.is_set():
             seen = await lq.fingerprint(self.app.db, session_id)
             if seen != last:
                 last = seen
@@ -379,7 +386,7 @@ class Presenter:
                 quiet = 0.0
                 yield ": ping\n\n"
             try:
-                await asyncio.wait_for(self._stopping.wait(), POLL)
+                await asyncio.wait_for(stopping.wait(), POLL)
             except TimeoutError:
                 quiet += POLL
 

@@ -186,6 +186,18 @@ class Snapshot:
         )
         return self._stream(sql, params)
 
+    def live_counts(self) -> Rows:
+        """The answers given in the room during live sessions, counted per option:
+        (session_id, title_th, title_en, area, item, question, option, answers), by session."""
+        sql = (
+            "SELECT s.id, s.title_th, s.title_en, a.area, a.item, a.question, a.option, count(*)"
+            f" {_ANSWERS} JOIN sessions s ON s.id = a.session_id"
+            f" WHERE a.source = 'live' AND a.skipped = 0 AND a.option IS NOT NULL AND {CONSENTED}"
+            " GROUP BY s.id, s.title_th, s.title_en, a.area, a.item, a.question, a.option"
+            " ORDER BY s.starts_at, s.id, a.area, a.item, a.question, a.option"
+        )
+        return self._stream(sql)
+
     def respondents(self, flt: Filter) -> Rows:
         """Distinct respondents per area, channel and region, and how many of them completed the area:
         (area, channel, region, respondents, completed)."""

@@ -48,6 +48,7 @@ class Live:
     tg: FakeBotAPI
     line_api: FakeLineApi
     outreach: Outreach
+    presenter: Presenter
     base: str
     session: int
 
@@ -142,7 +143,7 @@ async def live_stack(tmp_path: Path, **extra: Any) -> AsyncIterator[Live]:
             stack.push_async_callback(stop_server)
             platform = LinePlatform(line_api, f"{base}/webhooks/line")
             stack.push_async_callback(platform.aclose)
-            yield Live(app, line, platform, tg, line_api, outreach, base, session)
+            yield Live(app, line, platform, tg, line_api, outreach, presenter, base, session)
 
 
 async def onboard_line(live: Live, user: LineUser) -> None:
@@ -299,3 +300,159 @@ async def test_the_presenter_link_is_signed_and_streams_the_state(tmp_path: Path
                 while not first.startswith("data: "):
                     first = await asyncio.wait_for(anext(lines), 5)
                 assert '"checked_in": 0' in first and '"item": null' in first
+
+
+# ---- the presenter page in headless Chromium -------------------------------------------------
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+class Browser:
+    """Headless Chromium on one page, driven over the DevTools protocol (aiohttp's websocket)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, ws: Any, session: Any):
+        self.proc, self.ws, self.session = proc, ws, session
+        self._ids = iter(range(1, 1_000_000))
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        n = next(self._ids)
+        await self.ws.send_json({"id": n, "method": method, "params": params})
+        while True:
+            msg = await asyncio.wait_for(self.ws.receive_json(), 20)
+            if msg.get("id") == n:
+                assert "error" not in msg, msg
+                return msg["result"]
+
+    async def eval(self, expression: str) -> Any:
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+    async def until(self, expression: str, timeout: float = 10.0) -> Any:
+        """Wait until `expression` is truthy in the page; its value."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            value = await self.eval(expression)
+            if value:
+                return value
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"not true within {timeout}s: {expression}")
+            await asyncio.sleep(0.1)
+
+    async def screenshot(self, path: Path) -> bytes:
+        import base64
+
+        data = base64.b64decode((await self.call("Page.captureScreenshot", format="png"))["data"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return data
+
+
+@contextlib.asynccontextmanager
+async def chromium_on(url: str, profile: Path, size: str = "1600,900") -> AsyncIterator[Browser]:
+    import shutil
+
+    import aiohttp
+
+    from tests.test_report import CHROMIUM_FLAGS
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser
+    proc = await asyncio.create_subprocess_exec(
+        browser,
+        *CHROMIUM_FLAGS,
+        "--remote-debugging-port=0",
+        f"--user-data-dir={profile}",
+        f"--window-size={size}",
+        url,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        active = profile / "DevToolsActivePort"
+        for _ in range(300):
+            if active.exists() and len(active.read_text().splitlines()) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        port = int(active.read_text().splitlines()[0])
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                pages = await (await session.get(f"http://127.0.0.1:{port}/json/list")).json()
+                pages = [p for p in pages if p.get("type") == "page" and p.get("url", "").startswith("http")]
+                if pages:
+                    break
+                await asyncio.sleep(0.1)
+            async with session.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                yield Browser(proc, ws, session)
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+def chromium_missing() -> bool:
+    import shutil
+
+    return not (shutil.which("chromium") or shutil.which("chromium-browser"))
+
+
+@__import__("pytest").mark.skipif(chromium_missing(), reason="chromium is not installed (apt-get install chromium)")
+async def test_the_presenter_page_updates_without_a_reload_and_after_a_dropped_connection(tmp_path: Path) -> None:
+    async with live_stack(tmp_path) as live:
+        people = [live.lu("U" + f"{n:032x}") for n in range(1, 4)]
+        for user in people:
+            await onboard_line(live, user)
+        code = await started(live)
+        for user in people:
+            await live.post(user.text(f"live {code}"))
+        await live.admin("/live open learner_data")
+        await live.line_api.wait_for(lambda: all(live_taps(u) for u in people))
+        url = await presenter_link(live.app.db, live.app.settings, live.session)
+        assert url
+
+        async with chromium_on(url, tmp_path / "chromium") as page:
+            await page.until("document.getElementById('checked').textContent === '3'")
+            assert await page.eval("document.body.classList.contains('idle')") is False
+            cap = live.app.catalog.areas[AREA].items[0].capability
+            assert await page.eval("document.getElementById('cap').textContent") == cap.th + cap.en
+            await page.eval("window.__kept = 42")  # gone if the page reloads
+            bar = "document.querySelector('[data-q=current_level] [data-option=\"{o}\"] .{part}')"
+            count = bar.format(o="2", part="count") + ".textContent"
+            width = bar.format(o="2", part="bar") + ".style.width"
+            assert await page.eval(count) == "0"
+
+            await live.post(people[0].postback(next(d for d in live_taps(people[0]) if d.endswith("=2"))))
+            await page.until(f"{count} === '1'", timeout=2)
+            assert await page.eval(width) == "100%"
+            assert await page.eval("document.getElementById('answers').textContent") == "1"
+
+            await live.post(people[1].postback(next(d for d in live_taps(people[1]) if d.endswith("=3"))))
+            await page.until(f"{count} === '1' && " + bar.format(o="3", part="count") + ".textContent === '1'")
+            assert await page.eval(width) == "100%"
+            assert await page.eval("window.__kept") == 42  # the same page: no reload
+
+            # the connection drops (the server ends every stream): the page reconnects by itself,
+            # gets the whole state again, and goes on updating
+            live.presenter.drop()
+            await live.post(people[2].postback(next(d for d in live_taps(people[2]) if d.endswith("=3"))))
+            await page.until(bar.format(o="3", part="count") + ".textContent === '2'", timeout=5)
+            assert await page.eval(width) == "50%"
+            assert await page.eval("window.__kept") == 42
+            assert await page.eval("document.getElementById('answers').textContent") == "3"
+            assert (await page.screenshot(ARTIFACTS / "live-presenter.png")).startswith(b"\x89PNG")
+
+
+async def test_the_report_shows_the_rooms_answers_apart(tmp_path: Path) -> None:
+    from exports.report import write_report
+
+    async with live_stack(tmp_path) as live:
+        alice = live.lu(ALICE)
+        await onboard_line(live, alice)
+        code = await started(live)
+        await live.post(alice.text(f"live {code}"))
+        await live.admin("/live open 1")
+        await live.line_api.wait_for(lambda: bool(live_taps(alice)))
+        await live.post(alice.postback(next(d for d in live_taps(alice) if d.endswith("=3"))))
+        out = await write_report(live.app.db, live.app.catalog, tmp_path / "report.html")
+    html = out.read_text(encoding="utf-8")
+    assert "คำตอบในห้องประชุม" in html and "ระดมความคิดเห็น ด้านการศึกษา" in html
+    section = html[html.index("คำตอบในห้องประชุม") :]
+    assert re.search(r'<td class="num">0</td><td class="num">0</td><td class="num">1</td>', section)
