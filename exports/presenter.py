@@ -208,7 +208,7 @@ body {{ margin: 0; padding: 1rem 2rem; min-height: 100vh; }}
 header {{ display: flex; justify-content: space-between; align-items: flex-start; gap: 2rem; }}
 header h1 {{ font-size: 1.4rem; margin: 0; }}
 .join {{ display: flex; gap: 1rem; align-items: center; text-align: center; }}
-.join svg {{ width: 7rem; height: 7rem; display: block; }}
+.join svg {{ width: 6.5rem; height: 6.5rem; display: block; }}
 .join .code {{ font-size: 2.6rem; font-weight: 700; letter-spacing: .15em; }}
 .join small {{ display: block; font-size: .75rem; color: #555; }}
 #area {{ font-size: 1rem; color: #2166ac; margin-top: .3rem; }}
@@ -217,16 +217,17 @@ header h1 {{ font-size: 1.4rem; margin: 0; }}
 .plan-line {{ font-size: 1.3rem; margin: .2rem 0 .8rem; }} #plan-en {{ font-size: 1rem; color: #555; display: block; }}
 #questions {{ display: flex; gap: 3rem; }}
 .q {{ flex: 1; }} .q h3 {{ font-size: 1.2rem; margin: 0 0 .5rem; }}
-.row {{ display: flex; align-items: center; gap: .6rem; margin: .35rem 0; font-size: 1.3rem; }}
+.row {{ display: flex; align-items: center; gap: .6rem; margin: .2rem 0; font-size: 1.2rem; }}
 .row .label {{ width: 5.5rem; text-align: right; }}
-.row .track {{ flex: 1; background: #eee; height: 2.2rem; border-radius: .3rem; overflow: hidden; }}
+.row .track {{ flex: 1; background: #eee; height: 1.6rem; border-radius: .3rem; overflow: hidden; }}
 .row .bar {{ display: block; height: 100%; background: #67a9cf; transition: width .4s; }}
 .row.plan .bar {{ background: #2166ac; }} .row.plan .label {{ font-weight: 700; }}
 .row .count {{ width: 3.5rem; font-variant-numeric: tabular-nums; font-weight: 700; }}
 .total {{ display: none; }}
-#themes {{ list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .5rem; font-size: 1.2rem; }}
+#themes {{ list-style: none; padding: 0; margin: .3rem 0; display: flex; flex-wrap: wrap; gap: .5rem; font-size: 1.2rem; }}
+.capability > h3 {{ margin: .8rem 0 0; font-size: 1.1rem; }}
 #themes li {{ background: #f1f5fa; border: 1px solid #c9d9ea; border-radius: 1rem; padding: .2rem .8rem; }}
-footer {{ margin-top: 1.2rem; font-size: 1.1rem; color: #333; display: flex; gap: 2rem; align-items: center; }}
+footer {{ margin-top: .6rem; font-size: 1.1rem; color: #333; display: flex; gap: 2rem; align-items: center; }}
 footer b {{ font-size: 1.6rem; }}
 .status {{ margin-left: auto; font-size: .9rem; color: #2a7; }} .status .off {{ display: none; color: #b2182b; }}
 body.offline .status .on {{ display: none; }} body.offline .status .off {{ display: inline; }}
