@@ -78,7 +78,7 @@ class Started:
         lines.append(f"participants may also type: live {s.code}")
         if self.presenter:
             lines.append(f"presenter page (do not share; expires): {self.presenter}")
-        lines.append("then: /live next, /live open <capability>, /live close, /live stop")
+        lines.append("then: live next | open <capability> | close | stop (/live … in chat, rabfang live … here)")
         return "\n".join(lines)
 
     def qr_codes(self) -> list[Attachment]:
