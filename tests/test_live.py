@@ -300,6 +300,14 @@ async def test_the_presenter_link_is_signed_and_streams_the_state(tmp_path: Path
                 while not first.startswith("data: "):
                     first = await asyncio.wait_for(anext(lines), 5)
                 assert '"checked_in": 0' in first and '"item": null' in first
+            # the page's buttons: the facilitator's next and close, with the signed link as credential
+            assert (await client.post(forged.url.__str__() + "/next")).status_code == 403
+            pressed = await client.post(url + "/next")
+            assert pressed.status_code == 200 and "opened" in pressed.json()["message"]
+            assert await live.sql("SELECT open_item FROM live_sessions") == [("education.learner_data",)]
+            closed = await client.post(url + "/close")
+            assert closed.status_code == 200 and "closed" in closed.json()["message"]
+            assert await live.sql("SELECT open_item FROM live_sessions") == [(None,)]
 
 
 # ---- the presenter page in headless Chromium -------------------------------------------------
