@@ -17,11 +17,12 @@ from storage import outreach as q
 
 from .config import Settings
 from .i18n import BANGKOK, when
+from .live import LiveControl, LiveError
 from .model import Reply
 from .outreach import in_quiet_hours
 from .surveys import Catalog
 
-ADMIN_COMMANDS = ("sessions", "broadcast", "stats", "export", "delphi")
+ADMIN_COMMANDS = ("sessions", "broadcast", "stats", "export", "delphi", "live")
 
 
 class UsageError(Exception):
@@ -85,6 +86,21 @@ def add_delphi_commands(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="the rounds, open and closed")
 
 
+def add_live_commands(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    start = sub.add_parser("start", help="run a session live: its code, check-in links and QR codes")
+    start.add_argument("id", type=int)
+    stop = sub.add_parser("stop", help="end a live session")
+    stop.add_argument("id", type=int, nargs="?")
+    nxt = sub.add_parser("next", help="open the next capability of the session's area")
+    nxt.add_argument("--session", type=int)
+    opened = sub.add_parser("open", help="open a capability: area.item, its id, or its number in the area")
+    opened.add_argument("capability")
+    opened.add_argument("--session", type=int)
+    close = sub.add_parser("close", help="close the capability open now")
+    close.add_argument("--session", type=int)
+
+
 def add_broadcast_command(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", required=True, help="all | area:<id> | session:<id>")
     parser.add_argument("--th", required=True, help="the message in Thai")
@@ -121,6 +137,7 @@ class Admin:
         doorbell: Doorbell | None = None,
         *,
         export: Callable[[str], Awaitable[Reply]] | None = None,
+        live: LiveControl | None = None,
     ):
         self.db = db
         self.catalog = catalog
@@ -128,6 +145,14 @@ class Admin:
         self.now = now
         self.doorbell = doorbell or Doorbell()  # rung when a broadcast is queued
         self._export = export  # the composition root's: exports/ is not the admin's to import
+        self.live_control = live or LiveControl(
+            db,
+            catalog,
+            now,
+            self.doorbell.ring,
+            line_basic_id=settings.line_basic_id,
+            telegram_username=settings.telegram_bot_username,
+        )
 
     async def sessions(self, args: argparse.Namespace) -> str:
         db = self.db
@@ -243,6 +268,23 @@ class Admin:
         lines.append(f"answers: {st.answers} · registrations: {st.registrations} · erased on request: {st.deletions}")
         return "\n".join(lines)
 
+    async def live(self, args: argparse.Namespace, requested_by: str | None) -> list[Reply]:
+        """`live start|stop|next|open|close`: text, and for `start` its QR codes as images."""
+        control = self.live_control
+        try:
+            if args.action == "start":
+                started = await control.start(args.id, requested_by)
+                return [Reply(started.text())] + [Reply(a.filename, attachment=a) for a in started.qr_codes()]
+            if args.action == "stop":
+                return [Reply(await control.stop(args.id))]
+            if args.action == "next":
+                return [Reply(await control.next(args.session, requested_by))]
+            if args.action == "open":
+                return [Reply(await control.open(args.capability, args.session, requested_by))]
+            return [Reply(await control.close(args.session))]
+        except LiveError as exc:
+            raise UsageError(str(exc)) from None
+
     async def export(self, channel: str) -> Reply:
         """The current export for an admin in chat (see bot.app: a zip or a signed link)."""
         if self._export is None:
@@ -264,6 +306,10 @@ class Admin:
                 parser = _Parser(prog="/broadcast")
                 add_broadcast_command(parser)
                 return [Reply(await self.broadcast(parser.parse_args(words), requested_by))]
+            if command == "live":
+                parser = _Parser(prog="/live")
+                add_live_commands(parser)
+                return await self.live(parser.parse_args(words or ["--help"]), requested_by)
             if command == "stats":
                 return [Reply(await self.stats())]
             if command == "delphi":

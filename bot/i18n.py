@@ -303,6 +303,48 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Round 2 of {area} is for those who completed round 1: please complete the area first.",
     ),
     "delphi_round_label": ("{question} (รอบที่ {round})", "{question} (round {round})"),
+    # ---- live focus-group sessions (issue 16): check-in, the room's questions, quota --------------
+    "live_unknown": (
+        "ไม่พบการประชุมที่ใช้รหัสนี้ หรือการประชุมจบแล้ว กรุณาตรวจรหัสบนจออีกครั้ง",
+        "No live session has this code, or it has ended. Please check the code on the screen.",
+    ),
+    "live_first": (
+        "ยินดีต้อนรับสู่ “{title}” ก่อนเข้าร่วม ขอเวลาตอบคำถามสั้น ๆ สองสามข้อค่ะ",
+        "Welcome to “{title}”. A few quick questions first, then you are checked in.",
+    ),
+    "live_checked_in": (
+        "ลงชื่อเข้าร่วม “{title}” แล้วค่ะ เมื่อผู้ดำเนินการเปิดหัวข้อ คำถามจะมาที่แชทนี้ ตอบได้ด้วยการแตะ",
+        "You are checked in to “{title}”. When the facilitator opens a capability, its questions come to "
+        "this chat: answer with a tap.",
+    ),
+    "live_already": ("ท่านลงชื่อเข้าร่วม “{title}” ไว้แล้วค่ะ", "You are already checked in to “{title}”."),
+    "live_mark": (" (ในห้องประชุม)", " (in the room)"),
+    "live_heading": ("ในห้องประชุม · {title}", "In the room · {title}"),
+    "live_comment": (
+        "ขอบคุณค่ะ หากมีความเห็นเพิ่มเติมเกี่ยวกับหัวข้อนี้ พิมพ์ส่งได้เลย (ไม่บังคับ)",
+        "Thank you. Anything to add about this capability? Type it here (optional).",
+    ),
+    "live_thanks": ("ขอบคุณค่ะ บันทึกคำตอบแล้ว", "Thank you: your answer is saved."),
+    "live_comment_saved": ("ขอบคุณค่ะ บันทึกความเห็นแล้ว", "Thank you: your comment is saved."),
+    "live_closed": (
+        "ขออภัยค่ะ หัวข้อนี้ปิดรับคำตอบในห้องประชุมแล้ว ขอบคุณที่ร่วมแสดงความคิดเห็น ท่านยังแสดงความเห็นในแบบสอบถามได้ตามปกติ",
+        "Sorry, answers to this capability are closed for the session. Thank you for taking part: "
+        "you can still give your views in the survey as usual.",
+    ),
+    "quota_refused": (
+        "ไม่ได้ส่ง: {what} ต้องใช้ข้อความ LINE {need} ข้อความ แต่โควตาเดือนนี้เหลือ {left} "
+        "(เพิ่มโควตาใน LINE Official Account Manager หรือส่งทาง Telegram)",
+        "Not sent: {what} needs {need} LINE messages but only {left} are left in this month's quota "
+        "(raise it in LINE Official Account Manager, or reach them on Telegram).",
+    ),
+    "quota_low": (
+        "หมายเหตุ: หลังส่ง {what} โควตาข้อความ LINE เดือนนี้จะเหลือ {left}",
+        "Note: after {what}, {left} LINE messages are left in this month's quota.",
+    ),
+    "live_wave": (
+        "ส่งคำถามของ “{item}” ถึงผู้ลงชื่อเข้าร่วม {sent} คน (ไม่สำเร็จ {failed})",
+        "The questions of “{item}” went to {sent} checked-in participant(s) ({failed} failed).",
+    ),
 }
 
 

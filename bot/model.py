@@ -218,6 +218,24 @@ class RoundView(BaseModel):
         return self.closed_at is None and (self.closes_at is None or now < self.closes_at)
 
 
+class LiveView(BaseModel):
+    """A live focus-group session running now, as the engine sees it: loaded fresh with every
+    event (never stored as state). `open_item` is the capability (`area.item`) the facilitator has
+    open, whose questions the room answers now; `opened` every capability opened so far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: int
+    code: str
+    title_th: str
+    title_en: str
+    open_item: str | None = None
+    opened: tuple[str, ...] = ()
+
+    def title(self, lang: str | None) -> str:
+        return self.title_en if lang == "en" else self.title_th
+
+
 class State(BaseModel):
     """Everything the engine knows about one participant. Storage persists it; the engine
     returns a new one for every inbound event. Progress is kept by question key, never by index."""
@@ -238,10 +256,15 @@ class State(BaseModel):
     started: dict[str, datetime] = Field(default_factory=dict)  # area -> when first opened
     completed: dict[str, datetime] = Field(default_factory=dict)  # area -> when finished
     registrations: dict[int, datetime] = Field(default_factory=dict)  # session id -> when registered
-    # Loaded fresh with every event, never stored as state: the upcoming sessions on offer.
+    checkins: dict[int, datetime] = Field(default_factory=dict)  # live session id -> when checked in
+    pending_live: str | None = None  # a live session's code, checked in to once consent and profile are done
+    live_text: str | None = None  # the live question (a capability's comment) that typed text answers now
+    # Loaded fresh with every event, never stored as state: the upcoming sessions on offer, and
+    # the live sessions running now.
     offers: tuple[SessionView, ...] = ()
     # Loaded fresh with every event too: the Delphi rounds beyond the first (bot.engine.delphi).
     rounds: tuple[RoundView, ...] = ()
+    live: tuple[LiveView, ...] = ()
 
 
 @dataclass

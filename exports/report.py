@@ -238,6 +238,27 @@ class Report:
     def w(self, *parts: str) -> None:
         self.fh.write("".join(parts))
 
+    async def live_sessions(self, rows: AsyncIterator[tuple[Any, ...]], areas: set[str]) -> None:
+        """Answers given in the room during live sessions (source live): per session and question,
+        how many picked each level. Shown apart from the survey's figures, which they are not in."""
+        sessions = await _live_rows(rows, areas)
+        if not sessions:
+            return
+        self.w(f"<section><h2>{bi('คำตอบในห้องประชุม (การประชุมแบบสด)', 'Answers in the room (live sessions)')}</h2>")
+        head = "".join(f'<th class="num">{esc(v)}</th>' for v in ("1", "2", "3", "4", "5", "?"))
+        for th, en, questions in sessions.values():
+            self.w(f"<h3>{bi(th, en)}</h3><table><tr><th>{bi('ความสามารถ · คำถาม', 'Capability · question')}</th>")
+            self.w(f'{head}<th class="num">n</th></tr>')
+            for (area, item, question), by in questions.items():
+                step = self.catalog.step(f"{area}.{item}.{question}")
+                label = (
+                    f"{tx(step.item.capability)} · {tx(step.question.prompt)}" if step and step.item else esc(question)
+                )
+                cells = "".join(f'<td class="num">{by.get(o, 0)}</td>' for o in ("1", "2", "3", "4", "5", "dk"))
+                self.w(f'<tr><td>{label}</td>{cells}<td class="num">{sum(by.values())}</td></tr>')
+            self.w("</table>")
+        self.w("</section>")
+
     # ---- labels ---------------------------------------------------------------------------
 
     def group_label(self, scope: str, value: str) -> str:
@@ -609,6 +630,14 @@ class Report:
         self.w("</section>")
 
 
+async def _live_rows(rows: AsyncIterator[tuple[Any, ...]], areas: set[str]) -> dict:
+    sessions: dict[int, tuple[str, str, dict[tuple[str, str, str], dict[str, int]]]] = {}
+    async for sid, th, en, area, item, question, option, n in rows:
+        if area in areas:
+            sessions.setdefault(sid, (th, en, {}))[2].setdefault((area, item, question), {})[option] = n
+    return sessions
+
+
 async def write_report(
     db: Database,
     catalog: Catalog,
@@ -644,6 +673,7 @@ async def write_report(
                 comments = Peekable(rows)
                 for a in areas:
                     await report.area(a, comments)
+            await report.live_sessions(snap.live_counts(), {a.id for a in areas})
             report.group_themes()
             _foot(report)
     return out

@@ -121,7 +121,8 @@ TABLES: tuple[Table, ...] = (
         "(section=level). A Delphi round 2 asks an area's ratings and level picks again: its answers are rows "
         "of their own (round=2) beside the round-1 ones; keeping an answer stores it again, so a change is "
         "a round-2 value that differs from the same respondent's round-1 value, and the reason given for a "
-        "change is that row's text.",
+        "change is that row's text. Answers given in the room during a live session have source 'live' and "
+        "their session_id.",
         (
             RESPONDENT,
             CHANNEL,
@@ -153,6 +154,18 @@ TABLES: tuple[Table, ...] = (
                 "levels, questions, wording), recorded when the bot loaded them. Answers given under different "
                 "versions may have seen different wording or levels; empty for answers stored before versions "
                 "were recorded.",
+            ),
+            C(
+                "source",
+                "text",
+                "Where the answer was given: 'chat' (the survey in LINE or Telegram) or 'live' (in the room, "
+                "during a live focus-group session, when the facilitator opened the capability). A participant "
+                "may have both for one question: they are two answers, not one overwriting the other.",
+            ),
+            C(
+                "session_id",
+                "integer",
+                "The focus-group session a live answer was given in (sessions.csv); empty for chat.",
             ),
         ),
         _responses,

@@ -32,6 +32,7 @@ import aiosqlite
 
 from bot.model import Answer, GroupResult, Outcome, RoundView, SessionView, State, answer_key, key_parts
 
+from . import live
 from .base import PRIVATE_FILE, database_files, iso, parse_time, private_dir, private_file
 from .retention import erasures
 
@@ -433,8 +434,9 @@ async def _load(db: aiosqlite.Connection, channel: str, user_ref: str, now: date
     )
     row = await cur.fetchone()
     offers, rounds = await _offers(db, now), await _rounds(db)
+    running, checkins = await live.load(db, row[0] if row else None)
     if row is None:
-        return None, State(offers=offers, rounds=rounds)
+        return None, State(offers=offers, rounds=rounds, live=running)
     pid, lang, consent, consent_at, version, group, region, age, cursor = row
     answers = {}
     cur = await db.execute(
@@ -476,6 +478,8 @@ async def _load(db: aiosqlite.Connection, channel: str, user_ref: str, now: date
         completed=completed,
         offers=offers,
         rounds=rounds,
+        live=running,
+        checkins=checkins,
         **json.loads(cursor),
     )
     return pid, state
@@ -536,7 +540,7 @@ async def _rounds(db: aiosqlite.Connection) -> tuple[RoundView, ...]:
     return tuple(round_view(row) for row in await cur.fetchall())
 
 
-_CURSOR_FIELDS = {"step", "area", "key", "resume", "pending_area"}
+_CURSOR_FIELDS = {"step", "area", "key", "resume", "pending_area", "pending_live", "live_text"}
 
 
 async def _save(
@@ -623,6 +627,7 @@ async def _save(
         await db.executemany(
             "DELETE FROM registrations WHERE session_id = ? AND participant_id = ?", [(sid, pid) for sid in removed]
         )
+    await live.save(db, pid, old, new)
     for area in set(new.started) | set(old.started):
         before = (old.started.get(area), old.completed.get(area))
         after = (new.started.get(area), new.completed.get(area))

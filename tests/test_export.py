@@ -296,6 +296,8 @@ async def test_responses_are_exact(db: Database, catalog: Catalog, exported: Pat
                         "language": p.lang,
                         "answered_at": bkk(minute),
                         "survey_version": catalog.version,
+                        "source": "chat",
+                        "session_id": "",
                     },
                 )
             )

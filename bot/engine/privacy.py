@@ -151,7 +151,7 @@ def mydata_parts(t: Turn) -> tuple[str, list[tuple[str, str]]]:
     )
     lines = []
     for key, ans in sorted(s.answers.items()):
-        base, round, _source = key_parts(key)
+        base, round, source = key_parts(key)
         question = t.catalog.step(base)
         if question is None or ans.skipped:
             continue
@@ -161,6 +161,8 @@ def mydata_parts(t: Turn) -> tuple[str, list[tuple[str, str]]]:
             value = rating_label(s, key) + (f" — {ans.text}" if ans.text else "")
         else:
             value = ans.text if ans.text is not None else rating_label(s, key)
+        if source == "live":  # given in the room, a live session
+            label += tr(lang, "live_mark")
         lines.append((label, value))
     return tr(lang, "mydata") + "\n" + profile, lines
 
