@@ -11,7 +11,8 @@ written); uvicorn, aiohttp and the LINE SDK log requests and tracebacks. The fil
 - anything shaped like a Telegram bot token, and LINE user, group and room ids;
 - in dict, JSON and repr-shaped text, the values of fields that name or quote a person
   (`id`, `user_id`, `chat_id`, `from`, `first_name`, `last_name`, `username`, `text`, `phone_number`);
-- runs of 7 or more digits (platform ids, wherever they turn up).
+- numbers of 7 or more digits standing alone (platform ids, wherever they turn up; not the
+  digits inside a word, such as a pseudonym).
 
 It formats a record's arguments first and redacts the result (then clears the arguments), and
 renders a traceback into `exc_text` so that it is redacted as well.
@@ -54,7 +55,8 @@ _PATTERNS = (
     (re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}"), "<bot-token>"),
     (re.compile(r"(?<![0-9A-Za-z])[UCR][0-9a-f]{32}(?![0-9A-Za-z])"), "<line-id>"),
     (_FIELD, rf"\g<key>{MASK}"),
-    (re.compile(r"\d{7,}"), "<number>"),
+    # a number standing alone: not digits inside a word such as a pseudonym (P3f2012345670ab…)
+    (re.compile(r"(?<![0-9A-Za-z])\d{7,}(?![0-9A-Za-z])"), "<number>"),
 )
 
 

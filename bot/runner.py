@@ -61,6 +61,9 @@ def build_components(app: App) -> list[Component]:
         from exports.links import ExportLinks
 
         components.append(ExportLinks(app))  # GET /exports/{token}: signed download links
+        from exports.presenter import Presenter
+
+        components.append(Presenter(app))  # GET /live/{session}/{token}: live sessions' presenter pages
     from .outreach import Outreach, add_outreach
     from .scheduler import Scheduler, add_export, add_retention
 
@@ -223,7 +226,7 @@ async def run(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with open_app(settings) as app:
         components = build_components(app)
-        if all(c.name in ("scheduler", "exports") for c in components):
+        if all(c.name in ("scheduler", "exports", "presenter") for c in components):
             log.warning("no channel configured (TELEGRAM_BOT_TOKEN, LINE_CHANNEL_SECRET + LINE_CHANNEL_ACCESS_TOKEN)")
         server = _Server(server_config(http_app(components), settings))
         started: list[Component] = []

@@ -26,8 +26,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.model import Answer, Outcome, SessionView, State, answer_key, key_parts
+from bot.model import Answer, GroupResult, Outcome, RoundView, SessionView, State, answer_key, key_parts
 
+from . import live
 from .base import StorageError, iso, parse_time
 from .conn import Conn
 from .retention import erasures
@@ -182,7 +183,8 @@ class Database:
             states, key = db.states, (channel, user_ref)
             kept = states.get(key) if states is not None else None
             if kept is not None:  # what the previous event of theirs committed: no need to read it back
-                pid, state = kept[0], kept[1].model_copy(update={"offers": await _offers(db, now)})
+                fresh = {"offers": await _offers(db, now), "rounds": await _rounds(db), "live": await _running(db)}
+                pid, state = kept[0], kept[1].model_copy(update=fresh)
             else:
                 pid, state = await _load(db, channel, user_ref, now)
             outcome = decide(state)
@@ -370,9 +372,10 @@ async def _load(db: Conn, channel: str, user_ref: str, now: datetime) -> tuple[i
         f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE channel = ? AND user_ref = ?", (channel, user_ref)
     )
     row = await cur.fetchone()
-    offers = await _offers(db, now)
+    offers, rounds = await _offers(db, now), await _rounds(db)
+    running, checkins = await live.load(db, row[0] if row else None)
     if row is None:
-        return None, State(offers=offers)
+        return None, State(offers=offers, rounds=rounds, live=running)
     pid, lang, consent, consent_at, version, group, region, age, cursor = row
     answers = {}
     cur = await db.execute(
@@ -413,6 +416,9 @@ async def _load(db: Conn, channel: str, user_ref: str, now: datetime) -> tuple[i
         started=started,
         completed=completed,
         offers=offers,
+        rounds=rounds,
+        live=running,
+        checkins=checkins,
         **json.loads(cursor),
     )
     return pid, state
@@ -465,8 +471,42 @@ async def _offers(db: Conn, now: datetime) -> tuple[SessionView, ...]:
 
 OFFERS = 50  # sessions offered at most
 
-_CURSOR_FIELDS = {"step", "area", "key", "resume", "pending_area"}
-_CURSOR_ORDER = ("step", "area", "key", "resume", "pending_area")
+ROUND_COLUMNS = "area, round, opened_at, closes_at, closed_at, feedback"
+
+
+def round_view(row: tuple) -> RoundView:
+    """A delphi_rounds row (ROUND_COLUMNS) as the engine sees it."""
+    area, number, opened, closes, closed, feedback = row
+    return RoundView(
+        area=area,
+        round=number,
+        opened_at=datetime.fromisoformat(opened),
+        closes_at=parse_time(closes),
+        closed_at=parse_time(closed),
+        feedback={k: GroupResult(**v) for k, v in json.loads(feedback).items()},
+    )
+
+
+async def _rounds(db: Conn) -> tuple[RoundView, ...]:
+    """The Delphi rounds beyond the first (a handful of rows: see storage.delphi), for the engine;
+    read once per transaction (events never change them)."""
+    if (cached := db.cache.get("rounds")) is not None:
+        return cached
+    cur = await db.execute(f"SELECT {ROUND_COLUMNS} FROM delphi_rounds ORDER BY area, round")
+    rounds = tuple(round_view(row) for row in await cur.fetchall())
+    db.cache["rounds"] = rounds
+    return rounds
+
+
+async def _running(db: Conn) -> tuple:
+    """The live sessions running now, read once per transaction (events never change them)."""
+    if (cached := db.cache.get("live")) is None:
+        cached = db.cache["live"] = (await live.load(db, None))[0]
+    return cached
+
+
+_CURSOR_ORDER = ("step", "area", "key", "resume", "pending_area", "pending_live", "live_text")
+_CURSOR_FIELDS = set(_CURSOR_ORDER)
 
 
 async def _save(
@@ -557,6 +597,7 @@ async def _save(
         await db.executemany(
             "DELETE FROM registrations WHERE session_id = ? AND participant_id = ?", [(sid, pid) for sid in removed]
         )
+    await live.save(db, pid, old, new)
     for area in set(new.started) | set(old.started):
         before = (old.started.get(area), old.completed.get(area))
         after = (new.started.get(area), new.completed.get(area))

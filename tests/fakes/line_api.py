@@ -116,6 +116,12 @@ class FakeLineApi:
     url: str = ""
     data_url: str = ""  # the api-data host (rich menu images), a server of its own as on LINE
     multicasts: int = 0  # multicast calls answered
+    # The Official Account's monthly message quota, as LINE keeps it: None is no limit ({"type":
+    # "none"}); pushes and multicasts spend one message per recipient per call (replies are free)
+    # and are refused with 429 once it is spent.
+    quota: int | None = None
+    quota_used: int = 0
+    quota_reads: int = 0  # GET /v2/bot/message/quota calls answered
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Condition()
@@ -156,6 +162,8 @@ class FakeLineApi:
                 Route("/v2/bot/message/reply", self._reply, methods=["POST"]),
                 Route("/v2/bot/message/push", self._push, methods=["POST"]),
                 Route("/v2/bot/message/multicast", self._multicast, methods=["POST"]),
+                Route("/v2/bot/message/quota", self._quota, methods=["GET"]),
+                Route("/v2/bot/message/quota/consumption", self._consumption, methods=["GET"]),
                 *self.richmenus.routes(),
             ]
         )
@@ -216,6 +224,31 @@ class FakeLineApi:
         self.used.add(token)
         return await self._record(Call("reply", 200, body, headers, to=self.owners[token]))
 
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.token}"
+
+    async def _quota(self, request: Request) -> JSONResponse:
+        """GET /v2/bot/message/quota: `{"type": "limited", "value": N}` or `{"type": "none"}`."""
+        if not self._authorized(request):
+            return JSONResponse({"message": "Authentication failed"}, status_code=401)
+        self.quota_reads += 1
+        if self.quota is None:
+            return JSONResponse({"type": "none"})
+        return JSONResponse({"type": "limited", "value": self.quota})
+
+    async def _consumption(self, request: Request) -> JSONResponse:
+        """GET /v2/bot/message/quota/consumption: `{"totalUsage": N}`."""
+        if not self._authorized(request):
+            return JSONResponse({"message": "Authentication failed"}, status_code=401)
+        return JSONResponse({"totalUsage": self.quota_used})
+
+    def _spend(self, recipients: int) -> bool:
+        """Spend the quota for one call to `recipients`; False (nothing spent) when it would go over."""
+        if self.quota is not None and self.quota_used + recipients > self.quota:
+            return False
+        self.quota_used += recipients
+        return True
+
     async def _push(self, request: Request) -> JSONResponse:
         body, headers, problem = await self._parse(request, "push")
         if problem == "401":
@@ -238,6 +271,8 @@ class FakeLineApi:
                 call = Call("push", s.status, {**body, "_error": {"message": s.message}}, headers, to=body["to"])
                 return await self._record(call)
             return await self._error("push", body, headers, s.status, s.message)
+        if not self._spend(1):
+            return await self._error("push", body, headers, 429, "You have reached your monthly limit.")
         if key:
             self.accepted_keys.add(key)
         return await self._record(Call("push", 200, body, headers, to=body["to"]))
@@ -252,6 +287,8 @@ class FakeLineApi:
         key = headers.get("x-line-retry-key")
         if key is not None and key in self.accepted_keys:
             return await self._error("multicast", body, headers, 409, "The retry key is already accepted")
+        if not self._spend(len(body["to"])):
+            return await self._error("multicast", body, headers, 429, "You have reached your monthly limit.")
         if key:
             self.accepted_keys.add(key)
         for user_id in body["to"]:
