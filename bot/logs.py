@@ -6,7 +6,8 @@ so the Telegram bot token; aiosqlite at DEBUG logs SQL parameters with platform 
 python-telegram-bot's DEBUG lines carry whole updates (user ids, names, usernames, what was
 written); uvicorn, aiohttp and the LINE SDK log requests and tracebacks. The filter masks:
 
-- the configured secrets (every SecretStr in Settings) wherever they appear;
+- the configured secrets (every SecretStr in Settings, and the password in a PostgreSQL
+  RABFANG_DB URL) wherever they appear;
 - anything shaped like a Telegram bot token, and LINE user, group and room ids;
 - in dict, JSON and repr-shaped text, the values of fields that name or quote a person
   (`id`, `user_id`, `chat_id`, `from`, `first_name`, `last_name`, `username`, `text`, `phone_number`);
@@ -39,6 +40,7 @@ QUIET = {
     "aiosqlite": logging.INFO,  # DEBUG: SQL parameters, platform user ids among them
     "apscheduler.executors.default": logging.WARNING,  # INFO: every run, the sweep's every 30 s
     "telegram": logging.INFO,  # DEBUG: whole updates and requests
+    "psycopg": logging.INFO,  # DEBUG: connection and pool internals
 }
 
 MASK = "<redacted>"
@@ -113,6 +115,12 @@ def secrets_of(settings: Settings) -> list[str]:
         value = getattr(settings, name)
         if isinstance(value, SecretStr) and value.get_secret_value():
             found.append(value.get_secret_value())
+    if isinstance(settings.db, str):  # postgresql://user:PASSWORD@host/db
+        from urllib.parse import unquote, urlsplit
+
+        password = urlsplit(settings.db).password
+        if password:
+            found += [password, unquote(password)]
     return found
 
 

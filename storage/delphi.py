@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import aiosqlite
-
 from bot.model import GroupResult, RoundView, quantile
 
+from .conn import Conn
 from .db import ROUND_COLUMNS as _COLUMNS
 from .db import Database, iso, round_view
 from .outreach import _REACHABLE, _RECIPIENT, Recipient
@@ -37,7 +36,7 @@ def group_result(counts: list[int]) -> GroupResult:
     )
 
 
-async def _feedback(conn: aiosqlite.Connection, area: str, questions: list[str], levels: int) -> str:
+async def _feedback(conn: Conn, area: str, questions: list[str], levels: int) -> str:
     """Round 1's group result of each question key (`area.item.question`) as JSON: consenting
     participants' answers 1..levels in chat, don't know and skips excluded."""
     cur = await conn.execute(

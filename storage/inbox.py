@@ -9,7 +9,6 @@ The processing itself (order per chat, retries, "try later") is bot/inbox.py's.
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +17,9 @@ from typing import Any
 
 from bot.model import Inbound, Incoming
 
-from .db import Database, StorageError, iso
+from .base import iso
+from .conn import Conn
+from .db import Database
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,9 @@ async def add(db: Database, channel: str, items: Sequence[Incoming], now: dateti
 
     An event whose id is already in the inbox (a replay or a redelivery) is left out.
     Raises StorageError when nothing could be stored."""
-    new: list[Incoming] = []
-    async with db.transaction(urgent=True) as conn:  # the platform is waiting for our 200
+
+    async def unit(conn: Conn) -> list[Incoming]:
+        new: list[Incoming] = []
         for item in items:
             body, context = encode(item)
             cur = await conn.execute(
@@ -95,7 +97,9 @@ async def add(db: Database, channel: str, items: Sequence[Incoming], now: dateti
             )
             if cur.rowcount == 1:
                 new.append(item)
-    return new
+        return new
+
+    return await db.run(unit, urgent=True, keeps_states=True)  # the platform is waiting for our 200
 
 
 async def pending(db: Database, channel: str, user_ref: str) -> list[Row]:
@@ -137,15 +141,15 @@ async def mark_processed(db: Database, channel: str, seq: int, now: datetime) ->
 
 async def prune(db: Database, channel: str, before: datetime) -> int:
     """Forget processed rows received before `before`; `events` still dedupes their ids."""
-    async with db.transaction() as conn:
+
+    async def unit(conn: Conn) -> int:
         cur = await conn.execute(
             "DELETE FROM inbox WHERE channel = ? AND processed = 1 AND received_at < ?", (channel, iso(before))
         )
         return cur.rowcount
 
+    return await db.run(unit, keeps_states=True)
+
 
 async def _read(db: Database, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    try:
-        return await db.fetch_all(sql, params)
-    except sqlite3.Error as exc:
-        raise StorageError(str(exc)) from exc
+    return await db.fetch_all(sql, params)  # a driver's error arrives as StorageError

@@ -33,6 +33,8 @@ from tests.fakes.telegram_api import FakeBotAPI
 from tests.test_line import Harness
 from tests.test_telegram import onboard, running
 
+pytestmark = pytest.mark.backends
+
 AREA = "agriculture"  # four capabilities: eight level picks
 ADMIN = "U" + "a" * 32
 DAYTIME = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # 11:00 in Bangkok: invitations are not held back

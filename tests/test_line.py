@@ -89,10 +89,10 @@ async def api() -> AsyncIterator[FakeLineApi]:
 
 
 @pytest.fixture
-def line_settings(tmp_path: Path, api: FakeLineApi) -> Settings:
+def line_settings(tmp_path: Path, api: FakeLineApi, pg_url: str | None) -> Settings:
     return Settings(
         _env_file=None,
-        db=tmp_path / "line.db",
+        db=pg_url or tmp_path / "line.db",  # PostgreSQL in modules marked `backends` (tests/conftest.py)
         line_channel_secret=CHANNEL_SECRET,
         line_channel_access_token=api.token,
         line_api_base_url=api.url,
@@ -579,7 +579,7 @@ async def test_one_write_transaction_per_event_after_the_receipt(line: Harness) 
     alice = line.user(ALICE)
     await onboard(line, alice)
     statements: list[str] = []
-    await line.app.db._conn.set_trace_callback(statements.append)
+    await line.app.db.set_trace(statements.append)
     try:
         await line.send(alice.tap(lambda a: a["data"] == "area=health"))
         one = [s for s in statements if s.startswith("BEGIN")]
@@ -587,7 +587,7 @@ async def test_one_write_transaction_per_event_after_the_receipt(line: Harness) 
         await line.send(alice.text("4"), alice.text("4"), alice.text("3"))
         three = [s for s in statements if s.startswith("BEGIN")]
     finally:
-        await line.app.db._conn.set_trace_callback(None)
+        await line.app.db.set_trace(None)
     assert len(one) == 2, one  # the receipt, the event
     assert len(three) == 4, three  # one receipt for the body, then one per event
     assert all(s == "BEGIN IMMEDIATE" for s in one + three)
