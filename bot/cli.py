@@ -9,6 +9,8 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from storage.leases import AlreadyRunning
+
 from .admin import UsageError, add_broadcast_command, add_sessions_commands, when_arg
 from .config import Settings
 from .logs import configure as configure_logging
@@ -95,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"rabfang: {exc}", file=sys.stderr)
         return 2
+    except AlreadyRunning as exc:
+        print(f"rabfang: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
