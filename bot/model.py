@@ -105,6 +105,35 @@ class Answer(BaseModel):
     lang: str = "th"
     at: datetime
     ref: str | None = None  # the message that gave it, when it was typed (see Inbound.ref)
+    session: int | None = None  # the focus-group session a live answer was given in
+
+
+# An answer's key in State.answers is its question's key (`area.item.question`) for the survey in
+# chat, round 1. The same question can be answered again elsewhere without losing that answer: in a
+# Delphi round 2 (`…@r2`) or in the room during a live session (`…@live`). Storage keeps the two
+# parts apart as the answers table's `round` and `source` columns.
+SOURCES = ("chat", "live")
+
+
+def answer_key(question_key: str, round: int = 1, source: str = "chat") -> str:
+    """The State.answers key of `question_key` answered in `round` from `source`."""
+    if source not in SOURCES or round < 1:
+        raise ValueError(f"no answer key for round {round} from {source!r}")
+    return question_key + (f"@{source}" if source != "chat" else "") + (f"@r{round}" if round != 1 else "")
+
+
+def key_parts(key: str) -> tuple[str, int, str]:
+    """(question key, round, source) of a State.answers key; the inverse of answer_key."""
+    question_key, *tags = key.split("@")
+    round, source = 1, "chat"
+    for tag in tags:
+        if tag.startswith("r") and tag[1:].isdigit():
+            round = int(tag[1:])
+        elif tag in SOURCES:
+            source = tag
+        else:
+            raise ValueError(f"not an answer key: {key!r}")
+    return question_key, round, source
 
 
 class SessionView(BaseModel):

@@ -30,7 +30,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.model import Answer, Outcome, SessionView, State
+from bot.model import Answer, Outcome, SessionView, State, answer_key, key_parts
 
 from .base import PRIVATE_FILE, database_files, iso, parse_time, private_dir, private_file
 from .retention import erasures
@@ -54,9 +54,11 @@ class StorageError(Exception):
     the webhook answers with a status that makes the platform redeliver."""
 
 
-def split_key(key: str) -> tuple[str, str, str]:
-    area, item, question = key.split(".", 2)
-    return area, item, question
+def split_key(key: str) -> tuple[str, str, str, int, str]:
+    """The answers table's key columns (area, item, question, round, source) of a State.answers key."""
+    question_key, round, source = key_parts(key)
+    area, item, question = question_key.split(".", 2)
+    return area, item, question, round, source
 
 
 class WriterLock:
@@ -436,12 +438,13 @@ async def _load(db: aiosqlite.Connection, channel: str, user_ref: str, now: date
     pid, lang, consent, consent_at, version, group, region, age, cursor = row
     answers = {}
     cur = await db.execute(
-        "SELECT area, item, question, option, value, text, skipped, lang, answered_at, ref FROM answers"
-        " WHERE participant_id = ?",
+        "SELECT area, item, question, round, source, option, value, text, skipped, lang, answered_at, ref,"
+        " session_id FROM answers WHERE participant_id = ?",
         (pid,),
     )
-    for area, item, question, option, value, text, skipped, alang, at, ref in await cur.fetchall():
-        answers[f"{area}.{item}.{question}"] = Answer(
+    rows = await cur.fetchall()
+    for area, item, question, round, source, option, value, text, skipped, alang, at, ref, session in rows:
+        answers[answer_key(f"{area}.{item}.{question}", round, source)] = Answer(
             option=option,
             value=value,
             text=text,
@@ -449,6 +452,7 @@ async def _load(db: aiosqlite.Connection, channel: str, user_ref: str, now: date
             lang=alang,
             at=datetime.fromisoformat(at),
             ref=ref,
+            session=session,
         )
     started, completed = {}, {}
     cur = await db.execute("SELECT area, started_at, completed_at FROM progress WHERE participant_id = ?", (pid,))
@@ -553,11 +557,13 @@ async def _save(
     changed = [(k, a) for k, a in new.answers.items() if old.answers.get(k) != a]
     if changed:
         await db.executemany(
-            "INSERT INTO answers (participant_id, area, item, question, option, value, text, skipped, lang,"
-            " answered_at, survey_version, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (participant_id, area, item, question) DO UPDATE SET option = excluded.option,"
-            " value = excluded.value, text = excluded.text, skipped = excluded.skipped, lang = excluded.lang,"
-            " answered_at = excluded.answered_at, survey_version = excluded.survey_version, ref = excluded.ref",
+            "INSERT INTO answers (participant_id, area, item, question, round, source, option, value, text,"
+            " skipped, lang, answered_at, survey_version, ref, session_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (participant_id, area, item, question, round, source) DO UPDATE SET"
+            " option = excluded.option, value = excluded.value, text = excluded.text, skipped = excluded.skipped,"
+            " lang = excluded.lang, answered_at = excluded.answered_at, survey_version = excluded.survey_version,"
+            " ref = excluded.ref, session_id = excluded.session_id",
             [
                 (
                     pid,
@@ -570,6 +576,7 @@ async def _save(
                     iso(a.at),
                     survey_version,
                     a.ref,
+                    a.session,
                 )
                 for k, a in changed
             ],
@@ -577,7 +584,8 @@ async def _save(
     gone = [k for k in old.answers if k not in new.answers]
     if gone:
         await db.executemany(
-            "DELETE FROM answers WHERE participant_id = ? AND area = ? AND item = ? AND question = ?",
+            "DELETE FROM answers WHERE participant_id = ? AND area = ? AND item = ? AND question = ?"
+            " AND round = ? AND source = ?",
             [(pid, *split_key(k)) for k in gone],
         )
     added = [(sid, at) for sid, at in new.registrations.items() if sid not in old.registrations]

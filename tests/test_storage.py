@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.model import Inbound
+from bot.model import Answer, Inbound, Outcome, State, answer_key, key_parts
 from bot.service import Service
 from bot.surveys import Catalog
 from storage import Database, StorageError
@@ -207,3 +207,40 @@ async def test_database_files_and_backups_are_private_whatever_the_umask(tmp_pat
             assert mode(path) == 0o600
     finally:
         os.umask(old)
+
+
+def test_answer_keys_carry_round_and_source() -> None:
+    assert answer_key("education.e1.current_level") == "education.e1.current_level"
+    for round, source in ((1, "chat"), (2, "chat"), (1, "live"), (2, "live")):
+        key = answer_key("education.e1.current_level", round, source)
+        assert key_parts(key) == ("education.e1.current_level", round, source)
+    with pytest.raises(ValueError):
+        key_parts("education.e1.current_level@bogus")
+    with pytest.raises(ValueError):
+        answer_key("education.e1.current_level", 0)
+
+
+async def test_the_same_question_answered_in_chat_in_round_two_and_live_keeps_three_answers(
+    db: Database, catalog: Catalog, clock: Clock
+) -> None:
+    service = Service(db, catalog, Settings(_env_file=None, db=db.path, flood_limit=10_000), clock)
+    for typed in ("hi", "1", "ยินยอม", "1", "1", "ข้าม", "1", "4"):  # to the first answer of the first area
+        await service.handle("console", "v", Inbound("text", text=typed))
+    ((session_id,),) = await db.fetch_all(
+        "INSERT INTO sessions (area, title_th, title_en, starts_at, created_at, updated_at)"
+        " VALUES ('education', 'ก', 'a', '2026-12-01T00:00:00+00:00', '', '') RETURNING id"
+    )
+    (key,) = (await db.load_state("console", "v")).answers
+
+    def add(state: State) -> Outcome:
+        answers = dict(state.answers)
+        answers[answer_key(key, 2)] = Answer(option="3", value=3, at=clock())
+        answers[answer_key(key, 1, "live")] = Answer(option="2", value=2, at=clock(), session=session_id)
+        return Outcome(state=state.model_copy(update={"answers": answers}))
+
+    await db.handle_event("console", "v", None, add, clock())
+    rows = await db.fetch_all("SELECT round, source, value, session_id FROM answers ORDER BY round, source")
+    assert rows == [(1, "chat", rows[0][2], None), (1, "live", 2, session_id), (2, "chat", 3, None)]
+    reloaded = (await db.load_state("console", "v")).answers
+    assert reloaded[answer_key(key, 1, "live")].session == session_id
+    assert set(reloaded) == {key, answer_key(key, 2), answer_key(key, 1, "live")}
