@@ -104,7 +104,7 @@ class Leading:
         while True:
             await asyncio.sleep(self.retry)
             try:
-                if self.lease.held:
+                if self._started or self.lease.held:
                     if not await self.lease.alive():
                         log.warning(
                             "lost the lead (%s): stopping %s", self.lease.name, ", ".join(p.name for p in self._started)

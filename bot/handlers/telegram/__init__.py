@@ -134,6 +134,7 @@ class TelegramChannel:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping.clear()  # started again after a stop (a worker that leads again)
         bot = PollingBot(
             self._token,
             base_url=self._base_url,
