@@ -145,6 +145,7 @@ async def burst(backend: str, db: str, people: int, seconds: float, workers: int
         poller = asyncio.create_task(backlog.run())
         stats: Counter[str] = Counter()
         latencies: list[float] = []
+        tokens: list[str] = []  # of the inputs that get an answer
         load_ends = time.monotonic() + seconds
 
         async def person(n: int) -> None:
@@ -182,6 +183,7 @@ async def burst(backend: str, db: str, people: int, seconds: float, workers: int
                 first = False
                 if not expected.replies:
                     continue
+                tokens.append(payload["replyToken"])
                 try:
                     async with asyncio.timeout(ANSWER_TIMEOUT):
                         while api.reached[ref] == before:
@@ -213,17 +215,21 @@ async def burst(backend: str, db: str, people: int, seconds: float, workers: int
         for p in platforms:
             await p.aclose()
         calls = Counter((c.kind, c.status) for c in api.calls)
-        replies, pushes = calls[("reply", 200)], calls[("push", 200)]
+        pushes = calls[("push", 200)]
+        replies = sum(1 for t in tokens if t in api.used)  # answers that went out as a reply
+        pushed = len(tokens) - replies  # answers that went out as pushes (their token too old)
         return {
             "backend": backend,
             "workers": workers,
             "people": people,
             "inputs": stats["inputs"],
             "inputs/s": stats["inputs"] / load_time,
+            "answers": len(tokens),
             "replies": replies,
+            "pushed answers": pushed,
             "pushes": pushes,
             "late replies": api.late_replies,
-            "reply share": replies / max(1, replies + pushes),
+            "reply share": replies / max(1, len(tokens)),
             "backlog peak": backlog.peak,
             "drain s": drain,
             "p50 s": percentile(latencies, 50) if latencies else 0.0,
@@ -267,8 +273,9 @@ async def main() -> int:
         print(
             f"{result['backend']:>10} × {result['workers']} worker(s): {result['inputs']} inputs"
             f" ({result['inputs/s']:.0f}/s acknowledged), webhook→answer p50 {result['p50 s']:.2f} s"
-            f" p99 {result['p99 s']:.2f} s; replies {result['replies']}, pushes {result['pushes']}"
-            f" (late replies refused {result['late replies']}): reply share {result['reply share']:.3f};"
+            f" p99 {result['p99 s']:.2f} s; {result['answers']} answers: {result['replies']} as replies,"
+            f" {result['pushed answers']} as pushes ({result['pushes']} push calls in all, late replies refused"
+            f" {result['late replies']}): reply share {result['reply share']:.3f};"
             f" backlog peak {result['backlog peak']}, drained {result['drain s']:.1f} s after the load stopped"
         )
         if result["problems"]:
