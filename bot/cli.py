@@ -9,6 +9,8 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from storage.leases import AlreadyRunning
 
 from .admin import UsageError, add_broadcast_command, add_sessions_commands, when_arg
@@ -85,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="replace")
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            print(f"rabfang: {where}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     configure_logging(settings)  # once, before anything logs: levels, and redaction of every record
     try:
         if args.command == "surveys":
@@ -248,6 +256,13 @@ async def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     from storage.retention import backup
 
+    if not isinstance(settings.db, Path):
+        print(
+            "rabfang: backup copies a SQLite file; RABFANG_DB is a PostgreSQL database: back it up with"
+            ' pg_dump (docs/operations.md, Backups), e.g. pg_dump --format=custom --file=rabfang.dump "$RABFANG_DB"',
+            file=sys.stderr,
+        )
+        return 2
     if not settings.db.exists():
         print(f"rabfang: no database at {settings.db}", file=sys.stderr)
         return 1

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage import database_target
+
 from .cron import cron_trigger, parse_duration
 
 
@@ -19,7 +21,7 @@ def _env(name: str) -> AliasChoices:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RABFANG_", env_file=".env", extra="ignore", populate_by_name=True)
 
-    db: Path = Path("rabfang.db")
+    db: Path | str = Path("rabfang.db")  # a SQLite file, or a postgresql:// URL (storage.database_target)
     surveys_dir: Path | None = None  # a folder of survey files replacing the shipped ones
     retention_days: int = Field(365, ge=1)
     unconsented_days: int = Field(7, ge=1)  # how long the conversation of someone who never consented is kept
@@ -61,6 +63,13 @@ class Settings(BaseSettings):
     line_channel_secret: SecretStr | None = Field(None, validation_alias=_env("LINE_CHANNEL_SECRET"))
     line_channel_access_token: SecretStr | None = Field(None, validation_alias=_env("LINE_CHANNEL_ACCESS_TOKEN"))
     line_api_base_url: str = Field("https://api.line.me", validation_alias=_env("LINE_API_BASE_URL"))
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _db(cls, value: object) -> Path | str:
+        """A file path stays a Path; a PostgreSQL URL stays the URL; any other scheme is refused
+        here, at start-up, rather than becoming a file named after it."""
+        return database_target(value if isinstance(value, Path) else str(value))
 
     @field_validator("reminder_offsets", "nudge_after")
     @classmethod

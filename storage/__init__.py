@@ -1,5 +1,6 @@
-"""Persistence: SQLite through aiosqlite. The only package that contains SQL."""
+"""Persistence: SQLite (aiosqlite and a writer thread) or PostgreSQL (psycopg 3) behind one
+interface, `Database`. The only package that contains SQL."""
 
-from .db import Database, StorageError
+from .db import Database, StorageError, UnsupportedDatabase, database_target
 
-__all__ = ["Database", "StorageError"]
+__all__ = ["Database", "StorageError", "UnsupportedDatabase", "database_target"]

@@ -17,6 +17,14 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+class StorageError(Exception):
+    """A write could not be made durable (disk full, read-only file, corruption, the database
+    server gone).
+
+    Nothing of the unit of work was kept; the caller tells the participant to try again and
+    the webhook answers with a status that makes the platform redeliver."""
+
+
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 

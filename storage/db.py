@@ -1,57 +1,77 @@
-"""The database: the only module with SQL.
+"""The database: the one storage interface callers use, over SQLite or PostgreSQL.
 
-One writer connection behind an asyncio lock; every unit of work is one `BEGIN IMMEDIATE`
-transaction. Migrations are numbered SQL files in `storage/migrations/`, recorded in a table.
-Readers (exports) get their own connection, so a long export never blocks a participant.
+`Database.open(target)` takes what `RABFANG_DB` says: a file path (SQLite, the embedded default:
+storage/sqlite.py) or a `postgresql://user:password@host:port/dbname` URL (storage/postgres.py).
+Anything else is refused (`UnsupportedDatabase`). Both run the same SQL, written once in this
+package (storage/dialect.py keeps the differences), and the same numbered migrations in
+`storage/migrations/`, recorded in a table.
 
-The files are private to the account that runs rabfang: the database, its -wal and -shm are
-0600 and a folder made for them 0700, whatever the umask. After an erasure the WAL is checkpointed
-and truncated without waiting for readers (a reader may still need the old page images); while one
-does, a background task retries until the old images are gone from every file.
+A unit of work is one call: `handle_event` (claim the event id, load the participant, decide,
+save, mark the inbox row) or `run(unit)` for any other write, one transaction each, all or
+nothing. On SQLite it runs on the writer thread in one hop and events are group-committed; on
+PostgreSQL it is one transaction on a pooled connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
-import logging
-import os
+import re
 import secrets
-import sqlite3
-from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from bot.model import Answer, Outcome, SessionView, State, answer_key, key_parts
 
-from .base import PRIVATE_FILE, database_files, iso, parse_time, private_dir, private_file
+from .base import StorageError, iso, parse_time
+from .conn import Conn
 from .retention import erasures
+from .sqlite import BUSY_TIMEOUT_MS, PRAGMAS, SqliteBackend, WriterLock
 
-log = logging.getLogger("rabfang.storage")
+__all__ = ["BUSY_TIMEOUT_MS", "PRAGMAS", "Database", "StorageError", "UnsupportedDatabase", "WriterLock"]
 
-BUSY_TIMEOUT_MS = 10_000
-PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA secure_delete=ON",  # an erased participant's bytes are overwritten, not left in free pages
-)
+T = TypeVar("T")
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 
 
-class StorageError(Exception):
-    """A write could not be made durable (disk full, read-only file, corruption).
+class UnsupportedDatabase(ValueError):
+    """RABFANG_DB names a database rabfang cannot use."""
 
-    Nothing of the unit of work was kept; the caller tells the participant to try again and
-    the webhook answers with a status that makes the platform redeliver."""
+
+def database_target(value: str | Path) -> Path | str:
+    """What RABFANG_DB means: a Path (a SQLite file) or a PostgreSQL URL (kept as the string).
+
+    Refused, with what to write instead: any other scheme (`mysql://…`, `sqlite:///…`), and a
+    PostgreSQL URL that lost a slash on its way (`postgresql:/host/db`, what a path would make of it)."""
+    if isinstance(value, Path):
+        text = str(value)
+        if _SCHEME.match(text):  # a URL that went through Path() lost its '//': say so, never open it
+            raise UnsupportedDatabase(_refusal(text))
+        return value
+    text = value.strip()
+    m = _SCHEME.match(text)
+    if m is None:
+        return Path(text)
+    scheme = m.group(1).lower()
+    if scheme in POSTGRES_SCHEMES and text[m.end() : m.end() + 2] == "//":
+        return text
+    raise UnsupportedDatabase(_refusal(text))
+
+
+def _refusal(text: str) -> str:
+    scheme = text.split(":", 1)[0]
+    return (
+        f"RABFANG_DB: cannot use a {scheme!r} database ({scheme}:…). rabfang stores its data in SQLite"
+        " (RABFANG_DB=path/to/rabfang.db, a file path, no scheme) or PostgreSQL"
+        " (RABFANG_DB=postgresql://user:password@host:5432/dbname)."
+    )
 
 
 def split_key(key: str) -> tuple[str, str, str, int, str]:
@@ -61,90 +81,49 @@ def split_key(key: str) -> tuple[str, str, str, int, str]:
     return area, item, question, round, source
 
 
-class WriterLock:
-    """The one writer's lock: first come, first served, except that urgent work goes first.
-
-    Urgent work is what a platform is waiting on (a webhook that must store its events before it
-    answers 200); the processing queued behind it can wait a moment longer."""
-
-    def __init__(self) -> None:
-        self._held = False
-        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
-
-    def locked(self) -> bool:
-        return self._held
-
-    async def acquire(self, urgent: bool = False) -> None:
-        if not self._held and not any(self._waiting):
-            self._held = True
-            return
-        turn = asyncio.get_running_loop().create_future()
-        queue = self._waiting[0 if urgent else 1]
-        queue.append(turn)
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
-                self.release()  # it was handed to us as we were cancelled: hand it on
-            else:
-                queue.remove(turn)
-            raise
-
-    def release(self) -> None:
-        """Hand the lock to the next waiter (urgent ones first), or free it."""
-        for queue in self._waiting:
-            while queue:
-                turn = queue.popleft()
-                if not turn.done():
-                    turn.set_result(None)
-                    return
-        self._held = False
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.release()
-
-
 class Database:
-    """An open rabfang database. Use `async with await Database.open(path) as db:`."""
+    """An open rabfang database. Use `async with await Database.open(target) as db:`."""
 
-    def __init__(self, path: Path, conn: aiosqlite.Connection, pseudonym_key: bytes):
-        self.path = path
-        self._conn = conn
-        self._lock = WriterLock()
+    def __init__(self, backend: Any, pseudonym_key: bytes, path: Path | None, url: str | None):
+        self._b = backend
         self._key = pseudonym_key
-        self._scrubber: asyncio.Task[None] | None = None  # retries the checkpoint a reader held up
+        self.path = path  # the SQLite file; None on PostgreSQL
+        self.url = url  # the PostgreSQL URL; None on SQLite
+        self.dialect = backend.dialect
         self._closed = False
+
+    @property
+    def backend(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self.dialect.name
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, path: str | Path, pseudonym_key: str | None = None) -> Database:
-        path = Path(path)
-        conn = await _connect(path)
+    async def open(cls, target: str | Path, pseudonym_key: str | None = None) -> Database:
+        where = database_target(target)
+        if isinstance(where, Path):
+            backend: Any = SqliteBackend(where)
+        else:
+            from .postgres import PostgresBackend  # psycopg is needed only for PostgreSQL
+
+            backend = PostgresBackend(where)
+        await backend.connect()
         try:
-            await _migrate(conn)
-            key = pseudonym_key or await _stored_key(conn)
+            await backend.migrate(migration_files())
+            key = pseudonym_key or await backend.run(_stored_key)
         except BaseException:
-            await conn.close()
+            await backend.close()
             raise
-        return cls(path, conn, key.encode())
+        path, url = (where, None) if isinstance(where, Path) else (None, where)
+        return cls(backend, key.encode(), path, url)
 
     async def close(self) -> None:
         """Close the database (once: a second call does nothing)."""
         if self._closed:
             return
         self._closed = True
-        if self._scrubber is not None:
-            self._scrubber.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._scrubber
-        async with self._lock:
-            with suppress(sqlite3.Error):
-                await self._truncate()  # SQLite checkpoints on close too, but only when it can wait
-            await self._conn.close()
+        await self._b.close()
 
     async def __aenter__(self) -> Database:
         return self
@@ -154,27 +133,19 @@ class Database:
 
     # ---- units of work -----------------------------------------------------------------------
 
+    async def run(self, unit: Callable[[Conn], Awaitable[T]], *, urgent: bool = False) -> T:
+        """One write transaction around `unit(conn)`, all or nothing; a database error surfaces as
+        StorageError. `unit` uses only `await conn.execute(...)`/`executemany` (on SQLite it runs on
+        the writer thread, where those never suspend). `urgent` goes ahead of queued work
+        (SQLite's WriterLock)."""
+        return await self._b.run(unit, urgent)
+
     @asynccontextmanager
-    async def transaction(self, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction; rolled back on any error, which surfaces as StorageError.
-        `urgent` goes ahead of work already waiting (see WriterLock)."""
-        await self._lock.acquire(urgent)
-        try:
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StorageError(str(exc)) from exc
-            try:
-                yield self._conn
-                await self._conn.commit()
-            except BaseException as exc:
-                with suppress(sqlite3.Error):
-                    await self._conn.rollback()
-                if isinstance(exc, sqlite3.Error):
-                    raise StorageError(str(exc)) from exc
-                raise
-        finally:
-            self._lock.release()
+    async def transaction(self, urgent: bool = False) -> AsyncIterator[Conn]:
+        """A write transaction whose statements are awaited one by one (tests and tools; storage
+        itself uses `run`, one hop per unit of work)."""
+        async with self._b.transaction(urgent) as conn:
+            yield conn
 
     def pseudonym(self, channel: str, user_ref: str) -> str:
         """The stable, keyed pseudonym exports show instead of the platform id. It starts with a
@@ -194,11 +165,15 @@ class Database:
     ) -> Outcome | None:
         """The unit of work of one event, all or nothing: claim its id, load the participant, apply
         `decide` (a pure function of their state: the engine's decision, no I/O), store the result,
-        and mark the inbox row it came from (`inbox_seq`) processed. One write transaction. Answers
-        given now keep `survey_version`, the surveys they were given under.
+        and mark the inbox row it came from (`inbox_seq`) processed. One write transaction (on
+        SQLite committed with the events beside it). Answers given now keep `survey_version`, the
+        surveys they were given under.
 
         Returns None when the event id was seen before (a redelivery changes nothing)."""
-        async with self.transaction() as db:
+        backend = self._b
+
+        async def unit(db: Conn) -> Outcome | None:
+            await backend.lock_event(db, channel, user_ref)
             if event_id is not None and not await _claim(db, channel, event_id, now):
                 await _mark_processed(db, channel, inbox_seq, now)
                 return None
@@ -220,64 +195,35 @@ class Database:
                 # else: someone we never heard from, whose event changed nothing (a forged tap, a
                 # sticker): there is nothing about them worth keeping, not even their platform id
                 await _mark_processed(db, channel, inbox_seq, now)
-        if outcome.erase:
+            return outcome
+
+        outcome = await backend.handle(unit)
+        if outcome is not None and outcome.erase:
             await self.checkpoint()  # old page images in the WAL would still hold the erased rows
         return outcome
 
     async def checkpoint(self) -> bool:
-        """Copy the WAL into the database file and truncate it, so that no old page image (an
-        erased participant's rows, with secure_delete zeroed in the newer images) stays on disk.
+        """SQLite: copy the WAL into the database file and truncate it, so that no old page image
+        (an erased participant's rows, with secure_delete zeroed in the newer images) stays on disk.
 
         Never waits for a reader: an open export or download may still need the old images, and
         waiting for it would hold every participant's write. Returns whether the WAL is now empty;
         if not, a background task tries again, briefly taking the writer's turn each time, until
-        the readers have let go."""
-        async with self._lock:
-            done = await self._truncate()
-        if not done:
-            self._scrub_later()
-        return done
-
-    async def _truncate(self) -> bool:
-        """One TRUNCATE checkpoint that gives up at once when a reader or writer is in the way
-        (it still copies what no reader needs). Call with the writer's lock held."""
-        await self._conn.execute("PRAGMA busy_timeout=0")
-        try:
-            cur = await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            row = await cur.fetchone()
-        except sqlite3.Error:
-            return False
-        finally:
-            await self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        return row is not None and row[0] == 0
-
-    def _scrub_later(self) -> None:
-        if self._scrubber is None or self._scrubber.done():
-            self._scrubber = asyncio.get_running_loop().create_task(self._scrub())
-
-    async def _scrub(self, first: float = 0.05, longest: float = 1.0) -> None:
-        wait, tries = first, 0
-        while True:
-            await asyncio.sleep(wait)
-            tries += 1
-            try:
-                async with self._lock:
-                    if await self._truncate():
-                        log.info("the WAL is truncated: no old page image left (after %d tries)", tries)
-                        return
-            except (sqlite3.Error, ValueError):  # closed underneath us: close() checkpoints
-                return
-            wait = min(wait * 2, longest)
+        the readers have let go. PostgreSQL: nothing to do (True)."""
+        return await self._b.checkpoint()
 
     async def claim_event(
         self, channel: str, event_id: str | None, now: datetime, *, inbox_seq: int | None = None
     ) -> bool:
         """Record an event id (and mark its inbox row processed) on its own; False when it was
         already there. For events whose effects are not a participant's state (admin commands)."""
-        async with self.transaction() as db:
+
+        async def unit(db: Conn) -> bool:
             claimed = event_id is None or await _claim(db, channel, event_id, now)
             await _mark_processed(db, channel, inbox_seq, now)
             return claimed
+
+        return await self._b.run(unit)
 
     async def set_active(
         self,
@@ -291,7 +237,8 @@ class Database:
     ) -> bool:
         """Mark a participant as following the bot or not (unfollow, block, unblock), claiming the
         event that said so; False when that event was handled before."""
-        async with self.transaction() as db:
+
+        async def unit(db: Conn) -> bool:
             if event_id is not None and not await _claim(db, channel, event_id, now):
                 claimed = False
             else:
@@ -303,13 +250,18 @@ class Database:
             await _mark_processed(db, channel, inbox_seq, now)
             return claimed
 
+        return await self._b.run(unit)
+
     async def load_state(self, channel: str, user_ref: str, now: datetime | None = None) -> State:
-        async with self._lock:
-            return (await _load(self._conn, channel, user_ref, now or datetime.now(UTC)))[1]
+        async def unit(db: Conn) -> State:
+            return (await _load(db, channel, user_ref, now or datetime.now(UTC)))[1]
+
+        return await self._b.run(unit)
 
     async def record_survey_version(self, version: str, content: str, now: datetime) -> bool:
         """Keep the surveys in use by their version, once; True when this version is new."""
-        async with self.transaction() as db:
+
+        async def unit(db: Conn) -> bool:
             cur = await db.execute(
                 "INSERT INTO survey_versions (version, first_loaded_at, content) VALUES (?, ?, ?)"
                 " ON CONFLICT (version) DO NOTHING",
@@ -317,56 +269,48 @@ class Database:
             )
             return cur.rowcount == 1
 
+        return await self._b.run(unit)
+
     async def is_active(self, channel: str, user_ref: str) -> bool | None:
         """Whether a participant still follows the bot; None when there is no such participant."""
-        async with self._lock:
-            cur = await self._conn.execute(
-                "SELECT active FROM participants WHERE channel = ? AND user_ref = ?", (channel, user_ref)
-            )
-            row = await cur.fetchone()
-        return bool(row[0]) if row else None
+        rows = await self.fetch_all(
+            "SELECT active FROM participants WHERE channel = ? AND user_ref = ?", (channel, user_ref)
+        )
+        return bool(rows[0][0]) if rows else None
 
     async def meta(self, key: str) -> str | None:
-        async with self._lock:
-            cur = await self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,))
-            row = await cur.fetchone()
-        return row[0] if row else None
+        rows = await self.fetch_all("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
-    # ---- reading for exports -----------------------------------------------------------------
+    # ---- reading -------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A separate read-only connection: a consistent snapshot that never blocks writers."""
-        conn = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+    async def reader(self) -> AsyncIterator[Any]:
+        """A separate read-only snapshot that never blocks writers (storage.queries.Snapshot reads
+        through it): `await r.execute(sql, params)` for a result, `r.batches(sql, params, n)` to
+        stream (PostgreSQL: a server-side cursor)."""
+        async with self._b.reader() as reader:
+            yield reader
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one statement (SQLite-style placeholders), on the writer's connection."""
         try:
-            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            await conn.execute("BEGIN")
-            yield conn
-        finally:
-            await conn.close()
+            return await self._b.fetch_all(sql, params)
+        except StorageError:
+            raise
+        except Exception as exc:
+            if type(exc).__module__.startswith(("sqlite3", "psycopg")):
+                raise StorageError(str(exc)) from exc
+            raise
 
-    async def fetch_all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        async with self._lock:
-            cur = await self._conn.execute(sql, params)
-            return list(await cur.fetchall())
+    async def set_trace(self, callback: Callable[[str], None] | None) -> None:
+        """SQLite only: call `callback` with each statement the writer runs (tests count them)."""
+        await self._b.set_trace(callback)
 
-
-async def _connect(path: Path) -> aiosqlite.Connection:
-    private_dir(path.parent)
-    # SQLite gives -wal and -shm the database file's own mode, so a private database file
-    # makes private companions; files left by an older version are tightened here
-    private_file(path)
-    for companion in database_files(path)[1:]:
-        with suppress(FileNotFoundError):
-            os.chmod(companion, PRIVATE_FILE)
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    try:
-        for pragma in PRAGMAS:
-            await conn.execute(pragma)
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
+    @property
+    def batches(self) -> Sequence[int]:
+        """SQLite: the sizes of recent group commits (bench/durable.py reports them)."""
+        return getattr(self._b, "batches", ())
 
 
 def migration_files() -> list[tuple[str, str]]:
@@ -375,39 +319,19 @@ def migration_files() -> list[tuple[str, str]]:
     return files
 
 
-async def _migrate(conn: aiosqlite.Connection) -> None:
-    """Apply each migration not yet recorded, each in its own transaction."""
-    await conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    cur = await conn.execute("SELECT name FROM migrations")
-    done = {row[0] for row in await cur.fetchall()}
-    for name, sql in migration_files():
-        if name in done:
-            continue
-        now = iso(datetime.now(UTC))
-        script = (
-            f"BEGIN IMMEDIATE;\n{sql}\n;INSERT INTO migrations (name, applied_at) VALUES ('{name}', '{now}');\nCOMMIT;"
-        )
-        try:
-            await conn.executescript(script)
-        except sqlite3.Error:
-            if conn.in_transaction:
-                await conn.rollback()
-            raise
-
-
-async def _stored_key(conn: aiosqlite.Connection) -> str:
+async def _stored_key(conn: Conn) -> str:
     """The pseudonym key: generated once, kept in the database's meta table, never exported."""
     cur = await conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'")
     row = await cur.fetchone()
     if row:
         return row[0]
     key = secrets.token_hex(32)
-    await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('pseudonym_key', ?)", (key,))
+    await conn.execute("INSERT INTO meta (key, value) VALUES ('pseudonym_key', ?) ON CONFLICT (key) DO NOTHING", (key,))
     cur = await conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'")
     return (await cur.fetchone())[0]
 
 
-async def _mark_processed(db: aiosqlite.Connection, channel: str, seq: int | None, now: datetime) -> None:
+async def _mark_processed(db: Conn, channel: str, seq: int | None, now: datetime) -> None:
     """Done with an inbox row: keep its event id for dedupe, drop what it said and how to answer it."""
     if seq is not None:
         await db.execute(
@@ -416,7 +340,7 @@ async def _mark_processed(db: aiosqlite.Connection, channel: str, seq: int | Non
         )
 
 
-async def _claim(db: aiosqlite.Connection, channel: str, event_id: str, now: datetime) -> bool:
+async def _claim(db: Conn, channel: str, event_id: str, now: datetime) -> bool:
     cur = await db.execute(
         "INSERT INTO events (channel, event_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         (channel, event_id, iso(now)),
@@ -427,7 +351,7 @@ async def _claim(db: aiosqlite.Connection, channel: str, event_id: str, now: dat
 _PARTICIPANT_COLUMNS = "id, lang, consent, consent_at, consent_version, stakeholder, region, age_band, cursor"
 
 
-async def _load(db: aiosqlite.Connection, channel: str, user_ref: str, now: datetime) -> tuple[int | None, State]:
+async def _load(db: Conn, channel: str, user_ref: str, now: datetime) -> tuple[int | None, State]:
     cur = await db.execute(
         f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE channel = ? AND user_ref = ?", (channel, user_ref)
     )
@@ -502,22 +426,36 @@ def session_view(row: tuple) -> SessionView:
     )
 
 
-async def _offers(db: aiosqlite.Connection, now: datetime) -> tuple[SessionView, ...]:
+async def _offers(db: Conn, now: datetime) -> tuple[SessionView, ...]:
     """Sessions not yet started, for the engine to offer (read inside the event's transaction,
-    so a capacity check and the registration it allows are one atomic step)."""
+    so a capacity check and the registration it allows are one atomic step).
+
+    Within one transaction (a group commit's batch) the list is read once and filtered for later
+    events, until a registration changes (`_save`, `_erase` drop it): what the query would give."""
+    cached = db.cache.get("offers")
+    if cached is not None:
+        at, offers, whole = cached
+        if now >= at:
+            kept = tuple(s for s in offers if s.starts_at > now)
+            if whole or len(kept) == len(offers):
+                return kept
     cur = await db.execute(
         f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.status = 'scheduled' AND s.starts_at > ?"
-        " ORDER BY s.starts_at, s.id LIMIT 50",
+        f" ORDER BY s.starts_at, s.id LIMIT {OFFERS}",
         (iso(now),),
     )
-    return tuple(session_view(row) for row in await cur.fetchall())
+    offers = tuple(session_view(row) for row in await cur.fetchall())
+    db.cache["offers"] = (now, offers, len(offers) < OFFERS)
+    return offers
 
+
+OFFERS = 50  # sessions offered at most
 
 _CURSOR_FIELDS = {"step", "area", "key", "resume", "pending_area"}
 
 
 async def _save(
-    db: aiosqlite.Connection,
+    db: Conn,
     pid: int | None,
     who: tuple[str, str, str],
     old: State,
@@ -544,10 +482,10 @@ async def _save(
         cur = await db.execute(
             "INSERT INTO participants (lang, consent, consent_at, consent_version, stakeholder, region, age_band,"
             " cursor, updated_at, channel, user_ref, pseudonym, created_at, active)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id",
             (*values, channel, user_ref, pseudonym, iso(now)),
         )
-        pid = cur.lastrowid
+        (pid,) = await cur.fetchone()  # type: ignore[misc]
     else:
         await db.execute(
             "UPDATE participants SET lang = ?, consent = ?, consent_at = ?, consent_version = ?, stakeholder = ?,"
@@ -589,13 +527,15 @@ async def _save(
             [(pid, *split_key(k)) for k in gone],
         )
     added = [(sid, at) for sid, at in new.registrations.items() if sid not in old.registrations]
+    removed = [sid for sid in old.registrations if sid not in new.registrations]
+    if added or removed:
+        db.cache.pop("offers", None)  # their counts of seats taken change
     if added:
         await db.executemany(
             "INSERT INTO registrations (session_id, participant_id, registered_at) VALUES (?, ?, ?)"
             " ON CONFLICT DO NOTHING",
             [(sid, pid, iso(at)) for sid, at in added],
         )
-    removed = [sid for sid in old.registrations if sid not in new.registrations]
     if removed:
         await db.executemany(
             "DELETE FROM registrations WHERE session_id = ? AND participant_id = ?", [(sid, pid) for sid in removed]
@@ -616,12 +556,11 @@ async def _save(
         )
 
 
-async def _erase(
-    db: aiosqlite.Connection, pid: int | None, channel: str, user_ref: str, seq: int | None, now: datetime
-) -> None:
+async def _erase(db: Conn, pid: int | None, channel: str, user_ref: str, seq: int | None, now: datetime) -> None:
     """Delete every row about a participant in every table retention covers (storage.retention
     .COVERAGE), leaving only a count in the log."""
     count = 0
+    db.cache.pop("offers", None)  # their registrations go too
     if pid is not None:
         cur = await db.execute("SELECT count(*) FROM answers WHERE participant_id = ? AND skipped = 0", (pid,))
         (count,) = await cur.fetchone()

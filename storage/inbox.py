@@ -9,7 +9,6 @@ The processing itself (order per chat, retries, "try later") is bot/inbox.py's.
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +17,10 @@ from typing import Any
 
 from bot.model import Inbound, Incoming
 
-from .db import Database, StorageError, iso
+from .base import iso
+from .conn import Conn
+from .db import Database
+from .leases import chat_key
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,9 @@ async def add(db: Database, channel: str, items: Sequence[Incoming], now: dateti
 
     An event whose id is already in the inbox (a replay or a redelivery) is left out.
     Raises StorageError when nothing could be stored."""
-    new: list[Incoming] = []
-    async with db.transaction(urgent=True) as conn:  # the platform is waiting for our 200
+
+    async def unit(conn: Conn) -> list[Incoming]:
+        new: list[Incoming] = []
         for item in items:
             body, context = encode(item)
             cur = await conn.execute(
@@ -95,7 +98,9 @@ async def add(db: Database, channel: str, items: Sequence[Incoming], now: dateti
             )
             if cur.rowcount == 1:
                 new.append(item)
-    return new
+        return new
+
+    return await db.run(unit, urgent=True)  # the platform is waiting for our 200
 
 
 async def pending(db: Database, channel: str, user_ref: str) -> list[Row]:
@@ -137,18 +142,18 @@ async def mark_processed(db: Database, channel: str, seq: int, now: datetime) ->
 
 async def prune(db: Database, channel: str, before: datetime) -> int:
     """Forget processed rows received before `before`; `events` still dedupes their ids."""
-    async with db.transaction() as conn:
+
+    async def unit(conn: Conn) -> int:
         cur = await conn.execute(
             "DELETE FROM inbox WHERE channel = ? AND processed = 1 AND received_at < ?", (channel, iso(before))
         )
         return cur.rowcount
 
+    return await db.run(unit)
+
 
 async def _read(db: Database, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    try:
-        return await db.fetch_all(sql, params)
-    except sqlite3.Error as exc:
-        raise StorageError(str(exc)) from exc
+    return await db.fetch_all(sql, params)  # a driver's error arrives as StorageError
 
 
 # ---- several workers (PostgreSQL): leases on a chat's rows ------------------------------------
@@ -157,17 +162,10 @@ async def _read(db: Database, sql: str, params: tuple[Any, ...]) -> list[tuple[A
 def shared(db: Database) -> bool:
     """Whether other processes may work on the same inbox (PostgreSQL); on SQLite one process
     owns the file (storage.leases), and a chat's rows are simply read."""
-    return bool(getattr(getattr(db, "dialect", None), "postgres", False))
+    return db.dialect.postgres
 
 
 CLAIM_BATCH = 20  # rows leased at a time: a worker re-claims (renewing its lease) after each batch
-
-
-def chat_key(channel: str, user_ref: str) -> int:
-    """The advisory-lock key of one chat: claims of its rows and its events' units of work take it."""
-    from .leases import advisory_key
-
-    return advisory_key("rabfang", "chat", channel, user_ref)
 
 
 async def claim(db: Database, channel: str, user_ref: str, worker: str, now: datetime, lease: float) -> list[Row]:
@@ -181,7 +179,8 @@ async def claim(db: Database, channel: str, user_ref: str, worker: str, now: dat
     if not shared(db):
         return await pending(db, channel, user_ref)
     until = iso(now + timedelta(seconds=lease))
-    async with db.transaction() as conn:
+
+    async def unit(conn: Conn) -> list[tuple[Any, ...]]:
         await conn.execute("SELECT pg_advisory_xact_lock(?)", (chat_key(channel, user_ref),))
         cur = await conn.execute(
             "UPDATE inbox SET leased_by = ?, leased_until = ? WHERE seq IN ("
@@ -192,7 +191,9 @@ async def claim(db: Database, channel: str, user_ref: str, worker: str, now: dat
             " RETURNING seq, event_id, user_ref, body, context, retry_key, received_at",
             (worker, until, channel, user_ref, CLAIM_BATCH, channel, user_ref, worker, iso(now)),
         )
-        found = await cur.fetchall()
+        return await cur.fetchall()
+
+    found = await db.run(unit)
     return sorted((_row(*r) for r in found), key=lambda r: r.seq)
 
 

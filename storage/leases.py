@@ -116,6 +116,12 @@ def advisory_key(*parts: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def chat_key(channel: str, user_ref: str) -> int:
+    """The advisory-lock key of one chat (one participant): the claims of its inbox rows and the
+    units of work of its events take it, so two workers never decide for one person at once."""
+    return advisory_key("rabfang", "chat", channel, user_ref)
+
+
 class AdvisoryLease:
     """`pg_try_advisory_lock` on a session connection of its own (autocommit, never pooled), so the
     lock lives exactly as long as that session: a worker that dies, or loses its connection, stops
@@ -196,10 +202,7 @@ def leadership(db: Any, name: str = "leader") -> Leadership:
 
 def postgres_url(db: Any) -> str | None:
     """The PostgreSQL URL of an open database, or None for SQLite."""
-    dialect = getattr(db, "dialect", None)
-    if dialect is not None and getattr(dialect, "postgres", False):
-        return str(db.url)
-    return None
+    return str(db.url) if db.dialect.postgres else None
 
 
 async def run_lease(db: Any) -> Leadership:

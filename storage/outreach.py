@@ -7,7 +7,9 @@ from datetime import datetime
 
 from bot.model import SessionView
 
-from .db import SESSION_COLUMNS, Database, iso, session_view
+from .base import iso
+from .conn import Conn
+from .db import SESSION_COLUMNS, Database, session_view
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,10 @@ async def add_session(
     capacity: int | None,
     now: datetime,
 ) -> int:
-    async with db.transaction() as conn:
+    async def unit(conn: Conn) -> int:
         cur = await conn.execute(
             "INSERT INTO sessions (area, title_th, title_en, starts_at, ends_at, place, capacity, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 area,
                 title_th,
@@ -56,7 +58,10 @@ async def add_session(
                 iso(now),
             ),
         )
-        return int(cur.lastrowid or 0)
+        (sid,) = await cur.fetchone()  # type: ignore[misc]
+        return int(sid)
+
+    return await db.run(unit)
 
 
 async def list_sessions(db: Database, *, since: datetime | None = None) -> list[SessionView]:
@@ -74,24 +79,28 @@ async def get_session(db: Database, session_id: int) -> SessionView | None:
 
 
 async def cancel_session(db: Database, session_id: int, now: datetime) -> bool:
-    async with db.transaction() as conn:
+    async def unit(conn: Conn) -> bool:
         cur = await conn.execute(
             "UPDATE sessions SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'scheduled'",
             (iso(now), session_id),
         )
         return cur.rowcount == 1
 
+    return await db.run(unit)
+
 
 async def move_session(
     db: Database, session_id: int, starts_at: datetime, ends_at: datetime | None, now: datetime
 ) -> bool:
-    async with db.transaction() as conn:
+    async def unit(conn: Conn) -> bool:
         cur = await conn.execute(
             "UPDATE sessions SET starts_at = ?, ends_at = ?, moved_at = ?, updated_at = ?"
             " WHERE id = ? AND status = 'scheduled'",
             (iso(starts_at), iso(ends_at) if ends_at else None, iso(now), iso(now), session_id),
         )
         return cur.rowcount == 1
+
+    return await db.run(unit)
 
 
 async def registrants(db: Database, session_id: int) -> list[Recipient]:
@@ -118,7 +127,8 @@ async def sessions_to_notify(db: Database, now: datetime) -> list[tuple[SessionV
 
 async def claim(db: Database, kind: str, ref: str, participant_id: int, now: datetime) -> bool:
     """Record a send before it is made; False if this (kind, ref, participant) was already claimed."""
-    async with db.transaction() as conn:
+
+    async def unit(conn: Conn) -> bool:
         cur = await conn.execute(
             "INSERT INTO deliveries (kind, ref, participant_id, status, at) VALUES (?, ?, ?, 'sending', ?)"
             " ON CONFLICT DO NOTHING",
@@ -126,10 +136,13 @@ async def claim(db: Database, kind: str, ref: str, participant_id: int, now: dat
         )
         return cur.rowcount == 1
 
+    return await db.run(unit)
+
 
 async def settle(db: Database, kind: str, ref: str, participant_id: int, status: str, now: datetime) -> None:
     """The outcome of a claimed send: 'sent', 'failed' or 'blocked' (which also marks them inactive)."""
-    async with db.transaction() as conn:
+
+    async def unit(conn: Conn) -> None:
         await conn.execute(
             "UPDATE deliveries SET status = ?, at = ? WHERE kind = ? AND ref = ? AND participant_id = ?",
             (status, iso(now), kind, ref, participant_id),
@@ -137,11 +150,14 @@ async def settle(db: Database, kind: str, ref: str, participant_id: int, status:
         if status == "blocked":
             await conn.execute("UPDATE participants SET active = 0 WHERE id = ?", (participant_id,))
 
+    await db.run(unit)
+
 
 async def claim_many(db: Database, kind: str, ref: str, participant_ids: list[int], now: datetime) -> list[int]:
     """Claim many sends in one transaction; returns those not claimed before (see `claim`)."""
-    claimed = []
-    async with db.transaction() as conn:
+
+    async def unit(conn: Conn) -> list[int]:
+        claimed = []
         for pid in participant_ids:
             cur = await conn.execute(
                 "INSERT INTO deliveries (kind, ref, participant_id, status, at) VALUES (?, ?, ?, 'sending', ?)"
@@ -150,17 +166,21 @@ async def claim_many(db: Database, kind: str, ref: str, participant_ids: list[in
             )
             if cur.rowcount == 1:
                 claimed.append(pid)
-    return claimed
+        return claimed
+
+    return await db.run(unit)
 
 
 async def settle_many(
     db: Database, kind: str, ref: str, participant_ids: list[int], status: str, now: datetime
 ) -> None:
-    async with db.transaction() as conn:
+    async def unit(conn: Conn) -> None:
         await conn.executemany(
             "UPDATE deliveries SET status = ?, at = ? WHERE kind = ? AND ref = ? AND participant_id = ?",
             [(status, iso(now), kind, ref, pid) for pid in participant_ids],
         )
+
+    await db.run(unit)
 
 
 async def unclaimed(db: Database, kind: str, ref: str, candidates: list[Recipient]) -> list[Recipient]:
@@ -207,12 +227,16 @@ class Broadcast:
 async def create_broadcast(
     db: Database, audience: str, text_th: str, text_en: str, requested_by: str | None, now: datetime
 ) -> int:
-    async with db.transaction() as conn:
+    async def unit(conn: Conn) -> int:
         cur = await conn.execute(
-            "INSERT INTO broadcasts (audience, text_th, text_en, requested_by, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO broadcasts (audience, text_th, text_en, requested_by, created_at) VALUES (?, ?, ?, ?, ?)"
+            " RETURNING id",
             (audience, text_th, text_en, requested_by, iso(now)),
         )
-        return int(cur.lastrowid or 0)
+        (bid,) = await cur.fetchone()  # type: ignore[misc]
+        return int(bid)
+
+    return await db.run(unit)
 
 
 async def open_broadcasts(db: Database) -> list[Broadcast]:
@@ -241,9 +265,12 @@ async def audience(db: Database, spec: str) -> list[Recipient]:
 
 async def finish_broadcast(db: Database, broadcast_id: int, now: datetime) -> tuple[int, int, int]:
     """Close a broadcast with its tally of deliveries: (sent, failed, blocked)."""
-    async with db.transaction() as conn:
+
+    async def unit(conn: Conn) -> tuple[int, int, int]:
         cur = await conn.execute(
-            "SELECT sum(status = 'sent'), sum(status IN ('failed', 'sending')), sum(status = 'blocked')"
+            "SELECT count(CASE WHEN status = 'sent' THEN 1 END),"
+            " count(CASE WHEN status IN ('failed', 'sending') THEN 1 END),"
+            " count(CASE WHEN status = 'blocked' THEN 1 END)"
             " FROM deliveries WHERE kind = 'broadcast' AND ref = ?",
             (str(broadcast_id),),
         )
@@ -252,7 +279,9 @@ async def finish_broadcast(db: Database, broadcast_id: int, now: datetime) -> tu
             "UPDATE broadcasts SET finished_at = ?, sent = ?, failed = ?, blocked = ? WHERE id = ?",
             (iso(now), sent, failed, blocked, broadcast_id),
         )
-    return sent, failed, blocked
+        return sent, failed, blocked
+
+    return await db.run(unit)
 
 
 # ---- stats ---------------------------------------------------------------------------------
@@ -269,7 +298,8 @@ class Stats:
 
 async def stats(db: Database) -> Stats:
     people = await db.fetch_all(
-        "SELECT channel, count(*), sum(consent = 'given'), sum(active) FROM participants GROUP BY channel"
+        "SELECT channel, count(*), count(CASE WHEN consent = 'given' THEN 1 END), count(CASE WHEN active = 1 THEN 1 END)"
+        " FROM participants GROUP BY channel"
     )
     areas = await db.fetch_all(
         "SELECT g.area, p.channel, count(*), count(g.completed_at) FROM progress g"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from .db import Database, iso
+from .base import iso
+from .conn import Conn
+from .db import Database
 
 BATCH = 2000
 CONSENTED = "p.consent = 'given'"
@@ -56,18 +56,15 @@ class Rows:
     size: `async for row in rows`, or `async for batch in rows.batches()` for a writer that takes
     a list at a time (a million rows cost a million async-generator steps otherwise)."""
 
-    def __init__(self, conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()):
-        self.conn = conn
+    def __init__(self, reader: Any, sql: str, params: Sequence[Any] = ()):
+        self.reader = reader
         self.sql = sql
         self.params = tuple(params)
 
     async def batches(self) -> AsyncIterator[list[tuple[Any, ...]]]:
-        cur = await self.conn.execute(self.sql, self.params)
-        try:
-            while rows := await cur.fetchmany(BATCH):
+        async with aclosing(self.reader.batches(self.sql, self.params, BATCH)) as batches:
+            async for rows in batches:
                 yield rows
-        finally:
-            await cur.close()
 
     async def __aiter__(self) -> AsyncIterator[tuple[Any, ...]]:
         # Closed here, not by the garbage collector, when a reader stops early: the cursor must
@@ -98,14 +95,14 @@ _TEXT = "a.skipped = 0 AND a.text IS NOT NULL AND a.text != ''"
 def _order_cte(order: Sequence[tuple[str, str, str]]) -> tuple[str, list[Any]]:
     """A CTE `ord(area, item, question, pos)` giving questions their survey position."""
     if not order:
-        return "ord(area, item, question, pos) AS (SELECT '', '', '', 0 WHERE 0)", []
+        return "ord(area, item, question, pos) AS (SELECT '', '', '', 0 WHERE 1 = 0)", []
     values = ", ".join("(?, ?, ?, ?)" for _ in order)
     params = [v for pos, key in enumerate(order) for v in (*key, pos)]
     return f"ord(area, item, question, pos) AS (VALUES {values})", params
 
 
 def _funnel_where(flt: Filter, started: str) -> tuple[str, list[Any]]:
-    clauses, params = ["1"], []
+    clauses, params = ["1 = 1"], []
     if flt.channel:
         clauses.append("p.channel = ?")
         params.append(flt.channel)
@@ -123,20 +120,18 @@ class Snapshot:
     same moment, whatever is written meanwhile. Rows come as `Rows` (streamed in batches), totals
     as ints. Get one with `async with snapshot(db) as snap:`; it is valid inside that block only.
 
-    The one implementation reads SQLite through `Database.reader()`; callers never see the driver."""
+    It reads through `Database.reader()` (SQLite: a read-only connection; PostgreSQL: a REPEATABLE
+    READ transaction streaming through server-side cursors); callers never see the driver."""
 
-    def __init__(self, conn: aiosqlite.Connection):
-        self._conn = conn
+    def __init__(self, reader: Any):
+        self._reader = reader
+        self._d = reader.dialect
 
     def _stream(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        return Rows(self._conn, sql, params)
+        return Rows(self._reader, sql, params)
 
     async def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        cur = await self._conn.execute(sql, tuple(params))
-        try:
-            row = await cur.fetchone()
-        finally:
-            await cur.close()
+        row = await (await self._reader.execute(sql, tuple(params))).fetchone()
         return row[0] if row else None
 
     # ---- answers ----------------------------------------------------------------------------------
@@ -215,13 +210,14 @@ class Snapshot:
         if flt.channel:
             clauses.append("p.channel = ?")
         params += [v for v in (flt.area, flt.channel) if v]
+        joined = self._d.group_concat("area", " ")
         sql = (
             "SELECT p.pseudonym, p.channel, p.stakeholder, p.region, p.age_band, p.lang, p.consent_at,"
             " p.consent_version,"
-            " (SELECT group_concat(area, ' ') FROM"
-            f" (SELECT g.area FROM progress g WHERE g.participant_id = p.id{area} ORDER BY g.area)),"
-            " (SELECT group_concat(area, ' ') FROM (SELECT g.area FROM progress g WHERE g.participant_id = p.id"
-            f" AND g.completed_at IS NOT NULL{area} ORDER BY g.area))"
+            f" (SELECT {joined} FROM"
+            f" (SELECT g.area FROM progress g WHERE g.participant_id = p.id{area} ORDER BY g.area) x),"
+            f" (SELECT {joined} FROM (SELECT g.area FROM progress g WHERE g.participant_id = p.id"
+            f" AND g.completed_at IS NOT NULL{area} ORDER BY g.area) y)"
             f" FROM participants p WHERE {' AND '.join(clauses)} ORDER BY p.id"
         )
         return self._stream(sql, params)
@@ -239,10 +235,11 @@ class Snapshot:
         area_where, area_params = "", []
         if flt.area:
             area_where, area_params = " AND e.area = ?", [flt.area]
+        pending = self._d.json_text("cursor", "pending_area")
         per_area = (
             "WITH entered(pid, area) AS (SELECT participant_id, area FROM progress"
-            " UNION SELECT id, json_extract(cursor, '$.pending_area') FROM participants"
-            " WHERE json_extract(cursor, '$.pending_area') IS NOT NULL)"
+            f" UNION SELECT id, {pending} FROM participants"
+            f" WHERE {pending} IS NOT NULL)"
             " SELECT e.area, p.channel, count(*), count(CASE WHEN p.consent = 'given' THEN 1 END),"
             " count(CASE WHEN p.consent = 'given' AND g.completed_at IS NOT NULL THEN 1 END)"
             " FROM entered e JOIN participants p ON p.id = e.pid"
@@ -268,7 +265,7 @@ class Snapshot:
         """Focus-group sessions with their count of (consenting) registrations:
         (id, area, title_th, title_en, starts_at, ends_at, place, capacity, status, registrations,
         created_at, updated_at). Only the area filter applies."""
-        clauses, params = ["1"], []
+        clauses, params = ["1 = 1"], []
         if flt.area:
             clauses.append("s.area = ?")
             params.append(flt.area)
@@ -311,11 +308,16 @@ async def snapshot(db: Database) -> AsyncIterator[Snapshot]:
 
 async def meta_key(db: Database, key: str) -> str:
     """A secret kept in the meta table, generated on first use; concurrent first uses agree."""
-    async with db.transaction() as conn:
-        await conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, secrets.token_hex(32)))
+
+    async def unit(conn: Conn) -> str:
+        await conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, secrets.token_hex(32))
+        )
         cur = await conn.execute("SELECT value FROM meta WHERE key = ?", (key,))
-        (value,) = await cur.fetchone()
-    return value
+        (value,) = await cur.fetchone()  # type: ignore[misc]
+        return value
+
+    return await db.run(unit)
 
 
 async def bulk_load(
@@ -329,7 +331,8 @@ async def bulk_load(
     participants: (id, channel, user_ref, pseudonym, lang, consent, consent_at, stakeholder, region,
     age_band, created_at); answers: (participant_id, area, item, question, option, value, text,
     skipped, lang, answered_at); progress: (participant_id, area, started_at, completed_at)."""
-    async with db.transaction() as conn:
+
+    async def unit(conn: Conn) -> None:
         await conn.executemany(
             "INSERT INTO participants (id, channel, user_ref, pseudonym, lang, consent, consent_at, stakeholder,"
             " region, age_band, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -343,3 +346,10 @@ async def bulk_load(
         await conn.executemany(
             "INSERT INTO progress (participant_id, area, started_at, completed_at) VALUES (?, ?, ?, ?)", progress
         )
+        if conn.dialect.postgres:  # ids given explicitly: the identity must start after them
+            await conn.execute(
+                "SELECT setval(pg_get_serial_sequence('participants', 'id'), coalesce(max(id), 0) + 1, false)"
+                " FROM participants"
+            )
+
+    await db.run(unit)

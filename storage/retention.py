@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .base import PRIVATE_FILE, iso, private_dir, private_file
 
 if TYPE_CHECKING:  # the database builds on the coverage declared here
+    from .conn import Conn
     from .db import Database
 
 CASCADE = "cascade"  # rows that go with their participant (ON DELETE CASCADE from participants)
@@ -55,7 +56,8 @@ COVERAGE: dict[str, Coverage] = {
     ),
     "broadcasts": Coverage(
         ("requested_by",),  # the admin who asked, to report to
-        erase="UPDATE broadcasts SET requested_by = NULL WHERE requested_by = :channel || ':' || :user_ref",
+        erase="UPDATE broadcasts SET requested_by = NULL"
+        " WHERE requested_by = CAST(:channel AS TEXT) || ':' || CAST(:user_ref AS TEXT)",
         purge="UPDATE broadcasts SET requested_by = NULL WHERE requested_by IS NOT NULL AND created_at < :cutoff",
     ),
     "participants": Coverage(
@@ -63,7 +65,7 @@ COVERAGE: dict[str, Coverage] = {
         erase="DELETE FROM participants WHERE id = :pid",
         # silent for the retention period, or never consented and silent for the short window
         purge="DELETE FROM participants WHERE updated_at < :cutoff"
-        " OR (consent IS NOT 'given' AND updated_at < :unconsented)",
+        " OR (consent IS DISTINCT FROM 'given' AND updated_at < :unconsented)",
     ),
 }
 
@@ -78,14 +80,18 @@ async def purge_before(db: Database, cutoff: datetime, *, unconsented_before: da
     go with all that is theirs), the rows of people who never consented and are silent since
     `unconsented_before`, and event ids older than `cutoff`. Returns counts by table."""
     params = {"cutoff": iso(cutoff), "unconsented": iso(unconsented_before or cutoff)}
-    counts: dict[str, int] = {}
-    async with db.transaction() as conn:
+
+    async def unit(conn: Conn) -> dict[str, int]:
+        counts: dict[str, int] = {}
         for table, coverage in COVERAGE.items():
             if coverage.purge != CASCADE:
                 cur = await conn.execute(coverage.purge, params)
                 counts[table] = cur.rowcount
         cur = await conn.execute("DELETE FROM events WHERE received_at < :cutoff", params)
         counts["events"] = cur.rowcount
+        return counts
+
+    counts = await db.run(unit)
     if any(counts.values()):
         await db.checkpoint()
     return counts

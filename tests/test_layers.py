@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "storage", "exports")
-DRIVERS = ("sqlite3", "aiosqlite", "asyncpg", "psycopg", "psycopg2")
+DRIVERS = ("sqlite3", "aiosqlite", "asyncpg", "psycopg", "psycopg2", "psycopg_pool")
 SDKS = ("telegram", "linebot")
 COMPOSITION_ROOT = ("bot.app", "bot.runner", "bot.cli", "bot.__main__")
 IO_MODULES = ("asyncio", "os", "io", "pathlib", "shutil", "socket", "subprocess", "time", "httpx", "aiohttp", "logging")

@@ -593,7 +593,7 @@ async def test_one_write_transaction_per_event_after_the_receipt(line: Harness) 
     alice = line.user(ALICE)
     await onboard(line, alice)
     statements: list[str] = []
-    await line.app.db._conn.set_trace_callback(statements.append)
+    await line.app.db.set_trace(statements.append)
     try:
         await line.send(alice.tap(lambda a: a["data"] == "area=health"))
         one = [s for s in statements if s.startswith("BEGIN")]
@@ -601,7 +601,7 @@ async def test_one_write_transaction_per_event_after_the_receipt(line: Harness) 
         await line.send(alice.text("4"), alice.text("4"), alice.text("3"))
         three = [s for s in statements if s.startswith("BEGIN")]
     finally:
-        await line.app.db._conn.set_trace_callback(None)
+        await line.app.db.set_trace(None)
     assert len(one) == 2, one  # the receipt, the event
     assert len(three) == 4, three  # one receipt for the body, then one per event
     assert all(s == "BEGIN IMMEDIATE" for s in one + three)

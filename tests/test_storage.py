@@ -1,4 +1,6 @@
-"""Storage against a real SQLite file: one transaction per event, dedupe, erasure, migrations."""
+"""Storage against a real database, over both backends (a SQLite file, a PostgreSQL database):
+one transaction per event, dedupe, erasure, migrations; the SQLite-only facts (files, WAL, backup)
+are marked so."""
 
 from __future__ import annotations
 
@@ -26,7 +28,11 @@ async def walk(service: Service, user: str, *inputs: str, channel: str = "telegr
         await service.handle(channel, user, event, event_id=f"{ids or user}-{n}")
 
 
+pytestmark = pytest.mark.backends
+
+
 def rows(path: Path, sql: str) -> list[tuple]:
+    """A SQLite file read by another connection (backups, SQLite-only tests)."""
     with sqlite3.connect(path) as conn:
         return conn.execute(sql).fetchall()
 
@@ -40,7 +46,7 @@ async def test_a_repeated_event_id_changes_nothing(service: Service, settings) -
     assert first is not None and first.replies
     again = await service.handle("telegram", "u1", Inbound("text", text="2"), event_id="e-42")
     assert again is None
-    assert rows(settings.db, "SELECT question, value FROM answers") == [("current_level", 4)]
+    assert await service.db.fetch_all("SELECT question, value FROM answers") == [("current_level", 4)]
     # the same id on another channel is another event
     await walk(service, "u1", *CONSENTED, channel="line")
     assert await service.handle("line", "u1", Inbound("text", text="3"), event_id="e-42") is not None
@@ -55,49 +61,51 @@ async def test_state_survives_reopening_the_database(settings, catalog, clock: C
     assert state.group == "farmer" and state.answers["agriculture.farmer_registry.target_level"].value == 5
 
 
-async def test_pseudonyms_are_keyed_and_stable(settings, db: Database) -> None:  # type: ignore[no-untyped-def]
+async def test_pseudonyms_are_keyed_and_stable(tmp_path: Path, db: Database) -> None:
     p = db.pseudonym("line", "U123")
     assert p == db.pseudonym("line", "U123") != db.pseudonym("telegram", "U123")
     assert "U123" not in p and len(p) == 16 and p.startswith("P")
-    other = await Database.open(settings.db.with_name("other.db"))
+    other = await Database.open(tmp_path / "other.db")
     try:
         assert other.pseudonym("line", "U123") != p  # a different key per database
     finally:
         await other.close()
 
 
-async def test_erasure_removes_every_row_and_logs_a_count(service: Service, settings) -> None:  # type: ignore[no-untyped-def]
+async def test_erasure_removes_every_row_and_logs_a_count(service: Service, settings, backend: str) -> None:  # type: ignore[no-untyped-def]
     await walk(service, "u3", *CONSENTED, "4", "5", "ข้อความลับเฉพาะตัว", "2")
     await walk(service, "u4", *CONSENTED, "3")
     await service.handle("telegram", "u3", Inbound("text", text="/deleteme"))
     handled = await service.handle("telegram", "u3", Inbound("button", data="del=yes"))
     assert handled is not None and handled.erased
-    assert rows(settings.db, "SELECT count(*) FROM participants WHERE user_ref = 'u3'") == [(0,)]
-    assert rows(settings.db, "SELECT count(*) FROM answers") == [(1,)]  # only u4's
-    assert rows(settings.db, "SELECT channel, answers FROM deletions") == [("telegram", 4)]
-    raw = b"".join(p.read_bytes() for p in settings.db.parent.glob("rabfang.db*"))
-    assert "ข้อความลับเฉพาะตัว".encode() not in raw
+    assert await service.db.fetch_all("SELECT count(*) FROM participants WHERE user_ref = 'u3'") == [(0,)]
+    assert await service.db.fetch_all("SELECT count(*) FROM answers") == [(1,)]  # only u4's
+    assert await service.db.fetch_all("SELECT channel, answers FROM deletions") == [("telegram", 4)]
+    if backend == "sqlite":  # no old page image in the file or its WAL (PostgreSQL: see docs/operations.md)
+        raw = b"".join(p.read_bytes() for p in settings.db.parent.glob("rabfang.db*"))
+        assert "ข้อความลับเฉพาะตัว".encode() not in raw
 
 
 async def test_migrations_are_recorded_once(settings, db: Database) -> None:  # type: ignore[no-untyped-def]
-    names = [r[0] for r in rows(settings.db, "SELECT name FROM migrations ORDER BY name")]
+    names = [r[0] for r in await db.fetch_all("SELECT name FROM migrations ORDER BY name")]
     assert names and names[0] == "0001_core.sql"
-    again = await Database.open(settings.db)
+    again = await Database.open(settings.db)  # a second open migrates nothing
     await again.close()
-    assert [r[0] for r in rows(settings.db, "SELECT name FROM migrations ORDER BY name")] == names
+    assert [r[0] for r in await db.fetch_all("SELECT name FROM migrations ORDER BY name")] == names
 
 
+@pytest.mark.sqlite_only
 async def test_a_write_that_cannot_be_made_fails_cleanly(service: Service, db: Database, settings) -> None:  # type: ignore[no-untyped-def]
     await walk(service, "u5", *CONSENTED)
-    await db._conn.execute("PRAGMA query_only=ON")  # as a read-only file would refuse, even to root
+    await db.fetch_all("PRAGMA query_only=ON")  # as a read-only file would refuse, even to root
     with pytest.raises(StorageError):
         await service.handle("telegram", "u5", Inbound("text", text="4"), event_id="ro-1")
-    await db._conn.execute("PRAGMA query_only=OFF")
-    assert rows(settings.db, "SELECT count(*) FROM answers") == [(0,)]
-    assert rows(settings.db, "SELECT count(*) FROM events WHERE event_id = 'ro-1'") == [(0,)]
+    await db.fetch_all("PRAGMA query_only=OFF")
+    assert await service.db.fetch_all("SELECT count(*) FROM answers") == [(0,)]
+    assert await service.db.fetch_all("SELECT count(*) FROM events WHERE event_id = 'ro-1'") == [(0,)]
     # the same event, redelivered once the disk is writable again, is handled
     assert await service.handle("telegram", "u5", Inbound("text", text="4"), event_id="ro-1") is not None
-    assert rows(settings.db, "SELECT count(*) FROM answers") == [(1,)]
+    assert await service.db.fetch_all("SELECT count(*) FROM answers") == [(1,)]
 
 
 async def test_closing_leaves_no_thread_behind(settings) -> None:  # type: ignore[no-untyped-def]
@@ -123,10 +131,11 @@ async def test_retention_purge_removes_what_is_older_than_the_cutoff(
     await walk(service, "new", *CONSENTED, "3")
     counts = await purge_before(db, clock.now - timedelta(days=365))
     assert counts["answers"] == 2 and counts["participants"] == 1
-    assert rows(settings.db, "SELECT user_ref FROM participants") == [("new",)]
-    assert rows(settings.db, "SELECT count(*) FROM answers") == [(1,)]
+    assert await service.db.fetch_all("SELECT user_ref FROM participants") == [("new",)]
+    assert await service.db.fetch_all("SELECT count(*) FROM answers") == [(1,)]
 
 
+@pytest.mark.sqlite_only
 async def test_online_backup_while_writing(service: Service, settings) -> None:  # type: ignore[no-untyped-def]
     from storage.retention import backup
 
@@ -168,13 +177,14 @@ async def test_each_survey_version_is_recorded_once_and_answers_keep_theirs(
     rows = await db.fetch_all("SELECT version, content FROM survey_versions")
     assert [r[0] for r in rows] == [catalog.version]
     assert json.loads(rows[0][1])["areas"][0]["id"] == next(iter(catalog.areas))
-    service = Service(db, catalog, Settings(_env_file=None, db=db.path, flood_limit=10_000), clock)
+    service = Service(db, catalog, Settings(_env_file=None, db=db.path or db.url, flood_limit=10_000), clock)
     for typed in ("hi", "1", "ยินยอม", "1", "1", "ข้าม", "1", "4"):  # to the first answer of the first area
         await service.handle("console", "v", Inbound("text", text=typed))
     answers = await db.fetch_all("SELECT survey_version FROM answers")
     assert answers == [(catalog.version,)]
 
 
+@pytest.mark.sqlite_only
 async def test_database_files_and_backups_are_private_whatever_the_umask(tmp_path: Path, catalog, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     import os
     import stat
