@@ -20,6 +20,7 @@ import csv
 import random
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -27,13 +28,13 @@ import pytest
 
 from bot.surveys import Catalog
 from tests.fakes.line_api import FakeLineApi
-from tests.reliability import Model, expected_state, stored_state
+from tests.reliability import Model, expected_state, report, stored_state
 from tests.test_telegram_e2e import rabfang_command
 from tests.workers import Person, Spread, Sql, Workers, worker_env
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
-PEOPLE = 24
+PEOPLE = 15
 
 
 @pytest.fixture
@@ -62,9 +63,10 @@ def check_stored(url: str, people: list[Person]) -> list[str]:
 
 
 async def test_three_workers_one_sigkilled_mid_survey_and_restarted(
-    tmp_path: Path, pg_db: str, catalog: Catalog
+    tmp_path: Path, pg_db: str, catalog: Catalog, request: pytest.FixtureRequest
 ) -> None:
     pg_url = pg_db
+    began = time.monotonic()
     model = Model(catalog)
     async with FakeLineApi() as api:
         workers = Workers(tmp_path, api, pg_url, 3)
@@ -97,7 +99,10 @@ async def test_three_workers_one_sigkilled_mid_survey_and_restarted(
             assert broadcast.returncode == 0, broadcast.stderr
             await asyncio.sleep(0.3)  # the leader's sweep may be sending it now
             await workers.kill(leader)
-            await asyncio.sleep(0.5)
+            killed_at = time.monotonic()
+            new_leader = await workers.leader()  # the lead moves to a survivor
+            moved = time.monotonic() - killed_at
+            assert new_leader != leader
             await workers.start(leader)
             async with asyncio.timeout(120):
                 await asyncio.gather(*drivers)
@@ -129,7 +134,6 @@ async def test_three_workers_one_sigkilled_mid_survey_and_restarted(
             await spread.aclose()
         got = Counter(c.to for c in api.calls if c.kind in ("multicast", "push") and _is_news(c.messages))
         assert got and max(got.values()) == 1, f"the broadcast reached someone twice: {got}"
-        assert spread.skipped > 0 or spread.statuses[503] >= 0  # the proxy met the dead worker (or not, by timing)
 
     assert check_stored(pg_url, people) == []
     out = tmp_path / "export"
@@ -144,10 +148,25 @@ async def test_three_workers_one_sigkilled_mid_survey_and_restarted(
     assert exported.returncode == 0, exported.stderr
     with (out / "responses.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
-    keys = Counter((r["respondent"], r["area"], r["item_id"], r["question"]) for r in rows)
+    keys = Counter((r["respondent"], r["area"], r["item_id"], r["question_id"]) for r in rows)
     assert max(keys.values()) == 1  # no answer twice
     expected = sum(len([a for a in p.state.answers.values() if not a.skipped]) for p in people)
     assert len(rows) == expected
+    log = (tmp_path / "workers.log").read_text(errors="replace")
+    report(
+        request,
+        "three workers, the leader SIGKILLed",
+        {
+            "participants": PEOPLE,
+            "inputs acknowledged": sum(len(p.events) for p in people),
+            "answers exported": len(rows),
+            "lead moved in s": f"{moved:.1f}",
+            "chats taken over": log.count("taking over"),
+            "webhooks refused by the dead worker": spread.skipped,
+            "broadcast recipients": len(got),
+            "seconds": f"{time.monotonic() - began:.1f}",
+        },
+    )
 
 
 def _is_news(messages: list[dict]) -> bool:
