@@ -38,6 +38,7 @@ Unit = Callable[[Conn], Awaitable[T]]
 
 POOL_SIZE = 8  # connections per process: events of different participants are written side by side
 CONNECT_TIMEOUT = 10.0  # seconds to wait for a connection (the server restarting, the pool busy)
+URGENT_WAIT = 2.0  # seconds a webhook's receipt waits for one: the platform is waiting; past it, 503
 MIGRATION_LOCK = 0x72616266  # 'rabf': one process migrates at a time
 
 
@@ -87,8 +88,10 @@ class PostgresBackend:
     # ---- units of work -----------------------------------------------------------------------
 
     async def run(self, unit: Unit[T], urgent: bool = False) -> T:
-        """One transaction on a pooled connection."""
-        async with self.transaction() as conn:
+        """One transaction on a pooled connection (`urgent`: a webhook's receipt, which waits at most
+        URGENT_WAIT for a connection, so that while the server is away the webhook answers 503 at
+        once and the platform delivers again, rather than holding the request until it gives up)."""
+        async with self.transaction(urgent) as conn:
             return await unit(conn)
 
     async def handle(self, unit: Unit[T]) -> T:
@@ -103,7 +106,7 @@ class PostgresBackend:
     @asynccontextmanager
     async def transaction(self, urgent: bool = False) -> AsyncIterator[Conn]:
         try:
-            async with self._pool.connection() as raw, raw.transaction():
+            async with self._pool.connection(timeout=URGENT_WAIT if urgent else None) as raw, raw.transaction():
                 yield PgConn(raw, POSTGRES)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             raise StorageError(str(exc)) from exc
