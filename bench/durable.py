@@ -1,17 +1,22 @@
 """Durable answers: answers committed per second through `Service.handle` (engine + storage, one
-`BEGIN IMMEDIATE` transaction per event) against the raw limit of this disk — a single-row
-INSERT + COMMIT with aiosqlite under the same pragmas (WAL, synchronous=NORMAL), into the same
-`answers` table, in the same run.
+unit of work per event) against the raw limit of the same database — a single-row INSERT + COMMIT
+through the same driver, into the same `answers` table, in the same run:
 
-    python bench/durable.py [--quick] [--profile] [--prototype] [--breakdown] [--concurrency 1 10 50]
+- SQLite: aiosqlite under the same pragmas (WAL, synchronous=NORMAL); rabfang's writer thread
+  with group commit (storage/sqlite.py);
+- PostgreSQL (--postgres, on by default when PostgreSQL is installed; a throwaway cluster with
+  the server's default durability, fsync and synchronous_commit on): psycopg, one connection per
+  writer up to the pool size rabfang uses (storage.postgres.POOL_SIZE); rabfang: one worker.
+
+    python bench/durable.py [--quick] [--profile] [--breakdown] [--no-postgres] [--concurrency 1 10 50]
 
 Each simulated participant onboards (untimed: /start, language, consent, profile, area), then
 answers a whole area survey (timed); every timed event stores exactly one answer. Concurrency 1
 runs participants one after another; N runs N participants at once on one Service.
 Goal: rabfang ≥ 0.5× the raw rate at the same concurrency. Raw and rabfang runs alternate, a few
 rounds each (one with --quick); the ratio reported is the median of the rounds' ratios.
---prototype also measures the change recommended for storage (bench/prototypes.py); --breakdown
-times each part of an event (claim, load, decide, save, the rest) and counts the thread hops.
+--breakdown times each part of an event on SQLite (claim, load, decide, save, the rest) and counts
+the hops to the writer thread.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ from pathlib import Path
 
 import aiosqlite
 from _common import Participant, Verdicts, header, percentile, tempdir
-from prototypes import GroupCommitDatabase, SingleHopDatabase
 
 import storage.db as sdb
+import storage.sqlite as ssq
 from bot.config import Settings
 from bot.engine import Engine
 from bot.service import Service
@@ -99,6 +104,52 @@ async def raw_rate(path: Path, rows: int, concurrency: int, per_commit: int = 1)
     return stored / elapsed, lat
 
 
+async def raw_rate_pg(url: str, rows: int, concurrency: int) -> tuple[float, list[float]]:
+    """Rows/s of psycopg `await execute(INSERT); await commit()`, one row per transaction; writers
+    share up to POOL_SIZE connections (what rabfang's pool holds), as rabfang's events do."""
+    import psycopg
+
+    from storage.postgres import POOL_SIZE
+
+    async with await Database.open(url):
+        pass
+    conns = [await psycopg.AsyncConnection.connect(url) for _ in range(min(concurrency, POOL_SIZE))]
+    await conns[0].execute(
+        "INSERT INTO participants (id, channel, user_ref, pseudonym, created_at, updated_at)"
+        " VALUES (1, 'bench', 'raw', 'raw', '2026-01-01', '2026-01-01')"
+    )
+    await conns[0].commit()
+    free: asyncio.Queue = asyncio.Queue()
+    for c in conns:
+        free.put_nowait(c)
+    counter = itertools.count()
+    now = datetime.now(UTC).isoformat()
+    lat: list[float] = []
+    sql = INSERT.replace("?", "%s")
+
+    async def writer(n: int) -> None:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            conn = await free.get()
+            try:
+                await conn.execute(sql, (1, "raw", "", f"q{next(counter)}", "4", 4, None, 0, "th", now))
+                await conn.commit()
+            finally:
+                free.put_nowait(conn)
+            lat.append(time.perf_counter() - t0)
+
+    each = rows // concurrency
+    t0 = time.perf_counter()
+    await asyncio.gather(*(writer(each) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    cur = await conns[0].execute("SELECT count(*) FROM answers")
+    (stored,) = await cur.fetchone()
+    for c in conns:
+        await c.close()
+    assert stored == each * concurrency, (stored, each, concurrency)
+    return stored / elapsed, lat
+
+
 # ---- rabfang ------------------------------------------------------------------------------------
 
 
@@ -117,7 +168,7 @@ class Breakdown:
     @contextmanager
     def installed(self) -> Iterator[None]:
         originals = {name: getattr(sdb, name) for name in self.PARTS}
-        decide, execute = Engine.decide, aiosqlite.Connection._execute
+        decide, execute = Engine.decide, ssq.SqliteBackend._hop
         me = self
 
         def timed(name: str, fn):
@@ -146,13 +197,13 @@ class Breakdown:
 
         for name, fn in originals.items():
             setattr(sdb, name, timed(name, fn))
-        Engine.decide, aiosqlite.Connection._execute = timed_decide, counted_execute
+        Engine.decide, ssq.SqliteBackend._hop = timed_decide, counted_execute
         try:
             yield
         finally:
             for name, fn in originals.items():
                 setattr(sdb, name, fn)
-            Engine.decide, aiosqlite.Connection._execute = decide, execute
+            Engine.decide, ssq.SqliteBackend._hop = decide, execute
 
     def print(self) -> None:
         n = max(1, self.events)
@@ -165,7 +216,7 @@ class Breakdown:
         print(f"      engine decide           {t['decide']:7.0f}")
         print(f"      save state (_save)      {t['_save']:7.0f}")
         print(f"      BEGIN/COMMIT, lock, rest {t['handle'] - inside:6.0f}")
-        print(f"    hops to the aiosqlite thread per event: {self.hops / n:.1f}")
+        print(f"    hops to the writer thread per event: {self.hops / n:.1f}")
 
 
 class Run:
@@ -211,117 +262,146 @@ async def count_answers(db: Database) -> int:
 
 
 async def rabfang_rate(
-    path: Path,
+    target: Path | str,
     catalog: Catalog,
     participants: int,
     concurrency: int,
     seed: int = 1,
-    kind: type[Database] = Database,
     breakdown: Breakdown | None = None,
-) -> tuple[float, list[float], int]:
-    """Answers/s while `concurrency` participants at a time answer a whole area each."""
-    settings = Settings(_env_file=None, db=path)
-    async with await kind.open(path) as db:
+) -> tuple[float, list[float], int, list[int]]:
+    """Answers/s while `concurrency` participants at a time answer a whole area each; also the
+    sizes of SQLite's group commits."""
+    settings = Settings(_env_file=None, db=target)
+    async with await Database.open(target) as db:
         run = Run(Service(db, catalog, settings), breakdown)
         people = [Participant(f"{seed}{i:06d}", AREAS[i % len(AREAS)], seed) for i in range(participants)]
         elapsed, before = 0.0, await count_answers(db)
+        sizes: list[int] = []
         for start in range(0, participants, concurrency):
             batch = people[start : start + concurrency]
             firsts = await asyncio.gather(*(run.onboard(p) for p in batch))
+            seen = len(db.batches)
             t0 = time.perf_counter()
             await asyncio.gather(*(run.answer(p, b) for p, b in zip(batch, firsts, strict=True)))
             elapsed += time.perf_counter() - t0
+            sizes += list(db.batches)[seen:]
         stored = await count_answers(db) - before
         answered = sum(p.answers for p in people)
         assert stored == answered, f"{answered} answers sent but {stored} stored"
-    return stored / elapsed, run.latencies, stored
+    return stored / elapsed, run.latencies, stored, sizes
 
 
 def ms(values: list[float], p: float) -> str:
     return f"{percentile(values, p) * 1000:.2f}"
 
 
-VARIANTS: dict[str, type[Database]] = {
-    "rabfang": Database,
-    "proto 1-hop": SingleHopDatabase,
-    "proto group": GroupCommitDatabase,
-}
+async def level_rounds(
+    name: str, level: int, rounds: int, raw, ours, people: int, raw_rows: int, verdicts: Verdicts, profile: bool
+) -> None:
+    """Alternate raw and rabfang runs at one concurrency level; print medians and the verdict."""
+    rates: dict[str, list[float]] = {"raw": [], "rabfang": []}
+    ratios: list[float] = []
+    lats: dict[str, list[float]] = {"raw": [], "rabfang": []}
+    sizes: list[int] = []
+    stored = 0
+    for r in range(rounds):
+        raw_rate_, raw_lat = await raw(raw_rows, level)
+        rates["raw"].append(raw_rate_)
+        lats["raw"] += raw_lat
+        if profile and r == 0:
+            from pyinstrument import Profiler
+
+            with Profiler(async_mode="disabled", interval=0.0005) as prof:
+                rate, lat, stored, batch = await ours(people, level)
+            prof.print(short_mode=False, color=False, unicode=True, time="percent_of_total")
+        else:
+            rate, lat, stored, batch = await ours(people, level)
+        rates["rabfang"].append(rate)
+        ratios.append(rate / raw_rate_)
+        lats["rabfang"] += lat
+        sizes += batch
+    for v in ("raw", "rabfang"):
+        ratio = f"{statistics.median(ratios):5.2f}" if v == "rabfang" else "    1"
+        count = stored if v != "raw" else raw_rows
+        grouped = f" (mean group commit {statistics.mean(sizes):.1f})" if v == "rabfang" and sizes else ""
+        print(
+            f"{name:<10} | {level:>11} | {v:<7} | {statistics.median(rates[v]):>13.0f} | {ratio} | "
+            f"{ms(lats[v], 50):>6} | {ms(lats[v], 99):>6} | {count}{grouped}"
+        )
+    verdicts.at_least(f"{name}: answers/s at concurrency {level} vs raw INSERT+COMMIT", statistics.median(ratios), GOAL)
 
 
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a smaller run, under 30 s")
     ap.add_argument("--profile", action="store_true", help="profile the highest-concurrency run with pyinstrument")
-    ap.add_argument("--prototype", action="store_true", help="also measure the recommended storage change")
     ap.add_argument("--concurrency", type=int, nargs="*", help="levels to run (default 1 10 50)")
     ap.add_argument("--breakdown", action="store_true", help="time each part of an event at concurrency 1")
     ap.add_argument("--rounds", type=int, help="alternating rounds per level (default 3, 1 with --quick)")
+    ap.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = ap.parse_args()
     levels = args.concurrency or [1, 10, 50]
     rounds = args.rounds or (1 if args.quick else 3)
-    variants = list(VARIANTS) if args.prototype else ["rabfang"]
     catalog = load_catalog()
     verdicts = Verdicts()
-    with tempdir("durable") as tmp:
-        header("durable answers: Service.handle vs raw aiosqlite INSERT+COMMIT", args.quick, tmp)
-        print(f"{rounds} round(s) per level; figures are medians over rounds; latency is per event")
-        print(
-            f"{'concurrency':>11} | {'variant':<11} | {'rows or ans/s':>13} | {'ratio':>5} | "
-            f"{'p50 ms':>6} | {'p99 ms':>6} | answers/round"
-        )
-        n = itertools.count()
-        for level in levels:
-            people = (6 if args.quick else 24) if level == 1 else level * (1 if args.quick else 2)
-            raw_rows = 2000 if args.quick else 10_000
-            rates: dict[str, list[float]] = {v: [] for v in ["raw", *variants]}
-            ratios: dict[str, list[float]] = {v: [] for v in variants}
-            lats: dict[str, list[float]] = {v: [] for v in ["raw", *variants]}
-            stored = 0
-            for r in range(rounds):
-                raw, raw_lat = await raw_rate(tmp / f"raw-{next(n)}.db", raw_rows, level)
-                rates["raw"].append(raw)
-                lats["raw"] += raw_lat
-                for v in variants:
-                    path = tmp / f"{v.replace(' ', '-')}-{next(n)}.db"
-                    if args.profile and level == max(levels) and r == 0 and v == "rabfang":
-                        from pyinstrument import Profiler
+    cluster = None
+    if not args.no_postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.pg import Cluster, binaries
 
-                        with Profiler(async_mode="disabled", interval=0.0005) as prof:
-                            ours, lat, stored = await rabfang_rate(path, catalog, people, level, kind=VARIANTS[v])
-                        prof.print(short_mode=False, color=False, unicode=True, time="percent_of_total")
-                    else:
-                        ours, lat, stored = await rabfang_rate(path, catalog, people, level, kind=VARIANTS[v])
-                    rates[v].append(ours)
-                    ratios[v].append(ours / raw)
-                    lats[v] += lat
-            for v in ["raw", *variants]:
-                ratio = f"{statistics.median(ratios[v]):5.2f}" if v in ratios else "    1"
-                count = stored if v != "raw" else raw_rows
-                print(
-                    f"{level:>11} | {v:<11} | {statistics.median(rates[v]):>13.0f} | {ratio} | "
-                    f"{ms(lats[v], 50):>6} | {ms(lats[v], 99):>6} | {count}"
-                )
-            verdicts.at_least(
-                f"answers/s at concurrency {level} vs raw INSERT+COMMIT", statistics.median(ratios["rabfang"]), GOAL
+        if binaries() is not None:
+            cluster = Cluster.start(durable=True)
+        else:
+            print("PostgreSQL is not installed: SQLite only")
+    try:
+        with tempdir("durable") as tmp:
+            header("durable answers: Service.handle vs raw INSERT+COMMIT through the same driver", args.quick, tmp)
+            print(f"{rounds} round(s) per level; figures are medians over rounds; latency is per event")
+            print(
+                f"{'backend':<10} | {'concurrency':>11} | {'variant':<7} | {'rows or ans/s':>13} | {'ratio':>5} | "
+                f"{'p50 ms':>6} | {'p99 ms':>6} | answers/round"
             )
-            for v in variants[1:]:
-                print(f"{'':>11}   (prototype, not the shipped code: {v} ratio {statistics.median(ratios[v]):.2f})")
-        if args.breakdown:
-            for v in variants:
+            n = itertools.count()
+            raw_rows = 2000 if args.quick else 10_000
+            for level in levels:
+                people = (6 if args.quick else 24) if level == 1 else level * (1 if args.quick else 2)
+                profile = args.profile and level == max(levels)
+                await level_rounds(
+                    "sqlite",
+                    level,
+                    rounds,
+                    lambda rows, c: raw_rate(tmp / f"raw-{next(n)}.db", rows, c),
+                    lambda p, c: rabfang_rate(tmp / f"rabfang-{next(n)}.db", catalog, p, c),
+                    people,
+                    raw_rows,
+                    verdicts,
+                    profile,
+                )
+                if cluster is not None:
+                    await level_rounds(
+                        "postgresql",
+                        level,
+                        rounds,
+                        lambda rows, c: raw_rate_pg(cluster.fresh_database(), rows, c),
+                        lambda p, c: rabfang_rate(cluster.fresh_database(), catalog, p, c),
+                        people,
+                        (500 if args.quick else 1000) * (1 if level == 1 else 2),  # a COMMIT waits for fsync
+                        verdicts,
+                        False,
+                    )
+            if args.breakdown:
                 b = Breakdown()
                 with b.installed():
                     await rabfang_rate(
-                        tmp / f"breakdown-{next(n)}.db",
-                        catalog,
-                        6 if args.quick else 24,
-                        1,
-                        kind=VARIANTS[v],
-                        breakdown=b,
+                        tmp / f"breakdown-{next(n)}.db", catalog, 6 if args.quick else 24, 1, breakdown=b
                     )
-                print(f"where the time goes: {v}")
+                print("where the time goes (sqlite):")
                 b.print()
-        grouped, _ = await raw_rate(tmp / "raw-grouped.db", 2000 if args.quick else 10_000, 1, per_commit=50)
-        print(f"for reference, raw with 50 rows per COMMIT (a group commit's ceiling): {grouped:.0f} rows/s")
+            grouped, _ = await raw_rate(tmp / "raw-grouped.db", 2000 if args.quick else 10_000, 1, per_commit=50)
+            print(f"for reference, raw SQLite with 50 rows per COMMIT (a group commit's ceiling): {grouped:.0f} rows/s")
+    finally:
+        if cluster is not None:
+            cluster.stop()
     return verdicts.print()
 
 

@@ -1,10 +1,14 @@
 """Benchmark: export a database of ~1,000,000 answers; prints time and peak memory.
 
-    python bench/export_1m.py [--answers 1000000] [--format csv|xlsx] [--keep DIR]
+    python bench/export_1m.py [--answers 1000000] [--format csv|xlsx] [--keep DIR] [--postgres]
 
 Not part of the test run. Rows are loaded with storage.queries.bulk_load (no engine), then the
 export runs as `rabfang export` does. Peak memory is the process's high-water mark, reset after
 loading (Linux /proc/self/clear_refs), so it shows what the export itself needs.
+
+--postgres runs it on PostgreSQL instead (a throwaway cluster, tests/pg.py): the export streams
+through server-side cursors, so its memory stays flat too; for reference the same responses query
+is also written with the server's own `COPY … TO STDOUT WITH CSV` through psycopg.
 """
 
 from __future__ import annotations
@@ -100,11 +104,45 @@ async def main() -> None:
     ap.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     ap.add_argument("--report", action="store_true", help="also time the HTML report")
     ap.add_argument("--keep", type=Path, help="write into this folder instead of a temporary one")
+    ap.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL cluster instead of SQLite")
     args = ap.parse_args()
+    cluster = None
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.pg import Cluster
+
+        cluster = Cluster.start(durable=True)
+    try:
+        await run(args, cluster)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+async def copy_baseline(url: str, out: Path) -> float:
+    """The responses query written by PostgreSQL itself (COPY … TO STDOUT WITH CSV)."""
+    import psycopg
+
+    from storage.queries import Filter, responses_sql
+
+    sql, params = responses_sql(Filter())
+    assert not params
+    t = time.perf_counter()
+    async with await psycopg.AsyncConnection.connect(url) as conn, conn.cursor() as cur:
+        with out.open("wb") as f:
+            async with cur.copy(f"COPY ({sql}) TO STDOUT WITH CSV HEADER") as copy:
+                async for chunk in copy:
+                    f.write(chunk)
+    return time.perf_counter() - t
+
+
+async def run(args: argparse.Namespace, cluster) -> None:  # type: ignore[no-untyped-def]
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
-        db = await Database.open(base / "bench.db")
+        target = cluster.fresh_database() if cluster is not None else base / "bench.db"
+        print(f"backend: {'postgresql' if cluster is not None else 'sqlite'}")
+        db = await Database.open(target)
         t = time.perf_counter()
         n = await load(db, args.answers)
         print(f"loaded {n:,} answers in {time.perf_counter() - t:.1f} s")
@@ -117,6 +155,11 @@ async def main() -> None:
         print(f"export ({args.format}): {took:.1f} s, peak memory {peak_mib():.0f} MiB (before: {before:.0f} MiB)")
         for name, rows in result.rows.items():
             print(f"  {name}: {rows:,} rows")
+        if cluster is not None:
+            copied = await copy_baseline(str(target), base / "copy.csv")
+            print(
+                f"COPY (responses query) TO STDOUT WITH CSV: {copied:.1f} s; ratio {took / copied:.2f}x of the export set"
+            )
         if args.report:
             reset_peak()
             t = time.perf_counter()

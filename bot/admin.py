@@ -1,4 +1,5 @@
-"""Admin commands, the same from the command line and from chat: sessions, broadcast, stats.
+"""Admin commands, the same from the command line and from chat: sessions, broadcast, stats, the
+Delphi round 2 of an area (open, close, list).
 
 In chat they are for the ids in RABFANG_ADMINS only; anyone else gets exactly what an unknown
 command gets, so their existence is not revealed."""
@@ -8,17 +9,20 @@ from __future__ import annotations
 import argparse
 import shlex
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage import Database
+from storage import delphi as rounds
 from storage import outreach as q
 
 from .config import Settings
 from .i18n import BANGKOK, when
+from .live import LiveControl, LiveError
 from .model import Reply
+from .outreach import in_quiet_hours
 from .surveys import Catalog
 
-ADMIN_COMMANDS = ("sessions", "broadcast", "stats", "export")
+ADMIN_COMMANDS = ("sessions", "broadcast", "stats", "export", "delphi", "live")
 
 
 class UsageError(Exception):
@@ -61,6 +65,42 @@ def add_sessions_commands(parser: argparse.ArgumentParser) -> None:
     move.add_argument("--ends", type=when_arg)
 
 
+def closes_arg(value: str) -> datetime:
+    """When a round closes: ISO 8601 (no zone = Bangkok time); a bare date includes that whole day."""
+    parsed = when_arg(value)
+    return parsed + timedelta(days=1) if len(value) == 10 else parsed
+
+
+def add_delphi_commands(parser: argparse.ArgumentParser) -> None:
+    """`delphi open --area AREA [--closes DATE]`, `delphi close --area AREA`, `delphi list`; in chat
+    the area and the date may come without their flags: `/delphi open education 2026-12-20`."""
+    sub = parser.add_subparsers(dest="action", required=True)
+    opening = sub.add_parser("open", help="open round 2 of an area and invite everyone who completed round 1")
+    opening.add_argument("where", nargs="?", metavar="AREA", help=argparse.SUPPRESS)
+    opening.add_argument("until", nargs="?", type=closes_arg, metavar="DATE", help=argparse.SUPPRESS)
+    opening.add_argument("--area")
+    opening.add_argument("--closes", type=closes_arg, help="ISO 8601 (no zone = Bangkok time); a date: its end")
+    closing = sub.add_parser("close", help="close the open round of an area; later answers are refused")
+    closing.add_argument("where", nargs="?", metavar="AREA", help=argparse.SUPPRESS)
+    closing.add_argument("--area")
+    sub.add_parser("list", help="the rounds, open and closed")
+
+
+def add_live_commands(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    start = sub.add_parser("start", help="run a session live: its code, check-in links and QR codes")
+    start.add_argument("id", type=int)
+    stop = sub.add_parser("stop", help="end a live session")
+    stop.add_argument("id", type=int, nargs="?")
+    nxt = sub.add_parser("next", help="open the next capability of the session's area")
+    nxt.add_argument("--session", type=int)
+    opened = sub.add_parser("open", help="open a capability: area.item, its id, or its number in the area")
+    opened.add_argument("capability")
+    opened.add_argument("--session", type=int)
+    close = sub.add_parser("close", help="close the capability open now")
+    close.add_argument("--session", type=int)
+
+
 def add_broadcast_command(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", required=True, help="all | area:<id> | session:<id>")
     parser.add_argument("--th", required=True, help="the message in Thai")
@@ -97,6 +137,7 @@ class Admin:
         doorbell: Doorbell | None = None,
         *,
         export: Callable[[str], Awaitable[Reply]] | None = None,
+        live: LiveControl | None = None,
     ):
         self.db = db
         self.catalog = catalog
@@ -104,6 +145,14 @@ class Admin:
         self.now = now
         self.doorbell = doorbell or Doorbell()  # rung when a broadcast is queued
         self._export = export  # the composition root's: exports/ is not the admin's to import
+        self.live_control = live or LiveControl(
+            db,
+            catalog,
+            now,
+            self.doorbell.ring,
+            line_basic_id=settings.line_basic_id,
+            telegram_username=settings.telegram_bot_username,
+        )
 
     async def sessions(self, args: argparse.Namespace) -> str:
         db = self.db
@@ -158,6 +207,55 @@ class Admin:
         self.doorbell.ring()  # start sending now rather than at the next sweep
         return f"broadcast {bid} queued for {len(people)} participant(s); a delivery report follows when it is done"
 
+    async def delphi(self, args: argparse.Namespace) -> str:
+        """Open, close or list the Delphi rounds (see storage.delphi and bot.engine.delphi)."""
+        if args.action == "list":
+            found = await rounds.rounds(self.db)
+            if not found:
+                return "no Delphi rounds"
+            lines = []
+            for r in found:
+                state = f"closed {when(r.closed_at, 'en')}" if r.closed_at else "open"
+                closes = f", closes {when(r.closes_at, 'en')}" if r.closes_at and not r.closed_at else ""
+                lines.append(f"{r.area}\tround {r.round}\t{state}{closes}\topened {when(r.opened_at, 'en')}")
+            return "\n".join(lines)
+        area = args.area or args.where
+        if area is None:
+            raise UsageError(f"which area? --area AREA, one of: {', '.join(self.catalog.areas)}")
+        if area not in self.catalog.areas:
+            raise UsageError(f"unknown area {area!r}; one of: {', '.join(self.catalog.areas)}")
+        now = self.now()
+        if args.action == "close":
+            closed = await rounds.close_round(self.db, area, now)
+            if closed is None:
+                return f"no open round of {area}"
+            return f"round {closed.round} of {area} closed; later round-{closed.round} answers are refused"
+        closes = args.closes or args.until
+        if closes is not None and closes <= now:
+            raise UsageError("--closes must be in the future")
+        questions = [
+            s.key for s in self.catalog.flow(area) if s.item is not None and s.question.kind in ("rating", "level")
+        ]
+        if not questions:
+            raise UsageError(f"{area} has no rating or level questions to ask again")
+        levels = max(5, len(self.catalog.common.levels))
+        r, opened = await rounds.open_round(self.db, area, questions, closes, now, levels)
+        people = await q.unclaimed(
+            self.db, rounds.INVITATION, rounds.invitation_ref(area, r.round), await rounds.invitees(self.db, area)
+        )
+        self.doorbell.ring()  # invite now rather than at the next sweep
+        until = f" until {when(r.closes_at, 'en')} (Bangkok)" if r.closes_at else ""
+        if not opened:
+            return (
+                f"round {r.round} of {area} is already open{until}; "
+                "nobody is invited twice (those who completed round 1 since are invited)"
+            )
+        later = " from 08:00 Bangkok time (quiet hours now)" if in_quiet_hours(now) else ""
+        return (
+            f"round {r.round} of {area} opened{until}; {len(people)} participant(s) who completed round 1 "
+            f"and were not invited yet will be invited by the running bot{later}"
+        )
+
     async def stats(self) -> str:
         st = await q.stats(self.db)
         lines = ["participants (all / consented / active) by channel:"]
@@ -169,6 +267,23 @@ class Admin:
             lines.append(f"  {area}: {', '.join(per) or '-'}")
         lines.append(f"answers: {st.answers} · registrations: {st.registrations} · erased on request: {st.deletions}")
         return "\n".join(lines)
+
+    async def live(self, args: argparse.Namespace, requested_by: str | None) -> list[Reply]:
+        """`live start|stop|next|open|close`: text, and for `start` its QR codes as images."""
+        control = self.live_control
+        try:
+            if args.action == "start":
+                started = await control.start(args.id, requested_by)
+                return [Reply(started.text())] + [Reply(a.filename, attachment=a) for a in started.qr_codes()]
+            if args.action == "stop":
+                return [Reply(await control.stop(args.id))]
+            if args.action == "next":
+                return [Reply(await control.next(args.session, requested_by))]
+            if args.action == "open":
+                return [Reply(await control.open(args.capability, args.session, requested_by))]
+            return [Reply(await control.close(args.session))]
+        except LiveError as exc:
+            raise UsageError(str(exc)) from None
 
     async def export(self, channel: str) -> Reply:
         """The current export for an admin in chat (see bot.app: a zip or a signed link)."""
@@ -191,8 +306,16 @@ class Admin:
                 parser = _Parser(prog="/broadcast")
                 add_broadcast_command(parser)
                 return [Reply(await self.broadcast(parser.parse_args(words), requested_by))]
+            if command == "live":
+                parser = _Parser(prog="/live")
+                add_live_commands(parser)
+                return await self.live(parser.parse_args(words or ["--help"]), requested_by)
             if command == "stats":
                 return [Reply(await self.stats())]
+            if command == "delphi":
+                parser = _Parser(prog="/delphi")
+                add_delphi_commands(parser)
+                return [Reply(await self.delphi(parser.parse_args(words or ["list"])))]
             if command == "export":
                 return [await self.export(requested_by.partition(":")[0])]
         except UsageError as exc:

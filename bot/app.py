@@ -14,10 +14,12 @@ from pathlib import Path
 from exports import export_attachment, write_dated_export
 from exports.export import TELEGRAM_MAX_UPLOAD, dated_exports
 from exports.links import export_link
+from exports.presenter import presenter_link
 from storage import Database
 
 from .admin import Admin, Doorbell
 from .config import Settings
+from .live import LiveControl
 from .model import Reply, utcnow
 from .scheduler import ScheduledExport
 from .service import Service
@@ -45,7 +47,18 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
         if await db.record_survey_version(catalog.version, catalog.canonical, utcnow()):
             log.info("surveys: version %s recorded", catalog.version)
         doorbell = Doorbell()
-        admin = Admin(db, catalog, settings, utcnow, doorbell, export=_chat_export(db, catalog, settings, utcnow))
+        live = LiveControl(
+            db,
+            catalog,
+            utcnow,
+            doorbell.ring,
+            line_basic_id=settings.line_basic_id,
+            telegram_username=settings.telegram_bot_username,
+            presenter=lambda session_id: presenter_link(db, settings, session_id),
+        )
+        admin = Admin(
+            db, catalog, settings, utcnow, doorbell, export=_chat_export(db, catalog, settings, utcnow), live=live
+        )
         yield App(settings, catalog, db, Service(db, catalog, settings, utcnow, admin=admin), doorbell)
     finally:
         await db.close()

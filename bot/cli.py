@@ -13,7 +13,14 @@ from pydantic import ValidationError
 
 from storage.leases import AlreadyRunning
 
-from .admin import UsageError, add_broadcast_command, add_sessions_commands, when_arg
+from .admin import (
+    UsageError,
+    add_broadcast_command,
+    add_delphi_commands,
+    add_live_commands,
+    add_sessions_commands,
+    when_arg,
+)
 from .config import Settings
 from .logs import configure as configure_logging
 from .surveys import SURVEY_DIR, Catalog, SurveyError, load_catalog, survey_files
@@ -53,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     broadcast = sub.add_parser("broadcast", help="send a message to participants (sent by the running bot)")
     add_broadcast_command(broadcast)
     sub.add_parser("stats", help="participants and completions per area and channel")
+    delphi = sub.add_parser("delphi", help="a Delphi round 2 of an area: open (invites), close, list")
+    add_delphi_commands(delphi)
+    live = sub.add_parser("live", help="a live focus-group session: start, next, open, close, stop")
+    add_live_commands(live)
+    live.add_argument("--qr-dir", type=Path, default=Path("."), help="where `start` writes its QR codes (PNG)")
 
     backup = sub.add_parser("backup", help="an online backup of the database, safe while the bot runs")
     backup.add_argument("--out", type=Path, required=True, help="the backup file to write")
@@ -259,7 +271,7 @@ async def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     if not isinstance(settings.db, Path):
         print(
             "rabfang: backup copies a SQLite file; RABFANG_DB is a PostgreSQL database: back it up with"
-            ' pg_dump (docs/operations.md, Backups), e.g. pg_dump --format=custom --file=rabfang.dump "$RABFANG_DB"',
+            ' pg_dump (docs/operations.md, "Backups on PostgreSQL"), e.g. pg_dump --format=custom --file=rabfang.dump "$RABFANG_DB"',
             file=sys.stderr,
         )
         return 2
@@ -280,6 +292,17 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
             print(await admin.sessions(args))
         elif args.command == "broadcast":
             print(await admin.broadcast(args, requested_by=None))
+        elif args.command == "delphi":
+            print(await admin.delphi(args))
+        elif args.command == "live":
+            for reply in await admin.live(args, requested_by=None):
+                if reply.attachment is None:
+                    print(reply.text)
+                    continue
+                args.qr_dir.mkdir(parents=True, exist_ok=True)
+                path = args.qr_dir / reply.attachment.filename
+                path.write_bytes(reply.attachment.content)
+                print(f"QR code: {path}")
         else:
             print(await admin.stats())
     return 0
@@ -315,6 +338,8 @@ COMMANDS = {
     "sessions": cmd_admin,
     "broadcast": cmd_admin,
     "stats": cmd_admin,
+    "delphi": cmd_admin,
+    "live": cmd_admin,
     "demo": cmd_demo,
     "run": cmd_run,
     "export": cmd_export,

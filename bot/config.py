@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     reminder_offsets: str = "24h,1h"  # before a session starts; `30m` works too
     nudge_after: str = "24h"  # quiet time before one reminder to finish an area
     broadcast_rate: float = Field(25.0, gt=0)  # messages per second per channel
+    # Live sessions' check-in links: the LINE Official Account's basic ID (`@123abcde`) and the
+    # Telegram bot's username (without `@`).
+    line_basic_id: str | None = None
+    telegram_bot_username: str | None = None
+    quota_warn_share: float = Field(0.2, ge=0, le=1)  # warn when a LINE wave leaves less than this share
 
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
     telegram_api_base_url: str = Field("https://api.telegram.org/bot", validation_alias=_env("TELEGRAM_API_BASE_URL"))

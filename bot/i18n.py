@@ -12,7 +12,7 @@ BANGKOK = ZoneInfo("Asia/Bangkok")
 _TH_DAYS = ("จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส.", "อา.")
 _TH_MONTHS = ("ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.")
 
-NOTICE_VERSION = "2026-11-25"
+NOTICE_VERSION = "2026-12-02"  # 2026-11-25 + the Delphi second round
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "welcome": (
@@ -35,6 +35,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "• ระยะเวลาเก็บ: {retention} วัน แล้วลบ\n"
         "• ก่อนให้ความยินยอม หรือหากไม่ยินยอม: เก็บเพียงภาษาที่เลือกและขั้นตอนที่ท่านอยู่ในการสนทนา "
         "คู่กับรหัสบัญชีแชตของท่าน เพื่อให้คุยต่อได้ และจะลบทิ้งหากท่านไม่ได้ทักมาอีกภายใน {unconsented} วัน\n"
+        "• รอบที่ 2: สพร. อาจเชิญผู้ที่ตอบด้านใดครบแล้วให้ดูผลรวมของผู้ตอบทุกคน (ไม่ระบุตัวตน) แล้วยืนยันหรือเปลี่ยนคำตอบ "
+        "(ไม่บังคับ) คำตอบทั้งสองรอบเก็บและใช้ตามประกาศนี้\n"
         "• ผู้เห็นข้อมูล: เจ้าหน้าที่ สพร. และนักวิเคราะห์ของโครงการ โดยเห็นเป็นรหัสแฝง (pseudonym) "
         "ไม่ใช่บัญชีของท่าน ผลที่เผยแพร่เป็นภาพรวมเท่านั้น\n"
         "• สิทธิของท่านตาม พ.ร.บ. คุ้มครองข้อมูลส่วนบุคคล พ.ศ. 2562: ขอดูข้อมูล (พิมพ์ “ข้อมูลของฉัน”) "
@@ -47,6 +49,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "• Before you agree, or if you don't: only your language choice and your place in this conversation "
         "are kept, with your chat account's id so that we can carry on, and deleted if you don't write again "
         "within {unconsented} days.\n"
+        "• A second round: DGA may invite those who completed an area to see everyone's answers (anonymised) "
+        "and keep or change theirs (optional); the answers of both rounds are kept and used as described here.\n"
         "• Who sees it: DGA staff and the project's analysts, under a pseudonym, not your account. "
         "Only aggregate results are published.\n"
         "• Your rights under Thailand's PDPA (B.E. 2562): see your data (type “my data”), delete it and "
@@ -248,6 +252,99 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "not_given": ("ไม่ระบุ", "not given"),
     "dk_short": ("ไม่ทราบ", "don't know"),
+    # ---- a Delphi round 2 (bot/engine/delphi.py, the invitation in bot/outreach.py) ----
+    "delphi_invite": (
+        "รอบที่ 2 ของ{area}เปิดแล้ว: ดูคำตอบรอบแรกของท่านเทียบกับผลรวมของผู้ตอบทุกคน (ไม่ระบุตัวตน) "
+        "แล้วยืนยันหรือเปลี่ยนคำตอบ{closes} ใช้เวลาไม่กี่นาที ไม่ตอบก็ได้ คำตอบรอบแรกของท่านยังนับอยู่",
+        "Round 2 of {area} is open: see your round-1 answers beside everyone's (anonymised) and keep or "
+        "change them{closes}. It takes a few minutes and is optional; your round-1 answers still count.",
+    ),
+    "delphi_closes": (" (ปิดรับ {when})", " (until {when})"),
+    "delphi_start": ("เริ่มรอบที่ 2", "Start round 2"),
+    "delphi_menu_button": ("รอบ 2 · {area}", "Round 2 · {area}"),
+    "delphi_intro": (
+        "รอบที่ 2 · {area}\nแต่ละความสามารถ ท่านจะเห็นคำตอบรอบแรกของท่านเทียบกับผลรวมของผู้ตอบทุกคน "
+        "(ค่ามัธยฐาน ช่วงครึ่งกลางของคำตอบ และจำนวนผู้ตอบ) กด “คงเดิม” หรือเลือกใหม่ "
+        "หากเปลี่ยน บอกเหตุผลสั้น ๆ ได้ (ไม่บังคับ)",
+        "Round 2 · {area}\nFor each capability you see your round-1 answer beside everyone's (the median, the "
+        "middle half of the answers and how many answered). Tap “Keep” or pick again; if you change it, you "
+        "may say why (optional).",
+    ),
+    "delphi_progress": ("รอบที่ 2 · ความสามารถ {n}/{total} · {area}", "Round 2 · capability {n}/{total} · {area}"),
+    "delphi_yours": ("คำตอบรอบแรกของท่าน: {answer}", "Your round-1 answer: {answer}"),
+    "delphi_yours_now": ("คำตอบรอบที่ 2 ของท่านตอนนี้: {answer}", "Your round-2 answer so far: {answer}"),
+    "delphi_group": (
+        "ผลรวมรอบแรก (n = {n}): มัธยฐาน {median} · ครึ่งกลางของคำตอบ (IQR) {q1}–{q3}",
+        "Everyone in round 1 (n = {n}): median {median} · middle half (IQR) {q1}–{q3}",
+    ),
+    "delphi_group_none": ("ผลรวมรอบแรก: ยังไม่มีคำตอบ", "Everyone in round 1: no answers yet"),
+    "delphi_none": ("ไม่ได้ตอบ", "none"),
+    "delphi_keep": ("คงเดิม {answer}", "Keep {answer}"),
+    "delphi_reason": (
+        "ท่านเปลี่ยนจาก {old} เป็น {new} เพราะเหตุใด (ไม่บังคับ) พิมพ์เหตุผล หรือกด “ข้าม”",
+        "You changed {old} to {new}: why? (optional) Type your reason, or tap “Skip”.",
+    ),
+    "delphi_pick": ("กรุณากด “คงเดิม” หรือเลือกคำตอบ", "Please tap “Keep” or pick an answer."),
+    "delphi_done": (
+        "ขอบคุณค่ะ ท่านตอบรอบที่ 2 ของ{area}ครบแล้ว: คงเดิม {kept} ข้อ เปลี่ยน {changed} ข้อ",
+        "Thank you, you have completed round 2 of {area}: {kept} kept, {changed} changed.",
+    ),
+    "delphi_closed": (
+        "ขออภัย รอบที่ 2 ของ{area}ปิดรับคำตอบแล้ว จึงไม่ได้บันทึกคำตอบนี้ ขอบคุณที่สนใจค่ะ คำตอบรอบแรกของท่านยังนับอยู่",
+        "Sorry, round 2 of {area} has closed, so this answer was not recorded. Thank you: your round-1 answers "
+        "still count.",
+    ),
+    "delphi_over": (
+        "ขออภัย รอบที่ 2 ของ{area}ปิดรับคำตอบแล้ว ขอบคุณที่สนใจค่ะ คำตอบรอบแรกของท่านยังนับอยู่",
+        "Sorry, round 2 of {area} has closed. Thank you for your interest: your round-1 answers still count.",
+    ),
+    "delphi_not_eligible": (
+        "รอบที่ 2 ของ{area}สำหรับผู้ที่ตอบรอบแรกครบแล้ว กรุณาตอบด้านนี้ให้ครบก่อนค่ะ",
+        "Round 2 of {area} is for those who completed round 1: please complete the area first.",
+    ),
+    "delphi_round_label": ("{question} (รอบที่ {round})", "{question} (round {round})"),
+    # ---- live focus-group sessions (issue 16): check-in, the room's questions, quota --------------
+    "live_unknown": (
+        "ไม่พบการประชุมที่ใช้รหัสนี้ หรือการประชุมจบแล้ว กรุณาตรวจรหัสบนจออีกครั้ง",
+        "No live session has this code, or it has ended. Please check the code on the screen.",
+    ),
+    "live_first": (
+        "ยินดีต้อนรับสู่ “{title}” ก่อนเข้าร่วม ขอเวลาตอบคำถามสั้น ๆ สองสามข้อค่ะ",
+        "Welcome to “{title}”. A few quick questions first, then you are checked in.",
+    ),
+    "live_checked_in": (
+        "ลงชื่อเข้าร่วม “{title}” แล้วค่ะ เมื่อผู้ดำเนินการเปิดหัวข้อ คำถามจะมาที่แชทนี้ ตอบได้ด้วยการแตะ",
+        "You are checked in to “{title}”. When the facilitator opens a capability, its questions come to "
+        "this chat: answer with a tap.",
+    ),
+    "live_already": ("ท่านลงชื่อเข้าร่วม “{title}” ไว้แล้วค่ะ", "You are already checked in to “{title}”."),
+    "live_mark": (" (ในห้องประชุม)", " (in the room)"),
+    "live_heading": ("ในห้องประชุม · {title}", "In the room · {title}"),
+    "live_comment": (
+        "ขอบคุณค่ะ หากมีความเห็นเพิ่มเติมเกี่ยวกับหัวข้อนี้ พิมพ์ส่งได้เลย (ไม่บังคับ)",
+        "Thank you. Anything to add about this capability? Type it here (optional).",
+    ),
+    "live_thanks": ("ขอบคุณค่ะ บันทึกคำตอบแล้ว", "Thank you: your answer is saved."),
+    "live_comment_saved": ("ขอบคุณค่ะ บันทึกความเห็นแล้ว", "Thank you: your comment is saved."),
+    "live_closed": (
+        "ขออภัยค่ะ หัวข้อนี้ปิดรับคำตอบในห้องประชุมแล้ว ขอบคุณที่ร่วมแสดงความคิดเห็น ท่านยังแสดงความเห็นในแบบสอบถามได้ตามปกติ",
+        "Sorry, answers to this capability are closed for the session. Thank you for taking part: "
+        "you can still give your views in the survey as usual.",
+    ),
+    "quota_refused": (
+        "ไม่ได้ส่ง: {what} ต้องใช้ข้อความ LINE {need} ข้อความ แต่โควตาเดือนนี้เหลือ {left} "
+        "(เพิ่มโควตาใน LINE Official Account Manager หรือส่งทาง Telegram)",
+        "Not sent: {what} needs {need} LINE messages but only {left} are left in this month's quota "
+        "(raise it in LINE Official Account Manager, or reach them on Telegram).",
+    ),
+    "quota_low": (
+        "หมายเหตุ: หลังส่ง {what} โควตาข้อความ LINE เดือนนี้จะเหลือ {left}",
+        "Note: after {what}, {left} LINE messages are left in this month's quota.",
+    ),
+    "live_wave": (
+        "ส่งคำถามของ “{item}” ถึงผู้ลงชื่อเข้าร่วม {sent} คน (ไม่สำเร็จ {failed})",
+        "The questions of “{item}” went to {sent} checked-in participant(s) ({failed} failed).",
+    ),
 }
 
 

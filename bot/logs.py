@@ -6,11 +6,13 @@ so the Telegram bot token; aiosqlite at DEBUG logs SQL parameters with platform 
 python-telegram-bot's DEBUG lines carry whole updates (user ids, names, usernames, what was
 written); uvicorn, aiohttp and the LINE SDK log requests and tracebacks. The filter masks:
 
-- the configured secrets (every SecretStr in Settings) wherever they appear;
+- the configured secrets (every SecretStr in Settings, and the password in a PostgreSQL
+  RABFANG_DB URL) wherever they appear;
 - anything shaped like a Telegram bot token, and LINE user, group and room ids;
 - in dict, JSON and repr-shaped text, the values of fields that name or quote a person
   (`id`, `user_id`, `chat_id`, `from`, `first_name`, `last_name`, `username`, `text`, `phone_number`);
-- runs of 7 or more digits (platform ids, wherever they turn up).
+- numbers of 7 or more digits standing alone (platform ids, wherever they turn up; not the
+  digits inside a word, such as a pseudonym).
 
 It formats a record's arguments first and redacts the result (then clears the arguments), and
 renders a traceback into `exc_text` so that it is redacted as well.
@@ -38,6 +40,7 @@ QUIET = {
     "aiosqlite": logging.INFO,  # DEBUG: SQL parameters, platform user ids among them
     "apscheduler.executors.default": logging.WARNING,  # INFO: every run, the sweep's every 30 s
     "telegram": logging.INFO,  # DEBUG: whole updates and requests
+    "psycopg": logging.INFO,  # DEBUG: connection and pool internals
 }
 
 MASK = "<redacted>"
@@ -52,7 +55,8 @@ _PATTERNS = (
     (re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}"), "<bot-token>"),
     (re.compile(r"(?<![0-9A-Za-z])[UCR][0-9a-f]{32}(?![0-9A-Za-z])"), "<line-id>"),
     (_FIELD, rf"\g<key>{MASK}"),
-    (re.compile(r"\d{7,}"), "<number>"),
+    # a number standing alone: not digits inside a word such as a pseudonym (P3f2012345670ab…)
+    (re.compile(r"(?<![0-9A-Za-z])\d{7,}(?![0-9A-Za-z])"), "<number>"),
 )
 
 
@@ -111,6 +115,12 @@ def secrets_of(settings: Settings) -> list[str]:
         value = getattr(settings, name)
         if isinstance(value, SecretStr) and value.get_secret_value():
             found.append(value.get_secret_value())
+    if isinstance(settings.db, str):  # postgresql://user:PASSWORD@host/db
+        from urllib.parse import unquote, urlsplit
+
+        password = urlsplit(settings.db).password
+        if password:
+            found += [password, unquote(password)]
     return found
 
 

@@ -160,7 +160,80 @@ class SessionView(BaseModel):
         return self.capacity is not None and self.taken >= self.capacity
 
 
-Step = Literal["new", "lang", "consent", "declined", "group", "region", "age", "menu", "survey", "confirm_delete"]
+Step = Literal[
+    "new", "lang", "consent", "declined", "group", "region", "age", "menu", "survey", "confirm_delete", "delphi"
+]
+
+
+def quantile(counts: tuple[int, ...] | list[int], p: float) -> float | None:
+    """The p-quantile of values 1..len(counts) given as counts, by linear interpolation between
+    order statistics (Excel's QUARTILE.INC, numpy's default); p = 0.5 is the usual median. None
+    when there are no values. The Delphi feedback and the summary both use it, so a participant is
+    shown exactly the figures staff read."""
+    n = sum(counts)
+    if n == 0:
+        return None
+    h = (n - 1) * p
+    lo = int(h)
+
+    def nth(k: int) -> int:  # the k-th smallest value, from 0
+        seen = 0
+        for value, c in enumerate(counts, 1):
+            seen += c
+            if seen > k:
+                return value
+        raise ValueError(k)
+
+    low = nth(lo)
+    return float(low) if h == lo else low + (h - lo) * (nth(lo + 1) - low)
+
+
+class GroupResult(BaseModel):
+    """The anonymised group result of one question in round 1, as a Delphi round 2 shows it: how
+    many answered 1..5 (don't know and skips excluded), the median and the quartiles."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int
+    median: float | None = None
+    q1: float | None = None
+    q3: float | None = None
+
+
+class RoundView(BaseModel):
+    """A Delphi round of an area beyond the first, as the engine sees it: when it closes (or
+    closed), and round 1's group result by question key (fixed when the round opened, so every
+    panelist sees the same feedback)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    area: str
+    round: int
+    opened_at: datetime
+    closes_at: datetime | None = None
+    closed_at: datetime | None = None
+    feedback: dict[str, GroupResult] = Field(default_factory=dict)
+
+    def is_open(self, now: datetime) -> bool:
+        return self.closed_at is None and (self.closes_at is None or now < self.closes_at)
+
+
+class LiveView(BaseModel):
+    """A live focus-group session running now, as the engine sees it: loaded fresh with every
+    event (never stored as state). `open_item` is the capability (`area.item`) the facilitator has
+    open, whose questions the room answers now; `opened` every capability opened so far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: int
+    code: str
+    title_th: str
+    title_en: str
+    open_item: str | None = None
+    opened: tuple[str, ...] = ()
+
+    def title(self, lang: str | None) -> str:
+        return self.title_en if lang == "en" else self.title_th
 
 
 class State(BaseModel):
@@ -183,8 +256,15 @@ class State(BaseModel):
     started: dict[str, datetime] = Field(default_factory=dict)  # area -> when first opened
     completed: dict[str, datetime] = Field(default_factory=dict)  # area -> when finished
     registrations: dict[int, datetime] = Field(default_factory=dict)  # session id -> when registered
-    # Loaded fresh with every event, never stored as state: the upcoming sessions on offer.
+    checkins: dict[int, datetime] = Field(default_factory=dict)  # live session id -> when checked in
+    pending_live: str | None = None  # a live session's code, checked in to once consent and profile are done
+    live_text: str | None = None  # the live question (a capability's comment) that typed text answers now
+    # Loaded fresh with every event, never stored as state: the upcoming sessions on offer, and
+    # the live sessions running now.
     offers: tuple[SessionView, ...] = ()
+    # Loaded fresh with every event too: the Delphi rounds beyond the first (bot.engine.delphi).
+    rounds: tuple[RoundView, ...] = ()
+    live: tuple[LiveView, ...] = ()
 
 
 @dataclass

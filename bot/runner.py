@@ -64,6 +64,9 @@ def build_components(app: App) -> list[Component]:
         from exports.links import ExportLinks
 
         components.append(ExportLinks(app))  # GET /exports/{token}: signed download links
+        from exports.presenter import Presenter
+
+        components.append(Presenter(app))  # GET /live/{session}/{token}: live sessions' presenter pages
     from .outreach import Outreach, add_outreach
     from .scheduler import Scheduler, add_export, add_retention
 
@@ -243,7 +246,7 @@ async def run(settings: Settings) -> int:
     async with open_app(settings) as app:
         lease = await run_lease(app.db)  # SQLite: AlreadyRunning if another process runs on the file
         components = build_components(app)
-        if all(c.name in ("scheduler", "exports") for c in components):
+        if all(c.name in ("scheduler", "exports", "presenter") for c in components):
             log.warning("no channel configured (TELEGRAM_BOT_TOKEN, LINE_CHANNEL_SECRET + LINE_CHANNEL_ACCESS_TOKEN)")
         components = lead(components, settings, lease, settings.leader_retry)
         server = _Server(server_config(http_app(components), settings))

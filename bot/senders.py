@@ -68,6 +68,7 @@ class Capabilities:
     file: bool = False  # send an attachment (a calendar file, an export zip)
     messages_per_call: int = 0  # messages one reply or push may carry; 0: one per call
     menu: bool = False  # a menu per participant, in their language (LINE's rich menu)
+    quota: bool = False  # pushes spend a monthly message quota the platform can be asked about (LINE)
 
 
 class Outbound(Protocol):
@@ -81,6 +82,14 @@ class Outbound(Protocol):
     async def push(self, user_ref: str, replies: list[Reply], key: str | None = None) -> Delivery: ...
 
     async def multicast(self, user_refs: Sequence[str], replies: list[Reply], key: str) -> Delivery: ...
+
+
+class Metered(Protocol):
+    """Where `capabilities.quota`: how many more messages the platform lets pushes and multicasts
+    send this month (LINE counts one per recipient per call), None when there is no limit.
+    Raises SendError when it cannot tell."""
+
+    async def quota_left(self) -> int | None: ...
 
 
 class Sender(Outbound, Protocol):

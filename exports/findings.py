@@ -2,13 +2,14 @@
 
 One sentence per closed question and group, from an `exports.summary.Finding`: the headline share
 with its 95% Wilson interval and n, then, for a level pick, how many pick lower and higher than the
-plan and which level is picked most. Percentages are whole numbers here (summary.csv has one
-decimal); the sentence says nothing it cannot back with n.
+plan and which level is picked most; where an area had a Delphi round 2, one more per question:
+round 1 against round 2 (median, IQR, how many changed their answer). Percentages are whole numbers
+here (summary.csv has one decimal); the sentence says nothing it cannot back with n.
 """
 
 from __future__ import annotations
 
-from .summary import SMALL_N, Finding
+from .summary import SMALL_N, Change, Finding, Tally
 
 Pair = tuple[str, str]  # (th, en)
 
@@ -101,4 +102,21 @@ def small_warning(f: Finding) -> Pair | None:
     return (
         f"⚠ คำตอบน้อยกว่า {SMALL_N}: ยังไม่แน่นอน ควรตีความอย่างระมัดระวัง",
         f"⚠ fewer than {SMALL_N} answers: uncertain, read with care",
+    )
+
+
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:g}"
+
+
+def convergence(label: Pair, first: Tally, later: Tally, round: int, change: Change | None) -> Pair:
+    """Round 1 against a later Delphi round of one question, e.g. "2027 target level — round 1 → 2:
+    median 4 → 4, IQR 2 → 1, 7 of 20 changed their answer"."""
+    th, en = label
+    median = f"{_num(first.median)} → {_num(later.median)}"
+    iqr = f"{_num(first.iqr)} → {_num(later.iqr)}"
+    both, changed = (change.both, change.changed) if change else (0, 0)
+    return (
+        f"{th} — รอบ 1 → {round}: มัธยฐาน {median}, IQR {iqr}, เปลี่ยนคำตอบ {changed} จาก {both} คน",
+        f"{en} — round 1 → {round}: median {median}, IQR {iqr}, {changed} of {both} changed their answer",
     )

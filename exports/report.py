@@ -31,8 +31,20 @@ from storage import Database
 from storage.queries import Filter, snapshot
 
 from .csvfiles import BANGKOK, atomic_file, private_dir
-from .findings import Pair, sentence, small_warning, whole
-from .summary import CLOSED, SMALL_N, Finding, Key, Measure, Stats, group_order, measure, rating_stats
+from .findings import Pair, convergence, sentence, small_warning, whole
+from .summary import (
+    CLOSED,
+    SMALL_N,
+    Change,
+    Finding,
+    Key,
+    Measure,
+    Stats,
+    group_order,
+    measure,
+    rating_stats,
+    round_changes,
+)
 from .themes import Theme, Themes, find_themes, shorten
 
 FONT_STACK = (
@@ -213,16 +225,39 @@ class Report:
         stats: Stats,
         counts: dict[str, dict[tuple[str, str], Counts]],
         themes: Themes | None = None,
+        changes: dict[tuple[str, str, str, int], Change] | None = None,
     ):
         self.catalog = catalog
         self.fh = fh
         self.stats = stats
+        self.changes = changes or {}  # Delphi convergence: (area, item, question, round) -> Change
         self.counts = counts  # area -> (dimension, value) -> Counts; dimension "channel" | "region" | "all"
         self.themes = themes or Themes()
         self._measures: dict[Key, Measure] = {}
 
     def w(self, *parts: str) -> None:
         self.fh.write("".join(parts))
+
+    async def live_sessions(self, rows: AsyncIterator[tuple[Any, ...]], areas: set[str]) -> None:
+        """Answers given in the room during live sessions (source live): per session and question,
+        how many picked each level. Shown apart from the survey's figures, which they are not in."""
+        sessions = await _live_rows(rows, areas)
+        if not sessions:
+            return
+        self.w(f"<section><h2>{bi('คำตอบในห้องประชุม (การประชุมแบบสด)', 'Answers in the room (live sessions)')}</h2>")
+        head = "".join(f'<th class="num">{esc(v)}</th>' for v in ("1", "2", "3", "4", "5", "?"))
+        for th, en, questions in sessions.values():
+            self.w(f"<h3>{bi(th, en)}</h3><table><tr><th>{bi('ความสามารถ · คำถาม', 'Capability · question')}</th>")
+            self.w(f'{head}<th class="num">n</th></tr>')
+            for (area, item, question), by in questions.items():
+                step = self.catalog.step(f"{area}.{item}.{question}")
+                label = (
+                    f"{tx(step.item.capability)} · {tx(step.question.prompt)}" if step and step.item else esc(question)
+                )
+                cells = "".join(f'<td class="num">{by.get(o, 0)}</td>' for o in ("1", "2", "3", "4", "5", "dk"))
+                self.w(f'<tr><td>{label}</td>{cells}<td class="num">{sum(by.values())}</td></tr>')
+            self.w("</table>")
+        self.w("</section>")
 
     # ---- labels ---------------------------------------------------------------------------
 
@@ -276,6 +311,25 @@ class Report:
                 + "</li>"
             )
         return f'<ul class="findings">{"".join(items)}</ul>' if items else ""
+
+    def rounds(self, keys: list[Key]) -> str:
+        """Round 1 against each later Delphi round, one quotable line per question."""
+        items = []
+        for key in keys:
+            later = sorted(int(g) for g in self.stats.groups("round", key) if g.isdigit() and g != "1")
+            for n in later:
+                line = convergence(
+                    self.short_label(key),
+                    self.stats.get("round", "1", key),
+                    self.stats.get("round", str(n), key),
+                    n,
+                    self.changes.get((*key, n)),
+                )
+                items.append(f'<li class="round" data-q="{esc(key[2])}" data-round="{n}">{bi(*line)}</li>')
+        if not items:
+            return ""
+        title = bi("รอบที่ 2 (เดลฟาย): เทียบกับรอบแรก", "Delphi round 2 against round 1")
+        return f'<p class="rounds-title"><b>{title}</b></p><ul class="findings rounds">{"".join(items)}</ul>'
 
     def diverging(self, t_counts: list[int], n: int) -> str:
         """A bar centred on "not sure": disagreement to the left, agreement to the right, as shares of n."""
@@ -548,6 +602,7 @@ class Report:
                 f"<h4>{number}. {tx(item.capability)}</h4>",
                 self.levels(item),
                 self.statements(keys),
+                self.rounds(keys),
             )
             if answered:  # an unanswered capability says so in its statements; empty charts add nothing
                 self.w(
@@ -575,6 +630,14 @@ class Report:
         self.w("</section>")
 
 
+async def _live_rows(rows: AsyncIterator[tuple[Any, ...]], areas: set[str]) -> dict:
+    sessions: dict[int, tuple[str, str, dict[tuple[str, str, str], dict[str, int]]]] = {}
+    async for sid, th, en, area, item, question, option, n in rows:
+        if area in areas:
+            sessions.setdefault(sid, (th, en, {}))[2].setdefault((area, item, question), {})[option] = n
+    return sessions
+
+
 async def write_report(
     db: Database,
     catalog: Catalog,
@@ -594,6 +657,7 @@ async def write_report(
     private_dir(out.parent)
     async with snapshot(db) as snap:
         stats = await rating_stats(snap, flt)
+        changes = await round_changes(snap, flt)
         themes = await find_themes(snap, flt, catalog)
         counts: dict[str, dict[tuple[str, str], Counts]] = {}
         async for a, channel, region, respondents, completed in snap.respondents(flt):
@@ -603,12 +667,13 @@ async def write_report(
                 c.respondents += respondents
                 c.completed += completed
         with atomic_file(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-            report = Report(catalog, fh, stats, counts, themes)
+            report = Report(catalog, fh, stats, counts, themes, changes)
             _head(report, areas, lang, now)
             async with aclosing(aiter(snap.comments(flt, order))) as rows:
                 comments = Peekable(rows)
                 for a in areas:
                     await report.area(a, comments)
+            await report.live_sessions(snap.live_counts(), {a.id for a in areas})
             report.group_themes()
             _foot(report)
     return out

@@ -19,12 +19,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.model import quantile
 from bot.surveys import Catalog
 from storage.queries import Filter, Snapshot
 
 # The dimensions a closed question is broken down by, in the order storage returns them per cell.
-# A Delphi round is one more entry here (and one more column in Snapshot.rating_counts).
-DIMENSIONS = ("stakeholder_group", "region", "channel")
+# "all" and every dimension but "round" count round 1 (the survey itself); scope "round" shows each
+# Delphi round apart, and only where there is a round beyond the first.
+DIMENSIONS = ("stakeholder_group", "region", "channel", "round")
 SCOPES = ("all", *DIMENSIONS)
 CHANNELS = ("line", "telegram", "console")
 CLOSED = ("rating", "level")  # question kinds with options 1..5 and "don't know"
@@ -84,6 +86,21 @@ class Tally:
         if n % 2:
             return float(self._nth(n // 2 + 1))
         return (self._nth(n // 2) + self._nth(n // 2 + 1)) / 2
+
+    @property
+    def q1(self) -> float | None:
+        """The lower quartile (as Excel's QUARTILE.INC; the Delphi round 2 shows the same)."""
+        return quantile(self.counts, 0.25)
+
+    @property
+    def q3(self) -> float | None:
+        return quantile(self.counts, 0.75)
+
+    @property
+    def iqr(self) -> float | None:
+        """The interquartile range q3 - q1: how far apart the middle half of the answers are."""
+        q1, q3 = self.q1, self.q3
+        return q3 - q1 if q1 is not None and q3 is not None else None
 
     @property
     def modes(self) -> tuple[int, ...]:
@@ -201,16 +218,36 @@ class Stats:
 
 
 async def rating_stats(snap: Snapshot, flt: Filter) -> Stats:
-    """Fold storage's per-cell counts into "all" and one scope per dimension."""
+    """Fold storage's per-cell counts into "all" and one scope per dimension: round 1 everywhere but
+    in scope "round", which is kept only when some answer is of a later round."""
     stats = Stats()
     width = len(DIMENSIONS)
     async for area, item, question, *rest in snap.rating_counts(flt):
         cell, counts, dk = rest[:width], tuple(rest[width : width + 5]), rest[width + 5]
         key = (area, item, question)
-        stats.add("all", "", key, counts, dk)
+        first = dict(zip(DIMENSIONS, cell, strict=True)).get("round", 1) == 1
+        if first:
+            stats.add("all", "", key, counts, dk)
         for dimension, group in zip(DIMENSIONS, cell, strict=True):
-            stats.add(dimension, group or "", key, counts, dk)
+            if first or dimension == "round":
+                stats.add(dimension, "" if group is None else str(group), key, counts, dk)
+    if stats.groups("round") <= {"1"}:  # no Delphi round beyond the first: nothing to compare
+        stats.tallies = {k: v for k, v in stats.tallies.items() if k[0] != "round"}
     return stats
+
+
+@dataclass(frozen=True)
+class Change:
+    """Delphi convergence of one question in one round: of those who answered it in round 1 and in
+    this round, how many changed their answer."""
+
+    both: int
+    changed: int
+
+
+async def round_changes(snap: Snapshot, flt: Filter) -> dict[tuple[str, str, str, int], Change]:
+    """(area, item, question, round) -> Change, for every round beyond the first."""
+    return {(a, i, q, r): Change(both, changed) async for a, i, q, r, both, changed in snap.round_changes(flt)}
 
 
 def closed_keys(catalog: Catalog | None, flt: Filter, found: set[Key]) -> list[Key]:
@@ -257,11 +294,20 @@ def area_order(catalog: Catalog | None, flt: Filter, present: set[str]) -> list[
 async def summary_rows(snap: Snapshot, flt: Filter, catalog: Catalog | None) -> Iterator[tuple]:
     """The rows of summary.csv (see SUMMARY_COLUMNS in exports.tables): closed questions, then the funnel."""
     stats = await rating_stats(snap, flt)
+    changes = await round_changes(snap, flt)
     funnel = [row async for row in snap.funnel(flt)]
-    return _summary(stats, funnel, flt, catalog)
+    return _summary(stats, funnel, flt, catalog, changes)
 
 
-def closed_row(scope: str, group: str, key: Key, current: int | None, target: int | None, f: Finding) -> tuple:
+def closed_row(
+    scope: str,
+    group: str,
+    key: Key,
+    current: int | None,
+    target: int | None,
+    f: Finding,
+    change: Change | None = None,
+) -> tuple:
     """One summary row of a closed question: section "rating" or "level" (see exports.tables)."""
     t, m = f.tally, f.measure
     ci = f.ci
@@ -288,18 +334,31 @@ def closed_row(scope: str, group: str, key: Key, current: int | None, target: in
         None,
         None,
         None,
+        t.q1,
+        t.q3,
+        t.iqr,
+        change.both if change else None,
+        change.changed if change else None,
     )
 
 
-def _summary(stats: Stats, funnel: list[tuple], flt: Filter, catalog: Catalog | None) -> Iterator[tuple]:
+def _summary(
+    stats: Stats,
+    funnel: list[tuple],
+    flt: Filter,
+    catalog: Catalog | None,
+    changes: dict[tuple[str, str, str, int], Change] | None = None,
+) -> Iterator[tuple]:
     keys = closed_keys(catalog, flt, stats.keys())
+    changes = changes or {}
     for scope in SCOPES:
         for key in keys:
             groups = [""] if scope == "all" else group_order(catalog, scope, stats.groups(scope, key))
             current, target = levels(catalog, key[0], key[1])
             m = measure(catalog, key)
             for group in groups:
-                yield closed_row(scope, group, key, current, target, Finding(m, stats.get(scope, group, key)))
+                change = changes.get((*key, int(group))) if scope == "round" and group.isdigit() else None
+                yield closed_row(scope, group, key, current, target, Finding(m, stats.get(scope, group, key)), change)
     by_area: dict[str, dict[str, tuple[int, int, int]]] = {}
     for area, channel, started, consented, completed in funnel:
         by_area.setdefault(area, {})[channel] = (started, consented, completed)
@@ -311,4 +370,18 @@ def _summary(stats: Stats, funnel: list[tuple], flt: Filter, catalog: Catalog | 
             ("channel", ch, channels[ch]) for ch in group_order(None, "channel", set(channels))
         ]
         for scope, group, (started, consented, completed) in rows:
-            yield ("funnel", scope, group, area, "", "", None, None, *([None] * 16), started, consented, completed)
+            yield (
+                "funnel",
+                scope,
+                group,
+                area,
+                "",
+                "",
+                None,
+                None,
+                *([None] * 16),
+                started,
+                consented,
+                completed,
+                *([None] * 5),
+            )

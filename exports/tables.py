@@ -118,7 +118,11 @@ TABLES: tuple[Table, ...] = (
         "Long format: one row per answer given (a skipped question is not an answer). Ratings and level "
         "picks have a value 1-5 and option_id; don't know is option_id 'dk' with an empty value; free text "
         "is in text. summary.csv says which questions are ratings (section=rating) and which level picks "
-        "(section=level).",
+        "(section=level). A Delphi round 2 asks an area's ratings and level picks again: its answers are rows "
+        "of their own (round=2) beside the round-1 ones; keeping an answer stores it again, so a change is "
+        "a round-2 value that differs from the same respondent's round-1 value, and the reason given for a "
+        "change is that row's text. Answers given in the room during a live session have source 'live' and "
+        "their session_id.",
         (
             RESPONDENT,
             CHANNEL,
@@ -127,6 +131,12 @@ TABLES: tuple[Table, ...] = (
             AREA,
             ITEM,
             QUESTION,
+            C(
+                "round",
+                "integer",
+                "The Delphi round: 1 for the survey itself, 2 for an answer given again in round 2, after seeing "
+                "round 1's group result (median, interquartile range, n).",
+            ),
             C(
                 "value",
                 "integer",
@@ -145,6 +155,18 @@ TABLES: tuple[Table, ...] = (
                 "versions may have seen different wording or levels; empty for answers stored before versions "
                 "were recorded.",
             ),
+            C(
+                "source",
+                "text",
+                "Where the answer was given: 'chat' (the survey in LINE or Telegram) or 'live' (in the room, "
+                "during a live focus-group session, when the facilitator opened the capability). A participant "
+                "may have both for one question: they are two answers, not one overwriting the other.",
+            ),
+            C(
+                "session_id",
+                "integer",
+                "The focus-group session a live answer was given in (sessions.csv); empty for chat.",
+            ),
         ),
         _responses,
         Snapshot.count_responses,
@@ -152,7 +174,9 @@ TABLES: tuple[Table, ...] = (
     Table(
         "comments",
         "Every free-text answer, grouped by question in survey order, with the capability and the question "
-        "as the participant saw them (Thai wording).",
+        "as the participant saw them (Thai wording). The reason given for a changed answer in a Delphi round 2 "
+        "is here too (after the others), under the rating or level question it explains; responses.csv has "
+        "it with round=2.",
         (
             RESPONDENT,
             CHANNEL,
@@ -234,6 +258,10 @@ TABLES: tuple[Table, ...] = (
         "pick it, n_lower and n_higher how many pick a lower or a higher level, n_1..n_5 the distribution "
         f"and median the median level picked. ci95_low..ci95_high is the 95% Wilson score interval of the "
         f"headline share (pct_agree or pct_plan); with n below {SMALL_N} it is wide: read such rows with care. "
+        "Rows of scope=all, stakeholder_group, region and channel count round 1 (the survey itself). Where "
+        "an area had a Delphi round 2, scope=round gives each round apart (group = 1 or 2) with the same "
+        "figures, and convergence: n_both_rounds answered the question in round 1 and in that round, "
+        "n_changed of them changed their answer; compare iqr (and median) of group 1 and group 2. "
         "section=funnel: per area (empty area = the bot as a "
         "whole) and channel, the participants who started, of them those who consented, and those who "
         "completed. An area counts as started when opened or reached through its deep link; for the whole "
@@ -241,7 +269,7 @@ TABLES: tuple[Table, ...] = (
         "include people who did not consent, as numbers only.",
         (
             C("section", "text", "rating (agreement), level (level pick) or funnel."),
-            C("scope", "text", "all, stakeholder_group, region (rating and level only) or channel."),
+            C("scope", "text", "all, stakeholder_group, region, round (rating and level only) or channel."),
             C("group", "text", "The group id within the scope; empty for scope=all, or not given."),
             AREA,
             ITEM,
@@ -279,6 +307,20 @@ TABLES: tuple[Table, ...] = (
             C("started", "integer", "Funnel: participants who started."),
             C("consented", "integer", "Funnel: of them, those who gave consent."),
             C("completed", "integer", "Funnel: of them, those who completed (consenting only)."),
+            C(
+                "q1",
+                "decimal",
+                "Lower quartile of the answers 1-5 (as Excel's QUARTILE.INC: interpolated between answers).",
+            ),
+            C("q3", "decimal", "Upper quartile of the answers 1-5."),
+            C("iqr", "decimal", "Interquartile range q3 - q1: the spread of the middle half of the answers."),
+            C(
+                "n_both_rounds",
+                "integer",
+                "scope=round, group 2 or later: respondents who answered the question in round 1 and in this "
+                "round (don't know included).",
+            ),
+            C("n_changed", "integer", "scope=round, group 2 or later: of them, those whose answer changed."),
         ),
         _summary,
     ),

@@ -38,10 +38,71 @@ class Result:
 class Conn(Protocol):
     dialect: Dialect
     cache: dict[Any, Any]  # what a unit of work may reuse within its transaction (see db._offers)
+    states: States | None  # participants' committed states, where the backend keeps them (SQLite)
 
     async def execute(self, sql: str, params: Params = ()) -> Result: ...
 
     async def executemany(self, sql: str, rows: Any) -> Result: ...
+
+
+class States:
+    """Participants' states as last committed, so that an event need not read and rebuild what
+    the previous event of the same participant just wrote (SQLite, where one process is the only
+    writer of participants' states; see storage/sqlite.py for when it is emptied).
+
+    A unit of work reads through `get` and records what it wrote with `put` (or `forget`); those
+    are staged and become what `get` answers for later units only once the COMMIT holding them
+    has returned (`commit`); a unit rolled back to its savepoint forgets its participant."""
+
+    def __init__(self, size: int):
+        from collections import OrderedDict
+
+        self.size = size
+        self._committed: OrderedDict[Any, tuple[int, Any]] = OrderedDict()
+        self._staged: dict[Any, tuple[int, Any] | None] = {}
+        self.current: Any = None  # the participant of the unit running now
+        self.hits = self.misses = 0
+
+    def get(self, key: Any) -> tuple[int, Any] | None:
+        self.current = key
+        if key in self._staged:
+            found = self._staged[key]
+        else:
+            found = self._committed.get(key)
+            if found is not None:
+                self._committed.move_to_end(key)
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    def put(self, key: Any, pid: int, state: Any) -> None:
+        self._staged[key] = (pid, state)
+
+    def forget(self, key: Any) -> None:
+        self._staged[key] = None
+
+    def commit(self) -> None:
+        for key, value in self._staged.items():
+            if value is None:
+                self._committed.pop(key, None)
+            else:
+                self._committed[key] = value
+                self._committed.move_to_end(key)
+        self._staged.clear()
+        while len(self._committed) > self.size:
+            self._committed.popitem(last=False)
+
+    def rollback(self) -> None:
+        """The transaction is gone: forget what it staged (and, to be sure, what it read)."""
+        for key in self._staged:
+            self._committed.pop(key, None)
+        self._staged.clear()
+
+    def clear(self) -> None:
+        self._committed.clear()
+        self._staged.clear()
 
 
 def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -61,6 +122,7 @@ class SyncConn:
         self.raw = conn
         self.dialect = dialect
         self.cache: dict[Any, Any] = {}
+        self.states: States | None = None  # set for an event batch (storage/sqlite.py)
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
         return self.now(sql, params)
@@ -85,6 +147,7 @@ class HopConn:
         self._hop = hop
         self.dialect = sync.dialect
         self.cache: dict[Any, Any] = {}
+        self.states: States | None = None
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
         return await self._hop(self._sync.now, sql, params)
@@ -101,6 +164,7 @@ class PgConn:
         self.raw = conn
         self.dialect = dialect
         self.cache: dict[Any, Any] = {}
+        self.states: States | None = None  # several processes may write: nothing is kept across transactions
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
         # without parameters psycopg reads no placeholders: the statement goes as written

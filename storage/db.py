@@ -26,8 +26,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.model import Answer, Outcome, SessionView, State, answer_key, key_parts
+from bot.model import Answer, GroupResult, Outcome, RoundView, SessionView, State, answer_key, key_parts
 
+from . import live
 from .base import StorageError, iso, parse_time
 from .conn import Conn
 from .retention import erasures
@@ -133,12 +134,14 @@ class Database:
 
     # ---- units of work -----------------------------------------------------------------------
 
-    async def run(self, unit: Callable[[Conn], Awaitable[T]], *, urgent: bool = False) -> T:
+    async def run(self, unit: Callable[[Conn], Awaitable[T]], *, urgent: bool = False, keeps_states: bool = False) -> T:
         """One write transaction around `unit(conn)`, all or nothing; a database error surfaces as
         StorageError. `unit` uses only `await conn.execute(...)`/`executemany` (on SQLite it runs on
         the writer thread, where those never suspend). `urgent` goes ahead of queued work
-        (SQLite's WriterLock)."""
-        return await self._b.run(unit, urgent)
+        (SQLite's WriterLock). `keeps_states`: the unit changes no participant's state (their
+        profile, place, answers, progress, registrations), so the states SQLite keeps for the next
+        event stay valid; by default any write forgets them."""
+        return await self._b.run(unit, urgent, keeps_states)
 
     @asynccontextmanager
     async def transaction(self, urgent: bool = False) -> AsyncIterator[Conn]:
@@ -177,13 +180,21 @@ class Database:
             if event_id is not None and not await _claim(db, channel, event_id, now):
                 await _mark_processed(db, channel, inbox_seq, now)
                 return None
-            pid, state = await _load(db, channel, user_ref, now)
+            states, key = db.states, (channel, user_ref)
+            kept = states.get(key) if states is not None else None
+            if kept is not None:  # what the previous event of theirs committed: no need to read it back
+                fresh = {"offers": await _offers(db, now), "rounds": await _rounds(db), "live": await _running(db)}
+                pid, state = kept[0], kept[1].model_copy(update=fresh)
+            else:
+                pid, state = await _load(db, channel, user_ref, now)
             outcome = decide(state)
             if outcome.erase:
                 await _erase(db, pid, channel, user_ref, inbox_seq, now)
+                if states is not None:
+                    states.forget(key)
             else:
                 if pid is not None or outcome.state != state:
-                    await _save(
+                    pid = await _save(
                         db,
                         pid,
                         (channel, user_ref, self.pseudonym(channel, user_ref)),
@@ -192,6 +203,11 @@ class Database:
                         now,
                         survey_version,
                     )
+                    if states is not None:
+                        if reloads_as_is(outcome.state):
+                            states.put(key, pid, outcome.state)
+                        else:
+                            states.forget(key)
                 # else: someone we never heard from, whose event changed nothing (a forged tap, a
                 # sticker): there is nothing about them worth keeping, not even their platform id
                 await _mark_processed(db, channel, inbox_seq, now)
@@ -223,7 +239,7 @@ class Database:
             await _mark_processed(db, channel, inbox_seq, now)
             return claimed
 
-        return await self._b.run(unit)
+        return await self._b.run(unit, False, True)
 
     async def set_active(
         self,
@@ -250,13 +266,13 @@ class Database:
             await _mark_processed(db, channel, inbox_seq, now)
             return claimed
 
-        return await self._b.run(unit)
+        return await self._b.run(unit, False, True)  # `active` is no part of the state
 
     async def load_state(self, channel: str, user_ref: str, now: datetime | None = None) -> State:
         async def unit(db: Conn) -> State:
             return (await _load(db, channel, user_ref, now or datetime.now(UTC)))[1]
 
-        return await self._b.run(unit)
+        return await self._b.read(unit)
 
     async def record_survey_version(self, version: str, content: str, now: datetime) -> bool:
         """Keep the surveys in use by their version, once; True when this version is new."""
@@ -269,7 +285,7 @@ class Database:
             )
             return cur.rowcount == 1
 
-        return await self._b.run(unit)
+        return await self._b.run(unit, False, True)
 
     async def is_active(self, channel: str, user_ref: str) -> bool | None:
         """Whether a participant still follows the bot; None when there is no such participant."""
@@ -356,9 +372,10 @@ async def _load(db: Conn, channel: str, user_ref: str, now: datetime) -> tuple[i
         f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE channel = ? AND user_ref = ?", (channel, user_ref)
     )
     row = await cur.fetchone()
-    offers = await _offers(db, now)
+    offers, rounds = await _offers(db, now), await _rounds(db)
+    running, checkins = await live.load(db, row[0] if row else None)
     if row is None:
-        return None, State(offers=offers)
+        return None, State(offers=offers, rounds=rounds, live=running)
     pid, lang, consent, consent_at, version, group, region, age, cursor = row
     answers = {}
     cur = await db.execute(
@@ -399,6 +416,9 @@ async def _load(db: Conn, channel: str, user_ref: str, now: datetime) -> tuple[i
         started=started,
         completed=completed,
         offers=offers,
+        rounds=rounds,
+        live=running,
+        checkins=checkins,
         **json.loads(cursor),
     )
     return pid, state
@@ -451,7 +471,42 @@ async def _offers(db: Conn, now: datetime) -> tuple[SessionView, ...]:
 
 OFFERS = 50  # sessions offered at most
 
-_CURSOR_FIELDS = {"step", "area", "key", "resume", "pending_area"}
+ROUND_COLUMNS = "area, round, opened_at, closes_at, closed_at, feedback"
+
+
+def round_view(row: tuple) -> RoundView:
+    """A delphi_rounds row (ROUND_COLUMNS) as the engine sees it."""
+    area, number, opened, closes, closed, feedback = row
+    return RoundView(
+        area=area,
+        round=number,
+        opened_at=datetime.fromisoformat(opened),
+        closes_at=parse_time(closes),
+        closed_at=parse_time(closed),
+        feedback={k: GroupResult(**v) for k, v in json.loads(feedback).items()},
+    )
+
+
+async def _rounds(db: Conn) -> tuple[RoundView, ...]:
+    """The Delphi rounds beyond the first (a handful of rows: see storage.delphi), for the engine;
+    read once per transaction (events never change them)."""
+    if (cached := db.cache.get("rounds")) is not None:
+        return cached
+    cur = await db.execute(f"SELECT {ROUND_COLUMNS} FROM delphi_rounds ORDER BY area, round")
+    rounds = tuple(round_view(row) for row in await cur.fetchall())
+    db.cache["rounds"] = rounds
+    return rounds
+
+
+async def _running(db: Conn) -> tuple:
+    """The live sessions running now, read once per transaction (events never change them)."""
+    if (cached := db.cache.get("live")) is None:
+        cached = db.cache["live"] = (await live.load(db, None))[0]
+    return cached
+
+
+_CURSOR_ORDER = ("step", "area", "key", "resume", "pending_area", "pending_live", "live_text")
+_CURSOR_FIELDS = set(_CURSOR_ORDER)
 
 
 async def _save(
@@ -462,11 +517,12 @@ async def _save(
     new: State,
     now: datetime,
     survey_version: str | None,
-) -> None:
+) -> int:
     """Write what changed between `old` and `new`: the participant row, answers, progress.
-    `who` is (channel, user_ref, pseudonym)."""
+    `who` is (channel, user_ref, pseudonym). Returns the participant's id."""
     channel, user_ref, pseudonym = who
-    cursor = json.dumps(new.model_dump(mode="json", include=_CURSOR_FIELDS), ensure_ascii=False)
+    # the cursor's fields are all text or None: json straight from them, as model_dump would give
+    cursor = json.dumps({f: getattr(new, f) for f in _CURSOR_ORDER}, ensure_ascii=False)
     values = (
         new.lang,
         new.consent,
@@ -492,7 +548,8 @@ async def _save(
             " region = ?, age_band = ?, cursor = ?, updated_at = ?, active = 1 WHERE id = ?",
             (*values, pid),
         )
-    changed = [(k, a) for k, a in new.answers.items() if old.answers.get(k) != a]
+    before = old.answers  # answers are frozen and the engine keeps the ones it did not change: `is` first
+    changed = [(k, a) for k, a in new.answers.items() if (b := before.get(k)) is not a and b != a]
     if changed:
         await db.executemany(
             "INSERT INTO answers (participant_id, area, item, question, round, source, option, value, text,"
@@ -540,6 +597,7 @@ async def _save(
         await db.executemany(
             "DELETE FROM registrations WHERE session_id = ? AND participant_id = ?", [(sid, pid) for sid in removed]
         )
+    await live.save(db, pid, old, new)
     for area in set(new.started) | set(old.started):
         before = (old.started.get(area), old.completed.get(area))
         after = (new.started.get(area), new.completed.get(area))
@@ -554,6 +612,13 @@ async def _save(
             " completed_at = excluded.completed_at",
             (pid, area, iso(after[0]), iso(after[1]) if after[1] else None),
         )
+    return pid
+
+
+def reloads_as_is(state: State) -> bool:
+    """Whether reading `state` back after `_save` gives it again (a completion is stored only with
+    its area's start): only such a state is kept for the participant's next event."""
+    return set(state.completed) <= set(state.started)
 
 
 async def _erase(db: Conn, pid: int | None, channel: str, user_ref: str, seq: int | None, now: datetime) -> None:

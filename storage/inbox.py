@@ -100,7 +100,7 @@ async def add(db: Database, channel: str, items: Sequence[Incoming], now: dateti
                 new.append(item)
         return new
 
-    return await db.run(unit, urgent=True)  # the platform is waiting for our 200
+    return await db.run(unit, urgent=True, keeps_states=True)  # the platform is waiting for our 200
 
 
 async def pending(db: Database, channel: str, user_ref: str) -> list[Row]:
@@ -149,7 +149,7 @@ async def prune(db: Database, channel: str, before: datetime) -> int:
         )
         return cur.rowcount
 
-    return await db.run(unit)
+    return await db.run(unit, keeps_states=True)
 
 
 async def _read(db: Database, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:

@@ -207,7 +207,8 @@ async def nudge_candidates(db: Database, quiet_since: datetime) -> list[tuple[Re
 
 async def answered_count(db: Database, participant_id: int, area: str) -> int:
     rows = await db.fetch_all(
-        "SELECT count(*) FROM answers WHERE participant_id = ? AND area = ?", (participant_id, area)
+        "SELECT count(*) FROM answers WHERE participant_id = ? AND area = ? AND round = 1 AND source = 'chat'",
+        (participant_id, area),
     )
     return int(rows[0][0])
 

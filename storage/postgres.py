@@ -87,7 +87,7 @@ class PostgresBackend:
 
     # ---- units of work -----------------------------------------------------------------------
 
-    async def run(self, unit: Unit[T], urgent: bool = False) -> T:
+    async def run(self, unit: Unit[T], urgent: bool = False, states: bool = False) -> T:
         """One transaction on a pooled connection (`urgent`: a webhook's receipt, which waits at most
         URGENT_WAIT for a connection, so that while the server is away the webhook answers 503 at
         once and the platform delivers again, rather than holding the request until it gives up)."""
@@ -95,6 +95,9 @@ class PostgresBackend:
             return await unit(conn)
 
     async def handle(self, unit: Unit[T]) -> T:
+        return await self.run(unit)
+
+    async def read(self, unit: Unit[T]) -> T:
         return await self.run(unit)
 
     async def lock_event(self, conn: Conn, channel: str, user_ref: str) -> None:
@@ -128,6 +131,8 @@ class PostgresBackend:
         try:
             async with self._pool.connection() as raw:
                 await raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                # an export reads every row of its cursor: plan for all of them, not the first 10 %
+                await raw.execute("SET LOCAL cursor_tuple_fraction = 1.0")
                 try:
                     yield PgReader(raw, self._cursors)
                 finally:

@@ -82,9 +82,9 @@ def responses_sql(flt: Filter) -> tuple[str, list[Any]]:
     """The responses query (bench/export.py gives the same one to the sqlite3 command line)."""
     where, params = flt.where()
     sql = (
-        "SELECT p.pseudonym, p.channel, p.stakeholder, p.region, a.area, a.item, a.question,"
-        f" a.value, a.option, a.text, a.lang, a.answered_at, a.survey_version {_ANSWERS}"
-        f" WHERE a.skipped = 0 AND {where} ORDER BY p.id, a.area, a.answered_at, a.item, a.question"
+        "SELECT p.pseudonym, p.channel, p.stakeholder, p.region, a.area, a.item, a.question, a.round,"
+        f" a.value, a.option, a.text, a.lang, a.answered_at, a.survey_version, a.source, a.session_id {_ANSWERS}"
+        f" WHERE a.skipped = 0 AND {where} ORDER BY p.id, a.area, a.round, a.answered_at, a.item, a.question"
     )
     return sql, params
 
@@ -137,9 +137,9 @@ class Snapshot:
     # ---- answers ----------------------------------------------------------------------------------
 
     def responses(self, flt: Filter) -> Rows:
-        """One row per answer given (skips are not answers), per participant and area in the order answered:
-        (pseudonym, channel, stakeholder, region, area, item, question, value, option, text, lang, answered_at,
-        survey_version)."""
+        """One row per answer given (skips are not answers), per participant, area and Delphi round in the
+        order answered: (pseudonym, channel, stakeholder, region, area, item, question, round, value, option,
+        text, lang, answered_at, survey_version, source, session_id)."""
         return self._stream(*responses_sql(flt))
 
     async def count_responses(self, flt: Filter) -> int:
@@ -165,21 +165,51 @@ class Snapshot:
         return await self._scalar(f"SELECT count(*) {_ANSWERS} WHERE {_TEXT} AND {where}", params)
 
     def rating_counts(self, flt: Filter) -> Rows:
-        """Counts of each rating per question and (stakeholder, region, channel) cell, aggregated in SQL:
-        (area, item, question, stakeholder, region, channel, n1, n2, n3, n4, n5, dont_know).
+        """Counts of each rating per question and (stakeholder, region, channel, Delphi round) cell,
+        aggregated in SQL: (area, item, question, stakeholder, region, channel, round, n1, n2, n3, n4, n5,
+        dont_know). Answers given in the room (source 'live') are not counted here: they are the
+        room's second say, counted apart (live_counts).
 
         The result has at most questions × groups × regions × channels rows, whatever the number
         of answers; "don't know" is the option `dk`, which has no value."""
         where, params = flt.where()
         counts = ", ".join(f"count(CASE WHEN a.value = {v} THEN 1 END)" for v in range(1, 6))
         sql = (
-            f"SELECT a.area, a.item, a.question, p.stakeholder, p.region, p.channel, {counts},"
+            f"SELECT a.area, a.item, a.question, p.stakeholder, p.region, p.channel, a.round, {counts},"
             f" count(CASE WHEN a.option = 'dk' THEN 1 END) {_ANSWERS}"
-            f" WHERE a.skipped = 0 AND a.option IS NOT NULL AND {where}"
-            " GROUP BY a.area, a.item, a.question, p.stakeholder, p.region, p.channel"
-            " ORDER BY a.area, a.item, a.question, p.stakeholder, p.region, p.channel"
+            f" WHERE a.skipped = 0 AND a.option IS NOT NULL AND a.source = 'chat' AND {where}"
+            " GROUP BY a.area, a.item, a.question, p.stakeholder, p.region, p.channel, a.round"
+            " ORDER BY a.area, a.item, a.question, p.stakeholder, p.region, p.channel, a.round"
         )
         return self._stream(sql, params)
+
+    def round_changes(self, flt: Filter) -> Rows:
+        """Delphi convergence per question and round beyond the first: how many answered it both in
+        round 1 and in that round (a level or rating, or don't know, each time), and how many of
+        them changed their answer: (area, item, question, round, both, changed)."""
+        where, params = flt.where("b")
+        sql = (
+            "SELECT b.area, b.item, b.question, b.round, count(*), count(CASE WHEN a.option <> b.option THEN 1 END)"
+            " FROM answers b JOIN participants p ON p.id = b.participant_id"
+            " JOIN answers a ON a.participant_id = b.participant_id AND a.area = b.area AND a.item = b.item"
+            " AND a.question = b.question AND a.round = 1 AND a.source = b.source"
+            " WHERE b.round > 1 AND b.skipped = 0 AND b.option IS NOT NULL AND a.skipped = 0"
+            f" AND a.option IS NOT NULL AND {where}"
+            " GROUP BY b.area, b.item, b.question, b.round ORDER BY b.area, b.item, b.question, b.round"
+        )
+        return self._stream(sql, params)
+
+    def live_counts(self) -> Rows:
+        """The answers given in the room during live sessions, counted per option:
+        (session_id, title_th, title_en, area, item, question, option, answers), by session."""
+        sql = (
+            "SELECT s.id, s.title_th, s.title_en, a.area, a.item, a.question, a.option, count(*)"
+            f" {_ANSWERS} JOIN sessions s ON s.id = a.session_id"
+            f" WHERE a.source = 'live' AND a.skipped = 0 AND a.option IS NOT NULL AND {CONSENTED}"
+            " GROUP BY s.id, s.title_th, s.title_en, a.area, a.item, a.question, a.option"
+            " ORDER BY s.starts_at, s.id, a.area, a.item, a.question, a.option"
+        )
+        return self._stream(sql)
 
     def respondents(self, flt: Filter) -> Rows:
         """Distinct respondents per area, channel and region, and how many of them completed the area:
@@ -351,5 +381,8 @@ async def bulk_load(
                 "SELECT setval(pg_get_serial_sequence('participants', 'id'), coalesce(max(id), 0) + 1, false)"
                 " FROM participants"
             )
+            await conn.execute(
+                "ANALYZE participants, answers, progress"
+            )  # the planner's statistics, as autovacuum would
 
     await db.run(unit)

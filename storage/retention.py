@@ -46,6 +46,12 @@ COVERAGE: dict[str, Coverage] = {
     ),
     "progress": Coverage(("participant_id",), erase=CASCADE, purge=CASCADE),
     "registrations": Coverage(("participant_id",), erase=CASCADE, purge=CASCADE),
+    "checkins": Coverage(("participant_id",), erase=CASCADE, purge=CASCADE),  # live sessions checked in to
+    "live_sessions": Coverage(
+        ("requested_by",),  # the organizer driving it, told how each wave went
+        erase="UPDATE live_sessions SET requested_by = NULL WHERE requested_by = :channel || ':' || :user_ref",
+        purge="UPDATE live_sessions SET requested_by = NULL WHERE requested_by IS NOT NULL AND started_at < :cutoff",
+    ),
     "deliveries": Coverage(("participant_id", "ref"), erase=CASCADE, purge=CASCADE),  # ref: what was sent
     "inbox": Coverage(
         ("user_ref", "body", "context"),

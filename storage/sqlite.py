@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,13 +36,14 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from .base import PRIVATE_FILE, StorageError, database_files, iso, private_dir, private_file
-from .conn import Conn, HopConn, Result, SyncConn, run_sync
+from .conn import Conn, HopConn, Result, States, SyncConn, run_sync
 from .dialect import SQLITE
 
 log = logging.getLogger("rabfang.storage")
 
 T = TypeVar("T")
 Unit = Callable[[Conn], Awaitable[T]]
+Item = tuple[Unit[Any], "asyncio.Future[Any]"]
 
 BUSY_TIMEOUT_MS = 10_000
 PRAGMAS = (
@@ -51,7 +53,11 @@ PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA secure_delete=ON",  # an erased participant's bytes are overwritten, not left in free pages
 )
-MAX_BATCH = 64  # events per group commit
+MAX_BATCH = 64  # units per group commit
+BURST = 0.05  # seconds: a webhook receipt this recent means a burst is on
+EVENT_GAP = 0.1  # seconds between event batches during a burst
+BURST_EVENTS = 4  # events per batch during a burst
+STATES = 2000  # participants whose committed state is kept for their next event
 
 
 class WriterLock:
@@ -111,12 +117,21 @@ class SqliteBackend:
         self.path = path
         self._lock = WriterLock()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rabfang-sqlite")
+        self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rabfang-sqlite-read")
+        self._read_conn: sqlite3.Connection | None = None
         self._raw: sqlite3.Connection | None = None
         self._sync: SyncConn | None = None
-        self._pending: list[tuple[Unit[Any], asyncio.Future[Any]]] = []
+        # units waiting for the next group commit: urgent ones (webhook receipts) first
+        self._pending: tuple[list[Item], list[Item]] = ([], [])
         self._drainer: asyncio.Task[None] | None = None
         self._scrubber: asyncio.Task[None] | None = None  # retries the checkpoint a reader held up
         self.batches: deque[int] = deque(maxlen=1000)  # recent group-commit sizes (bench/durable.py)
+        # Committed states, for events only: emptied by any other write (run, transaction,
+        # fetch_all) and whenever another connection has committed (PRAGMA data_version).
+        self.states = States(STATES)
+        self._data_version: int | None = None
+        self._wake = asyncio.Event()  # a receipt arrived (the drainer may be waiting out a gap)
+        self._last_receipt = self._last_events = -1e9
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -178,21 +193,31 @@ class SqliteBackend:
                 with suppress(sqlite3.Error):
                     await self._hop(self._truncate)  # SQLite checkpoints on close too, but only when it can wait
                 await self._hop(self._raw.close)
+        if self._read_conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._reads, self._read_conn.close)
+        self._reads.shutdown(wait=True)
         self._thread.shutdown(wait=True)
 
     # ---- units of work -----------------------------------------------------------------------
 
-    async def run(self, unit: Unit[T], urgent: bool = False) -> T:
-        """One write transaction in one hop: `unit(conn)` runs on the writer thread."""
+    async def run(self, unit: Unit[T], urgent: bool = False, states: bool = False) -> T:
+        """One write transaction in one hop: `unit(conn)` runs on the writer thread. `states`: the
+        unit leaves every participant's state as it was (the kept states stay). An urgent unit that
+        keeps the states (a webhook's receipt) is group-committed at the head of the next batch,
+        so forty webhooks at once cost one COMMIT, not forty hops in a row."""
+        if urgent and states:
+            return await self.handle(unit, urgent=True)
         async with self._turn(urgent):
             try:
-                return await self._hop(self._run_one, unit)
+                return await self._hop(self._run_one, unit, states)
             except sqlite3.Error as exc:
                 raise StorageError(str(exc)) from exc
 
-    def _run_one(self, unit: Unit[T]) -> T:
+    def _run_one(self, unit: Unit[T], keeps_states: bool = False) -> T:
         sync = self._sync
         assert sync is not None
+        if not keeps_states:
+            self.states.clear()  # any write may change a participant (purge, settle, erasure by id)
         sync.raw.execute("BEGIN IMMEDIATE")
         sync.cache.clear()
         try:
@@ -205,6 +230,26 @@ class SqliteBackend:
             raise
         return result
 
+    async def read(self, unit: Unit[T]) -> T:
+        """`unit(conn)` in one hop, in a read transaction (BEGIN DEFERRED: allowed on a database
+        that refuses writes, so a participant can still be told 'try later' in their language)."""
+        async with self._turn():
+            try:
+                return await self._hop(self._read_one, unit)
+            except sqlite3.Error as exc:
+                raise StorageError(str(exc)) from exc
+
+    def _read_one(self, unit: Unit[T]) -> T:
+        sync = self._sync
+        assert sync is not None
+        sync.raw.execute("BEGIN")
+        sync.cache.clear()
+        try:
+            return run_sync(unit(sync))
+        finally:
+            with suppress(sqlite3.Error):
+                sync.raw.execute("ROLLBACK")
+
     @asynccontextmanager
     async def _turn(self, urgent: bool = False) -> AsyncIterator[None]:
         await self._lock.acquire(urgent)
@@ -216,29 +261,64 @@ class SqliteBackend:
     async def lock_event(self, conn: Conn, channel: str, user_ref: str) -> None:
         """Nothing to lock: there is one writer."""
 
-    async def handle(self, unit: Unit[T]) -> T:
+    async def handle(self, unit: Unit[T], urgent: bool = False) -> T:
         """An event's unit of work, committed with the others waiting (group commit)."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((unit, fut))
+        self._pending[0 if urgent else 1].append((unit, fut))
+        if urgent:
+            self._wake.set()
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.ensure_future(self._drain())
         return await fut
 
+    def _next_batch(self) -> list[Item]:
+        """Every urgent unit waiting, then events up to MAX_BATCH in all. During a burst of
+        webhooks (a receipt within BURST seconds) events go in at most every EVENT_GAP seconds:
+        the 200s come first, the inbox holds the backlog durably, and processing catches up
+        when the burst eases, without stopping altogether while it lasts."""
+        urgent, events = self._pending
+        now = time.monotonic()
+        if urgent:
+            self._last_receipt = now
+        room = 0
+        if events and now - self._last_receipt >= BURST:
+            room = max(1, MAX_BATCH - len(urgent))
+        elif events and now - self._last_events >= EVENT_GAP:
+            room = BURST_EVENTS
+        if room:
+            self._last_events = now
+        self._pending = ([], events[room:])
+        return urgent + events[:room]
+
+    def _events_wait(self) -> float:
+        """Seconds until events may go in again (0: now)."""
+        now = time.monotonic()
+        if now - self._last_receipt >= BURST:
+            return 0.0
+        return max(0.0, min(BURST - (now - self._last_receipt), EVENT_GAP - (now - self._last_events)))
+
     async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            self.batches.append(len(batch))
-            try:
-                async with self._turn():
-                    results = await self._hop(self._write_batch, [unit for unit, _ in batch])
-            except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the batch was kept
-                err = _storage_error(exc)
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(err)
-                if not isinstance(exc, Exception):
-                    raise
+        while any(self._pending):
+            if not self._pending[0] and (wait := self._events_wait()) > 0:
+                self._wake.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)  # a receipt, or the gap is over
                 continue
+            async with self._turn(urgent=bool(self._pending[0])):  # receipts go before queued work
+                batch = self._next_batch()  # what waited for the turn too
+                if not batch:
+                    continue
+                self.batches.append(len(batch))
+                try:
+                    results = await self._hop(self._write_batch, [unit for unit, _ in batch])
+                except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the batch was kept
+                    err = _storage_error(exc)
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(err)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
             for (_, fut), (ok, value) in zip(batch, results, strict=True):
                 if fut.done():
                     continue
@@ -251,26 +331,38 @@ class SqliteBackend:
         """On the writer thread: one transaction, a savepoint per event."""
         sync = self._sync
         assert sync is not None
-        raw = sync.raw
+        raw, states = sync.raw, self.states
         raw.execute("BEGIN IMMEDIATE")
+        (version,) = raw.execute("PRAGMA data_version").fetchone()
+        if version != self._data_version:  # another connection committed: what we kept may be stale
+            states.clear()
+            self._data_version = version
         sync.cache.clear()
+        sync.states = states
         try:
             results: list[tuple[bool, Any]] = []
             for unit in units:
                 raw.execute("SAVEPOINT event")
+                states.current = None
                 try:
                     results.append((True, run_sync(unit(sync))))
                 except Exception as exc:
                     raw.execute("ROLLBACK TO event")
                     sync.cache.clear()  # what it cached may be what was rolled back
+                    if states.current is not None:
+                        states.forget(states.current)
                     results.append((False, exc))
                 raw.execute("RELEASE event")
             raw.execute("COMMIT")
+            states.commit()
         except BaseException:
+            states.rollback()
             if raw.in_transaction:
                 with suppress(sqlite3.Error):
                     raw.execute("ROLLBACK")
             raise
+        finally:
+            sync.states = None
         return results
 
     @asynccontextmanager
@@ -279,6 +371,7 @@ class SqliteBackend:
         async with self._turn(urgent):
             sync = self._sync
             assert sync is not None
+            self.states.clear()
             conn = HopConn(sync, self._hop)
             try:
                 await conn.execute("BEGIN IMMEDIATE")
@@ -295,11 +388,24 @@ class SqliteBackend:
                 raise
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """A SELECT reads on a connection and thread of its own (what is committed; it never
+        waits for the writer nor holds it up); anything else (a PRAGMA, a test's write) runs on
+        the writer, in its turn."""
+        if sql.lstrip()[:6].upper() == "SELECT":
+            return await asyncio.get_running_loop().run_in_executor(self._reads, self._read, sql, params)
         async with self._turn():
             sync = self._sync
             assert sync is not None
+            self.states.clear()  # a write (tests, tools) or a PRAGMA
             result: Result = await self._hop(sync.now, sql, params)
             return await result.fetchall()
+
+    def _read(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self._read_conn is None:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._read_conn = conn
+        return self._read_conn.execute(sql, params).fetchall()
 
     async def set_trace(self, callback: Callable[[str], None] | None) -> None:
         """Call `callback` with every statement the writer runs (tests count transactions)."""

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,20 +188,63 @@ async def restart_telegram(st: Stack) -> None:
 CURSOR_FIELDS = ("step", "area", "key", "resume", "pending_area")
 
 
-def integrity(db: Path) -> str:
-    """`PRAGMA integrity_check` on the file, from a connection of our own."""
-    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
-        return "; ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
+def integrity(db: Path | str) -> str:
+    """`PRAGMA integrity_check` on the file, from a connection of our own. PostgreSQL keeps its own
+    files whole (WAL and crash recovery are the server's): there, that a new connection reads."""
+    with connect(db) as conn:
+        if isinstance(db, Path):
+            return "; ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
+        conn.execute("SELECT count(*) FROM participants").fetchone()
+        return "ok"
 
 
-def dump(db: Path, tables: tuple[str, ...] = ("participants", "answers"), skip: tuple[str, ...] = ()) -> dict:
+class _Postgres:
+    """A psycopg connection that takes the tests' SQLite-style SQL (`?`), as storage's own does."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        from storage.dialect import POSTGRES
+
+        return self.conn.execute(POSTGRES.sql(sql) if params else sql, params or None)
+
+
+@contextlib.contextmanager
+def connect(db: Path | str) -> Iterator[Any]:
+    """A connection of the test's own to the database the app uses: a SQLite file (a Path) or a
+    PostgreSQL URL; `.execute(sql, params)` with `?` placeholders on both."""
+    if isinstance(db, Path):
+        with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+            yield conn
+        return
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        yield _Postgres(conn)
+
+
+def columns(conn: Any, db: Path | str, table: str) -> list[str]:
+    if isinstance(db, Path):
+        return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ?"
+            " ORDER BY ordinal_position",
+            (table,),
+        )
+    ]
+
+
+def dump(db: Path | str, tables: tuple[str, ...] = ("participants", "answers"), skip: tuple[str, ...] = ()) -> dict:
     """The rows of `tables`, in a stable order, leaving out the columns named in `skip`."""
     out: dict[str, list[tuple[Any, ...]]] = {}
-    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+    with connect(db) as conn:
         for table in tables:
-            cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in skip]
+            cols = [c for c in columns(conn, db, table) if c not in skip]
             rows = conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
-            out[table] = sorted(rows, key=repr)
+            out[table] = sorted((tuple(r) for r in rows), key=repr)
     return out
 
 

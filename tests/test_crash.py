@@ -34,7 +34,6 @@ import contextlib
 import os
 import random
 import signal
-import sqlite3
 import sys
 import time
 from collections import Counter
@@ -55,6 +54,7 @@ from tests.reliability import (
     base_url,
     both_environment,
     buttons_of,
+    connect,
     expected_state,
     integrity,
     next_input,
@@ -69,6 +69,9 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 PEOPLE = scale(20, 40)
 KILLS = scale(50, 200)
+PG_KILLS = scale(20, 200)  # PostgreSQL keeps its own files whole: fewer kills in CI, the same checks
+
+pytestmark = pytest.mark.backends  # tests/conftest.py: over SQLite and PostgreSQL
 SEED = int(os.environ.get("RABFANG_CRASH_SEED") or random.SystemRandom().randrange(2**32))
 ACK_TIMEOUT = 90.0  # an input is acknowledged within this, restarts included
 ROUND_TIMEOUT = 120.0
@@ -101,9 +104,17 @@ class ResumeCheck:
 
 
 class CrashHarness:
-    def __init__(self, tmp_path: Path, tg: FakeBotAPI, line: FakeLineApi, catalog: Catalog, rng: random.Random):
+    def __init__(
+        self,
+        tmp_path: Path,
+        tg: FakeBotAPI,
+        line: FakeLineApi,
+        catalog: Catalog,
+        rng: random.Random,
+        db: Path | str | None = None,
+    ):
         self.tmp_path = tmp_path
-        self.db = tmp_path / "rabfang.db"
+        self.db = db or tmp_path / "rabfang.db"  # a SQLite file, or a PostgreSQL URL
         self.tg = tg
         self.line_api = line
         self.catalog = catalog
@@ -292,7 +303,7 @@ class CrashHarness:
     async def drained(self) -> None:
         """Every stored LINE event processed (bounded: ROUND_TIMEOUT around the caller)."""
         while True:
-            with contextlib.closing(sqlite3.connect(self.db, timeout=10)) as conn:
+            with connect(self.db) as conn:
                 (left,) = conn.execute("SELECT count(*) FROM inbox WHERE processed = 0").fetchone()
             if not left:
                 return
@@ -302,7 +313,7 @@ class CrashHarness:
 
     def check(self) -> None:
         self.check_integrity("after a restart")
-        with contextlib.closing(sqlite3.connect(self.db, timeout=10)) as conn:
+        with connect(self.db) as conn:
             stored_ids = {
                 ch: {r[0] for r in conn.execute("SELECT event_id FROM events WHERE channel = ?", (ch,))}
                 for ch in ("telegram", "line")
@@ -388,16 +399,17 @@ class CrashHarness:
 
 
 async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
-    tmp_path: Path, catalog: Catalog, request: pytest.FixtureRequest
+    tmp_path: Path, catalog: Catalog, request: pytest.FixtureRequest, backend: str, pg_url: str | None
 ) -> None:
+    kills = KILLS if backend == "sqlite" else PG_KILLS
     rng = random.Random(SEED)
     print(f"crash suite seed: {SEED} (RABFANG_CRASH_SEED={SEED} replays it)")
     began = time.monotonic()
     async with FakeBotAPI() as tg, FakeLineApi() as line:
-        h = CrashHarness(tmp_path, tg, line, catalog, rng)
+        h = CrashHarness(tmp_path, tg, line, catalog, rng, pg_url)
         try:
             await h.start()
-            while h.figures["kills"] < KILLS:
+            while h.figures["kills"] < kills:
                 await h.round()
             # A clean stop at the end, and one last look.
             assert h.proc is not None
@@ -435,7 +447,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(
     report(request, "crash safety", figures)
     log_tail = (tmp_path / "rabfang.log").read_text("utf-8", "replace")[-3000:]
     assert not h.problems, "\n".join(h.problems[:20]) + "\n--- log tail ---\n" + log_tail
-    assert f["kills"] >= KILLS
+    assert f["kills"] >= kills
     assert not unexpected, unexpected[:5]
     assert f["resume checks passed"] > 0
     assert f["acknowledged answers"] > 0

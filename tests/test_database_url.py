@@ -75,3 +75,22 @@ def test_backup_on_postgresql_points_to_pg_dump(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "pg_dump" in done.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_the_password_in_a_postgresql_url_never_reaches_a_log() -> None:
+    import io
+    import logging
+
+    from bot.logs import configure
+
+    settings = Settings(_env_file=None, db="postgresql://rabfang:s3cr%40t-pass@db.internal:5432/rabfang")
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    root = logging.getLogger()
+    try:
+        configure(settings, handler)
+        logging.getLogger("rabfang.test").warning("cannot reach %s", settings.db)
+        logging.getLogger("psycopg.pool").warning("error connecting: password=s3cr@t-pass")
+    finally:
+        root.removeHandler(handler)
+    assert "s3cr" not in out.getvalue() and "db.internal" in out.getvalue()

@@ -289,12 +289,15 @@ async def test_responses_are_exact(db: Database, catalog: Catalog, exported: Pat
                         "area": area,
                         "item_id": item,
                         "question_id": question,
+                        "round": "1",
                         "value": "" if text or value == "dk" else str(value),
                         "option_id": "" if text else str(value),
                         "text": neutral(str(value)) if text else "",
                         "language": p.lang,
                         "answered_at": bkk(minute),
                         "survey_version": catalog.version,
+                        "source": "chat",
+                        "session_id": "",
                     },
                 )
             )

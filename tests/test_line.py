@@ -89,10 +89,10 @@ async def api() -> AsyncIterator[FakeLineApi]:
 
 
 @pytest.fixture
-def line_settings(tmp_path: Path, api: FakeLineApi) -> Settings:
+def line_settings(tmp_path: Path, api: FakeLineApi, pg_url: str | None) -> Settings:
     return Settings(
         _env_file=None,
-        db=tmp_path / "line.db",
+        db=pg_url or tmp_path / "line.db",  # PostgreSQL in modules marked `backends` (tests/conftest.py)
         line_channel_secret=CHANNEL_SECRET,
         line_channel_access_token=api.token,
         line_api_base_url=api.url,

@@ -460,6 +460,7 @@ def test_ordinary_lines_are_left_alone() -> None:
         "broadcast 1 finished: sent 4, failed 1, blocked 0",
         "job outreach-sweep: next run 2026-11-25 10:00:30+07:00",
         "pushing to P3f2a9c01b4d7e6a on LINE failed (ClientError)",
+        "pushing to P3f20123456789a on LINE failed (ClientError)",  # digits inside a pseudonym stay
         "scheduled export written to data/exports/2026-11-25_1000",
         "listening on http://127.0.0.1:8080",
     ):

@@ -25,9 +25,7 @@ CI: 30 events per delivery pattern (7 patterns, ~15 s). RABFANG_LONG=1: 150 even
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ from tests.fakes.telegram_api import FakeBotAPI, Participant
 from tests.reliability import (
     Model,
     Stack,
+    connect,
     dump,
     expected_state,
     next_input,
@@ -56,6 +55,8 @@ from tests.reliability import (
 )
 
 EVENTS = scale(30, 150)
+
+pytestmark = pytest.mark.backends  # tests/conftest.py: over SQLite and PostgreSQL
 COPIES = 5
 SNAPSHOT = ("participants", "answers", "progress", "events", "inbox", "registrations", "deletions")
 
@@ -246,7 +247,7 @@ class Replayer:
         return str(update_id)
 
     def check_state(self, channel: str, ref: str, state: State, event_id: str, event: Inbound) -> None:
-        with contextlib.closing(sqlite3.connect(self.db)) as conn:
+        with connect(self.db) as conn:
             got = stored_state(conn, channel, ref)
             (count,) = conn.execute(
                 "SELECT count(*) FROM events WHERE channel = ? AND event_id = ?", (channel, event_id)
@@ -259,12 +260,13 @@ class Replayer:
 
 @pytest.mark.parametrize(("channel", "mode"), MODES, ids=[f"{c}-{m}" for c, m in MODES])
 async def test_every_event_five_times_one_effect_one_reply(
-    tmp_path: Path, catalog: Catalog, channel: str, mode: str, request: pytest.FixtureRequest
+    tmp_path: Path, catalog: Catalog, channel: str, mode: str, request: pytest.FixtureRequest, pg_url: str | None
 ) -> None:
     rng = random.Random(f"{channel}-{mode}")
     model = Model(catalog)
     async with FakeBotAPI() as tg, FakeLineApi() as line:
-        settings = stack_settings(tmp_path, tg, line, webhook=mode.startswith("webhook"))
+        extra = {"db": pg_url} if pg_url else {}
+        settings = stack_settings(tmp_path, tg, line, webhook=mode.startswith("webhook"), **extra)
         async with running_stack(settings, tg, line) as st:
             r = Replayer(st, catalog, mode)
             first = Inbound("follow") if channel == "line" else Inbound("text", text="/start")

@@ -233,7 +233,7 @@ def test_answer_keys_carry_round_and_source() -> None:
 async def test_the_same_question_answered_in_chat_in_round_two_and_live_keeps_three_answers(
     db: Database, catalog: Catalog, clock: Clock
 ) -> None:
-    service = Service(db, catalog, Settings(_env_file=None, db=db.path, flood_limit=10_000), clock)
+    service = Service(db, catalog, Settings(_env_file=None, db=db.path or db.url, flood_limit=10_000), clock)
     for typed in ("hi", "1", "ยินยอม", "1", "1", "ข้าม", "1", "4"):  # to the first answer of the first area
         await service.handle("console", "v", Inbound("text", text=typed))
     ((session_id,),) = await db.fetch_all(
@@ -254,3 +254,37 @@ async def test_the_same_question_answered_in_chat_in_round_two_and_live_keeps_th
     reloaded = (await db.load_state("console", "v")).answers
     assert reloaded[answer_key(key, 1, "live")].session == session_id
     assert set(reloaded) == {key, answer_key(key, 2), answer_key(key, 1, "live")}
+
+
+async def test_answers_stored_before_rounds_keep_their_values_through_the_migration(settings, backend: str) -> None:  # type: ignore[no-untyped-def]
+    """A database at migration 0007 with an answer in it: migration 0008 rebuilds the table (a new
+    primary key) on either backend, and the answer is round 1 of the chat survey afterwards."""
+    from storage.db import database_target, migration_files
+    from storage.postgres import PostgresBackend
+    from storage.sqlite import SqliteBackend
+
+    where = database_target(settings.db)
+    old = SqliteBackend(where) if backend == "sqlite" else PostgresBackend(where)
+    await old.connect()
+    files = migration_files()
+    await old.migrate([f for f in files if f[0] < "0008"])
+
+    async def stored_before(conn) -> None:  # type: ignore[no-untyped-def]
+        await conn.execute(
+            "INSERT INTO participants (id, channel, user_ref, pseudonym, created_at, updated_at)"
+            " VALUES (7, 'line', 'U7', 'P7', '2026-11-01', '2026-11-01')"
+        )
+        await conn.execute(
+            "INSERT INTO answers (participant_id, area, item, question, option, value, lang, answered_at, ref)"
+            " VALUES (7, 'health', 'h1', 'current_level', '3', 3, 'th', '2026-11-01T00:00:00+00:00', 'm-7')"
+        )
+
+    await old.run(stored_before)
+    await old.close()
+    async with await Database.open(settings.db) as db:
+        names = [r[0] for r in await db.fetch_all("SELECT name FROM migrations ORDER BY name")]
+        assert names == [f[0] for f in files]
+        rows = await db.fetch_all("SELECT participant_id, question, round, source, value, ref, session_id FROM answers")
+        assert rows == [(7, "current_level", 1, "chat", 3, "m-7", None)]
+        state = await db.load_state("line", "U7")
+        assert state.answers["health.h1.current_level"].value == 3

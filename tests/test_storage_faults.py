@@ -47,6 +47,8 @@ from tests.fakes.telegram_api import FakeBotAPI, Participant
 from tests.reliability import Stack, dump, integrity, running_stack, scale, stack_settings
 
 ROUNDS = scale(1, 10)
+
+pytestmark = pytest.mark.backends  # tests/conftest.py: over SQLite and PostgreSQL
 COMMENT = "ความเห็นยาว " * 150  # ~5.4 KB in UTF-8: it needs new pages wherever it is written
 KEPT = ("participants", "answers", "progress", "events", "registrations", "deletions")
 TG_USER, LINE_USER = 731_904_300, "U" + "5a" * 16
@@ -56,7 +58,11 @@ TG_USER, LINE_USER = 731_904_300, "U" + "5a" * 16
 
 
 async def full_disk(db: Database) -> None:
-    """Nothing that needs a new page can be written: SQLITE_FULL, as on a full disk."""
+    """Nothing that needs a new page can be written: SQLITE_FULL, as on a full disk. PostgreSQL:
+    every write fails with SQLSTATE 53100 (disk_full), as when the server cannot extend a file."""
+    if db.backend == "postgresql":
+        await pg_admin(db, *REFUSE_WRITES)
+        return
     if (await db.fetch_all("PRAGMA freelist_count"))[0][0]:
         await db.fetch_all("VACUUM")
     assert (await db.fetch_all("PRAGMA freelist_count"))[0][0] == 0
@@ -65,15 +71,49 @@ async def full_disk(db: Database) -> None:
 
 
 async def disk_freed(db: Database) -> None:
+    if db.backend == "postgresql":
+        await pg_admin(db, *(f"DROP TRIGGER full_disk ON {t}" for t in WRITTEN))
+        return
     await db.fetch_all("PRAGMA max_page_count = 2147483646")
 
 
 async def read_only(db: Database) -> None:
+    """SQLite: `PRAGMA query_only`. PostgreSQL: the server made read-only for every session
+    (ALTER SYSTEM, reloaded), as a database failed over to a standby would be."""
+    if db.backend == "postgresql":
+        await pg_admin(db, "ALTER SYSTEM SET default_transaction_read_only = on", "SELECT pg_reload_conf()")
+        await asyncio.sleep(0.3)  # every backend re-reads the configuration before its next statement
+        return
     await db.fetch_all("PRAGMA query_only = ON")
 
 
 async def writable(db: Database) -> None:
+    if db.backend == "postgresql":
+        await pg_admin(db, "ALTER SYSTEM RESET default_transaction_read_only", "SELECT pg_reload_conf()")
+        await asyncio.sleep(0.3)
+        return
     await db.fetch_all("PRAGMA query_only = OFF")
+
+
+WRITTEN = ("participants", "answers", "progress", "events", "inbox", "registrations", "deliveries", "deletions")
+REFUSE_WRITES = (
+    "CREATE OR REPLACE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100'; END $$",
+    *(
+        f"CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION full_disk()"
+        for t in WRITTEN
+    ),
+)
+
+
+async def pg_admin(db: Database, *statements: str) -> None:
+    """Statements on a connection of the test's own (ALTER SYSTEM cannot run in a transaction)."""
+    import psycopg
+
+    assert db.url is not None
+    async with await psycopg.AsyncConnection.connect(db.url, autocommit=True) as conn:
+        for sql in statements:
+            await conn.execute(sql)
 
 
 FAULTS: dict[str, tuple[Callable[[Database], Awaitable[None]], Callable[[Database], Awaitable[None]]]] = {
@@ -86,7 +126,7 @@ FAULTS: dict[str, tuple[Callable[[Database], Awaitable[None]], Callable[[Databas
 
 
 @contextlib.asynccontextmanager
-async def stack(tmp_path: Path, *, webhook: bool, db: Path | None = None) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path, *, webhook: bool, db: Path | str | None = None) -> AsyncIterator[Stack]:
     async with FakeBotAPI() as tg, FakeLineApi() as line:
         extra = {"db": db} if db is not None else {}
         settings = stack_settings(tmp_path, tg, line, webhook=webhook, **extra)
@@ -205,10 +245,10 @@ async def telegram_webhook_round(st: Stack, p: Participant, catalog: Catalog, br
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_telegram_webhook_answers_500_says_try_later_and_stores_the_retry_once(
-    tmp_path: Path, catalog: Catalog, fault: str
+    tmp_path: Path, catalog: Catalog, fault: str, pg_url: str | None
 ) -> None:
     break_it, mend_it = FAULTS[fault]
-    async with stack(tmp_path, webhook=True) as st:
+    async with stack(tmp_path, webhook=True, db=pg_url) as st:
         p = await to_a_comment(st, "telegram", catalog)
         for _ in range(ROUNDS):
             await telegram_webhook_round(st, p, catalog, break_it, mend_it)
@@ -242,10 +282,10 @@ async def telegram_polling_round(st: Stack, p: Participant, catalog: Catalog, br
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_telegram_polling_keeps_the_offset_says_try_later_and_stores_the_retry_once(
-    tmp_path: Path, catalog: Catalog, fault: str
+    tmp_path: Path, catalog: Catalog, fault: str, pg_url: str | None
 ) -> None:
     break_it, mend_it = FAULTS[fault]
-    async with stack(tmp_path, webhook=False) as st:
+    async with stack(tmp_path, webhook=False, db=pg_url) as st:
         p = await to_a_comment(st, "telegram", catalog)
         for _ in range(ROUNDS):
             await telegram_polling_round(st, p, catalog, break_it, mend_it)
@@ -284,10 +324,10 @@ async def line_inbox_round(st: Stack, user: LineUser, catalog: Catalog, break_it
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_line_inbox_failure_answers_5xx_says_try_later_once_and_stores_the_redelivery_once(
-    tmp_path: Path, catalog: Catalog, fault: str
+    tmp_path: Path, catalog: Catalog, fault: str, pg_url: str | None
 ) -> None:
     break_it, mend_it = FAULTS[fault]
-    async with stack(tmp_path, webhook=True) as st:
+    async with stack(tmp_path, webhook=True, db=pg_url) as st:
         user: LineUser = await to_a_comment(st, "line", catalog)
         for _ in range(ROUNDS):
             await line_inbox_round(st, user, catalog, break_it, mend_it)
@@ -346,12 +386,12 @@ async def line_processing_round(
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_line_processing_failure_keeps_the_event_says_try_later_once_and_retries_it_alone(
-    tmp_path: Path, catalog: Catalog, fault: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, catalog: Catalog, fault: str, caplog: pytest.LogCaptureFixture, pg_url: str | None
 ) -> None:
     """The inbox took the event (LINE got its 200), then the disk filled before it was processed."""
     break_it, mend_it = FAULTS[fault]
     caplog.set_level(logging.WARNING, logger="rabfang.inbox")
-    async with stack(tmp_path, webhook=True) as st:
+    async with stack(tmp_path, webhook=True, db=pg_url) as st:
         user: LineUser = await to_a_comment(st, "line", catalog)
         for _ in range(ROUNDS):
             await line_processing_round(st, user, catalog, break_it, mend_it, caplog)
@@ -386,6 +426,7 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+@pytest.mark.sqlite_only  # the database file on a file system that fills up
 async def test_a_real_full_disk_on_tmpfs(tmp_path: Path, catalog: Catalog) -> None:
     with tiny_tmpfs(tmp_path / "small") as small:
         async with stack(tmp_path, webhook=True, db=small / "rabfang.db") as st:

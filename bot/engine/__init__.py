@@ -21,6 +21,8 @@ and gets one notice, then silence.
     privacy.py     confirm_delete, the privacy, mydata, deleteme commands, and messages taken
                    back or edited (the answers they gave go or change with them)
     sessions.py    focus-group sessions (no step: buttons, the events command, "ลงทะเบียน 2")
+    delphi.py      delphi (a Delphi round 2 of an area), and the menu with its open rounds
+    live.py        live sessions in the room (no step: checking in, the open capability's taps)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import replace
 
 from ..i18n import tr
 from ..model import Inbound, Outcome, Reply, State, Step
-from . import buttons, onboarding, privacy, sessions, survey
+from . import buttons, delphi, live, onboarding, privacy, sessions, survey
 from .buttons import BACK, SKIP
 from .commands import COMMANDS, help_text
 from .core import Context, Family, Turn, ready
@@ -45,13 +47,16 @@ STEPS: dict[Step, Family] = {
     "group": onboarding.PROFILE,
     "region": onboarding.PROFILE,
     "age": onboarding.PROFILE,
-    "menu": survey.MENU,
+    "menu": delphi.MENU,  # survey.MENU with the open Delphi rounds of the areas they completed
     "survey": survey.QUESTION,
     "confirm_delete": privacy.CONFIRM_DELETE,
+    "delphi": delphi.DELPHI_STEP,
 }
 
 # Who takes a tap: the family that issued the button, whatever step the participant is on now.
-TAPS: dict[str, Family] = {kind: family for family in (*STEPS.values(), sessions.SESSIONS) for kind in family.owns}
+TAPS: dict[str, Family] = {
+    kind: family for family in (*STEPS.values(), sessions.SESSIONS, live.LIVE) for kind in family.owns
+}
 
 
 def _help(t: Turn, arg: str) -> Outcome:
@@ -97,6 +102,7 @@ def working_copy(state: State) -> State:
             "started": dict(state.started),
             "completed": dict(state.completed),
             "registrations": dict(state.registrations),
+            "checkins": dict(state.checkins),
         }
     )
 
@@ -172,7 +178,10 @@ def tap(t: Turn, data: str) -> Outcome:
 
 
 def typed(t: Turn, raw: str) -> Outcome:
-    """Typed text that is no command: a session number, a button's number, or the step's answer."""
+    """Typed text that is no command: a live session's code or comment, a session number, a button's
+    number, or the step's answer."""
+    if (in_the_room := live.typed(t, raw)) is not None:
+        return in_the_room
     if (registered := sessions.typed_register(t, raw)) is not None:
         return registered
     if t.s.step == "new":

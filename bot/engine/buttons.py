@@ -7,6 +7,8 @@ a Thai character takes 3, so ids never hold Thai):
     group=<id>          region=<id>           age=<id>|~skip
     area=<area>         reg=<session id>      unreg=<session id>
     q.<area>.<item>.<question>=<option>|~skip|~back
+    d2=<area>           d2.<area>.<item>.<question>=<option>|~keep|~skip|~back   (a Delphi round 2)
+    lq.<area>.<item>.<question>=<option>   (a question asked in the room, live session)
 
 `~skip` and `~back` are controls rather than choices; channels may show them apart.
 """
@@ -16,6 +18,9 @@ from __future__ import annotations
 SKIP, BACK = "~skip", "~back"
 CONTROLS = (SKIP, BACK)
 QUESTION = "q"  # the kind of a survey question's buttons: `q.<question key>=...`
+DELPHI = "d2"  # a Delphi round 2's: `d2=<area>` starts it, `d2.<question key>=...` answers in it
+KEEP = "~keep"  # in round 2: keep the round-1 answer
+LIVE = "lq"  # the kind of a live session's question buttons: `lq.<question key>=...`
 
 
 def encode(name: str, value: str | int) -> str:
@@ -28,6 +33,11 @@ def question(key: str, value: str) -> str:
     return encode(f"{QUESTION}.{key}", value)
 
 
+def delphi(key: str, value: str) -> str:
+    """The data of a round-2 question's button: an option id, KEEP, SKIP (the reason) or BACK."""
+    return encode(f"{DELPHI}.{key}", value)
+
+
 def decode(data: str) -> tuple[str, str] | None:
     """`name=value` → (name, value); None for data no button of ours carries."""
     name, sep, value = data.partition("=")
@@ -35,13 +45,23 @@ def decode(data: str) -> tuple[str, str] | None:
 
 
 def kind(name: str) -> str:
-    """Which family of buttons a decoded name belongs to: its name, or QUESTION for `q.<key>`."""
+    """Which family of buttons a decoded name belongs to: its name, QUESTION for `q.<key>`, DELPHI
+    for `d2.<key>`, LIVE for `lq.<key>`."""
+    for family in (DELPHI, LIVE):
+        if name.startswith(family + "."):
+            return family
     return QUESTION if name.startswith(QUESTION + ".") else name
 
 
 def question_key(name: str) -> str:
-    """The question key of a decoded `q.<key>` name."""
-    return name.removeprefix(QUESTION + ".")
+    """The question key of a decoded `q.<key>`, `d2.<key>` or `lq.<key>` name."""
+    family = kind(name)
+    return name.removeprefix(family + ".") if family in (QUESTION, DELPHI, LIVE) else name
+
+
+def live_question(key: str, value: str) -> str:
+    """The data of a live session question's button: an option id."""
+    return encode(f"{LIVE}.{key}", value)
 
 
 def is_control(data: str) -> bool:

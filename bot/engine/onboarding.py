@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..i18n import NOTICE_VERSION, tr
 from ..model import Button, Outcome, Reply
-from . import buttons
+from . import buttons, live
 from .core import PROFILE_STEPS, Family, Turn, choice_buttons, profile_option, profile_options, ready
 from .input import Choice, match_option, normalize, yes_or_no
 from .privacy import notice_text
@@ -135,6 +135,11 @@ def consent(t: Turn, yes: bool) -> Outcome:
         return t.out
     s.consent, s.consent_at, s.consent_version = "given", t.ctx.now, NOTICE_VERSION
     s.step = after_consent(t)  # type: ignore[assignment]
+    if s.step == "menu" and s.pending_live:  # profiled before: a live session's code brought them back
+        t.out.replies.append(Reply(tr(lang, "consent_thanks")))
+        if (checked := live.pending(t)) is not None:
+            return checked
+        t.out.replies.pop()
     return t.tell(tr(lang, "consent_thanks"))
 
 
@@ -151,6 +156,11 @@ def set_profile(t: Turn, name: str, value: str | None, label: str | None) -> Out
     if s.step != name:  # an earlier profile answer, changed from its old button
         return t.tell(tr(s.lang, "changed", question=tr(s.lang, f"ask_{name}"), choice=t.out.chosen))
     nxt = PROFILE_STEPS.index(name) + 1
+    if s.pending_live and name == "region":  # on the way into a live session: the optional age can wait
+        s.step = "menu"
+        if (checked := live.pending(t)) is not None:
+            return checked
+        return t.show()
     if nxt < len(PROFILE_STEPS):
         s.step = PROFILE_STEPS[nxt]  # type: ignore[assignment]
     elif s.pending_area in t.catalog.areas:
@@ -165,6 +175,8 @@ def start(t: Turn, arg: str) -> Outcome:
     """The `start` command (and following the account): begin, or continue where they left off.
     `start <area>` is a deep link: that area, now or once consent and profile are done."""
     s = t.s
+    if (checked := live.start_arg(t, arg)) is not None:  # `/start live_ABC123`, Telegram's deep link
+        return checked
     area = normalize(arg)
     if area and area in t.catalog.areas:
         if ready(s):

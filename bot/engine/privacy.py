@@ -4,7 +4,7 @@ messages taken back or edited (PDPA)."""
 from __future__ import annotations
 
 from ..i18n import NOTICE_VERSION, tr, when
-from ..model import MAX_TEXT, Answer, Attachment, Button, Outcome, Reply, State, chunks
+from ..model import MAX_TEXT, Answer, Attachment, Button, Outcome, Reply, State, chunks, key_parts
 from . import buttons
 from .core import Context, Family, Turn, profile_option
 from .input import clean_text, match_option, normalize, number, yes_or_no
@@ -151,11 +151,19 @@ def mydata_parts(t: Turn) -> tuple[str, list[tuple[str, str]]]:
     )
     lines = []
     for key, ans in sorted(s.answers.items()):
-        question = t.catalog.step(key)
+        base, round, source = key_parts(key)
+        question = t.catalog.step(base)
         if question is None or ans.skipped:
             continue
-        value = ans.text if ans.text is not None else rating_label(s, key)
-        lines.append((short_question(t, question), value))
+        label = short_question(t, question)
+        if round != 1:  # a Delphi round's answer, with the reason given for it
+            label = tr(lang, "delphi_round_label", question=label, round=round)
+            value = rating_label(s, key) + (f" — {ans.text}" if ans.text else "")
+        else:
+            value = ans.text if ans.text is not None else rating_label(s, key)
+        if source == "live":  # given in the room, a live session
+            label += tr(lang, "live_mark")
+        lines.append((label, value))
     return tr(lang, "mydata") + "\n" + profile, lines
 
 
@@ -181,6 +189,11 @@ def unsent(t: Turn, ref: str) -> Outcome:
     key = _answer_of(s, ref)
     if key is None:
         return t.out
+    base, round, _source = key_parts(key)
+    if round != 1:  # the reason given in a Delphi round: it goes, the answer it explained stays
+        s.answers[key] = s.answers[key].model_copy(update={"text": None, "ref": None})
+        question = t.catalog.step(base)
+        return t.notify(tr(lang, "unsent", question=short_question(t, question))) if question else t.out
     del s.answers[key]
     question = t.catalog.step(key)
     if question is None:
@@ -200,10 +213,16 @@ def edited(t: Turn, ref: str, raw: str) -> Outcome:
     one stored (a later answer to the same question is theirs too, and newer)."""
     s, lang = t.s, t.lang
     key = _answer_of(s, ref)
-    question = t.catalog.step(key) if key else None
+    question = t.catalog.step(key_parts(key)[0]) if key else None
     if key is None or question is None:
         return t.out
     label = short_question(t, question)
+    if key_parts(key)[1] != 1:  # the reason given in a Delphi round takes the new text
+        text = clean_text(raw)
+        if not text or len(text) > MAX_TEXT:
+            return t.notify(tr(lang, "edit_unclear", question=label))
+        s.answers[key] = s.answers[key].model_copy(update={"text": text, "at": t.ctx.now})
+        return t.notify(tr(lang, "changed", question=label, choice=text if len(text) <= 60 else text[:59] + "…"))
     if question.question.kind == "text":
         text = clean_text(raw)
         if not text or len(text) > MAX_TEXT:

@@ -387,7 +387,7 @@ def summary(t: Turn, area_id: str) -> str:
             else:
                 parts.append(tr(lang, "sum_rating", n=n, value=value))
         lines.append(tr(lang, "summary_item", capability=item.capability(lang), answers=" · ".join(parts)))
-    texts = sum(1 for k, a in s.answers.items() if k.startswith(area_id + ".") and a.text)
+    texts = sum(1 for k, a in s.answers.items() if k.startswith(area_id + ".") and "@" not in k and a.text)  # round 1
     lines.append(tr(lang, "summary_texts", n=texts))
     return "\n".join(lines)
 

@@ -150,7 +150,7 @@ class Catalog:
     def longest_button_data(self) -> tuple[str, int]:
         longest = max(len(o.id) for o in (*self.common.scale, DONT_KNOW))
         key = max(self._by_key, key=len, default="")
-        return key, len(f"q.{key}=") + max(longest, 5)
+        return key, len(f"lq.{key}=") + max(longest, 5)  # the longer of `q.` and live `lq.`
 
 
 def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:

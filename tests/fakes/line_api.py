@@ -120,6 +120,12 @@ class FakeLineApi:
     token_life: float = 60.0  # seconds a reply token can be used, from its event's making
     issued: dict[str, float] = field(default_factory=dict)  # reply token → time.monotonic() it was made
     late_replies: int = 0  # replies refused because their token had outlived `token_life`
+    # The Official Account's monthly message quota, as LINE keeps it: None is no limit ({"type":
+    # "none"}); pushes and multicasts spend one message per recipient per call (replies are free)
+    # and are refused with 429 once it is spent.
+    quota: int | None = None
+    quota_used: int = 0
+    quota_reads: int = 0  # GET /v2/bot/message/quota calls answered
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Condition()
@@ -160,6 +166,8 @@ class FakeLineApi:
                 Route("/v2/bot/message/reply", self._reply, methods=["POST"]),
                 Route("/v2/bot/message/push", self._push, methods=["POST"]),
                 Route("/v2/bot/message/multicast", self._multicast, methods=["POST"]),
+                Route("/v2/bot/message/quota", self._quota, methods=["GET"]),
+                Route("/v2/bot/message/quota/consumption", self._consumption, methods=["GET"]),
                 *self.richmenus.routes(),
             ]
         )
@@ -223,6 +231,31 @@ class FakeLineApi:
         self.used.add(token)
         return await self._record(Call("reply", 200, body, headers, to=self.owners[token]))
 
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.token}"
+
+    async def _quota(self, request: Request) -> JSONResponse:
+        """GET /v2/bot/message/quota: `{"type": "limited", "value": N}` or `{"type": "none"}`."""
+        if not self._authorized(request):
+            return JSONResponse({"message": "Authentication failed"}, status_code=401)
+        self.quota_reads += 1
+        if self.quota is None:
+            return JSONResponse({"type": "none"})
+        return JSONResponse({"type": "limited", "value": self.quota})
+
+    async def _consumption(self, request: Request) -> JSONResponse:
+        """GET /v2/bot/message/quota/consumption: `{"totalUsage": N}`."""
+        if not self._authorized(request):
+            return JSONResponse({"message": "Authentication failed"}, status_code=401)
+        return JSONResponse({"totalUsage": self.quota_used})
+
+    def _spend(self, recipients: int) -> bool:
+        """Spend the quota for one call to `recipients`; False (nothing spent) when it would go over."""
+        if self.quota is not None and self.quota_used + recipients > self.quota:
+            return False
+        self.quota_used += recipients
+        return True
+
     async def _push(self, request: Request) -> JSONResponse:
         body, headers, problem = await self._parse(request, "push")
         if problem == "401":
@@ -245,6 +278,8 @@ class FakeLineApi:
                 call = Call("push", s.status, {**body, "_error": {"message": s.message}}, headers, to=body["to"])
                 return await self._record(call)
             return await self._error("push", body, headers, s.status, s.message)
+        if not self._spend(1):
+            return await self._error("push", body, headers, 429, "You have reached your monthly limit.")
         if key:
             self.accepted_keys.add(key)
         return await self._record(Call("push", 200, body, headers, to=body["to"]))
@@ -259,6 +294,8 @@ class FakeLineApi:
         key = headers.get("x-line-retry-key")
         if key is not None and key in self.accepted_keys:
             return await self._error("multicast", body, headers, 409, "The retry key is already accepted")
+        if not self._spend(len(body["to"])):
+            return await self._error("multicast", body, headers, 429, "You have reached your monthly limit.")
         if key:
             self.accepted_keys.add(key)
         for user_id in body["to"]:

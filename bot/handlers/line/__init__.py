@@ -139,6 +139,9 @@ class LineChannel:
     async def multicast(self, user_refs: Sequence[str], replies: list[Reply], key: str) -> str:
         return await self.sender.multicast(user_refs, replies, key)
 
+    async def quota_left(self) -> int | None:
+        return await self.sender.quota_left()
+
     # ---- the webhook -----------------------------------------------------------------------
 
     async def _webhook(self, request: Request) -> Response:

@@ -72,6 +72,8 @@ async def _mapped(request: Callable[[], Awaitable[object]]) -> None:
         await request()
     except ApiException as exc:
         status, message = int(exc.status or 0), _error_message(exc.body)
+        if status == 429 and "monthly limit" in message.lower():
+            raise Refused(message, status) from None  # the month's quota is spent: retrying cannot help
         if status == 429 or status >= 500:
             raise Unavailable(message, status, _retry_after(exc)) from None
         if status == 400 and "failed to send messages" in message.lower():
@@ -114,7 +116,7 @@ class LineSender:
 
     name = CHANNEL
     capabilities = Capabilities(
-        reply=True, push=True, multicast=MAX_MULTICAST, file=False, messages_per_call=5, menu=True
+        reply=True, push=True, multicast=MAX_MULTICAST, file=False, messages_per_call=5, menu=True, quota=True
     )
 
     def __init__(
@@ -199,6 +201,25 @@ class LineSender:
                 log.warning("LINE multicast to %d participants failed: %s %s", len(user_refs), exc.status, exc)
                 return "failed"
         return "sent"
+
+    async def quota_left(self) -> int | None:
+        """This month's messages left (bot.senders.Metered): GET /v2/bot/message/quota
+        (`{"type": "limited", "value": N}` or `{"type": "none"}`) less
+        GET /v2/bot/message/quota/consumption (`{"totalUsage": N}`); None: no limit."""
+        api = self._api
+        if api is None:
+            raise Unavailable("the channel is not started")
+        limit: list[object] = []
+
+        async def read() -> None:
+            limit.append(await api.get_message_quota(_request_timeout=self._timeout))
+            limit.append(await api.get_message_quota_consumption(_request_timeout=self._timeout))
+
+        await self._retry.call(lambda: _mapped(read))
+        quota, used = limit[-2], limit[-1]
+        if getattr(quota, "type", None) != "limited" or getattr(quota, "value", None) is None:
+            return None
+        return max(0, int(quota.value) - int(getattr(used, "total_usage", 0) or 0))  # type: ignore[attr-defined]
 
     # ---- the rich menu ------------------------------------------------------------------------
 
