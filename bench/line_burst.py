@@ -241,10 +241,18 @@ async def burst(backend: str, db: str, people: int, seconds: float, workers: int
 def pg_url(given: str | None) -> tuple[str, contextlib.AbstractContextManager[Any]]:
     if given:
         return given, contextlib.nullcontext()
-    from tests import pg  # a throwaway cluster (initdb, pg_ctl) on a free loopback port
+    from tests.pg import Cluster  # a throwaway cluster (initdb, pg_ctl) on a free loopback port
 
-    cluster = pg.Cluster()  # type: ignore[attr-defined]
-    return cluster.start(), contextlib.closing(cluster)  # type: ignore[attr-defined]
+    cluster = Cluster.start(durable=True)
+    return cluster.fresh_database(), _stopping(cluster)
+
+
+@contextlib.contextmanager
+def _stopping(cluster: Any) -> Any:
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 async def main() -> int:
