@@ -38,7 +38,7 @@ Unit = Callable[[Conn], Awaitable[T]]
 
 POOL_SIZE = 8  # connections per process: events of different participants are written side by side
 CONNECT_TIMEOUT = 10.0  # seconds to wait for a connection (the server restarting, the pool busy)
-URGENT_WAIT = 2.0  # seconds a webhook's receipt waits for one: the platform is waiting; past it, 503
+URGENT_WAIT = 2.0  # seconds a webhook's receipt waits for one while the server is unreachable; then 503
 MIGRATION_LOCK = 0x72616266  # 'rabf': one process migrates at a time
 
 
@@ -57,6 +57,7 @@ class PostgresBackend:
             name="rabfang",
         )
         self._cursors = itertools.count(1)
+        self._unreachable = False  # the last attempt failed to reach the server (set until one succeeds)
 
     async def connect(self) -> None:
         try:
@@ -88,9 +89,10 @@ class PostgresBackend:
     # ---- units of work -----------------------------------------------------------------------
 
     async def run(self, unit: Unit[T], urgent: bool = False, states: bool = False) -> T:
-        """One transaction on a pooled connection (`urgent`: a webhook's receipt, which waits at most
-        URGENT_WAIT for a connection, so that while the server is away the webhook answers 503 at
-        once and the platform delivers again, rather than holding the request until it gives up)."""
+        """One transaction on a pooled connection. `urgent` is a webhook's receipt: while the server
+        is known to be unreachable it waits at most URGENT_WAIT for a connection, so the webhook
+        answers 503 at once and the platform delivers again, rather than holding the request for
+        CONNECT_TIMEOUT (a burst, with the server up, waits its turn for the pool as everyone does)."""
         async with self.transaction(urgent) as conn:
             return await unit(conn)
 
@@ -109,10 +111,15 @@ class PostgresBackend:
     @asynccontextmanager
     async def transaction(self, urgent: bool = False) -> AsyncIterator[Conn]:
         try:
-            async with self._pool.connection(timeout=URGENT_WAIT if urgent else None) as raw, raw.transaction():
+            wait = URGENT_WAIT if urgent and self._unreachable else None
+            async with self._pool.connection(timeout=wait) as raw, raw.transaction():
                 yield PgConn(raw, POSTGRES)
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            self._unreachable = True
             raise StorageError(str(exc)) from exc
+        except psycopg.Error as exc:
+            raise StorageError(str(exc)) from exc
+        self._unreachable = False
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         async with self.transaction() as conn:
