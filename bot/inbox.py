@@ -230,8 +230,12 @@ class Inbox:
                     pending = await rows.claim(self._db, self.channel, chat, self.worker, self._clock(), self.lease)
                 except StorageError:
                     log.error(
-                        "could not read the %s inbox for %s", self.channel, self.service.pseudonym(self.channel, chat)
+                        "could not read (or, with several workers, lease) the %s inbox for %s; its events will come again",
+                        self.channel,
+                        self.service.pseudonym(self.channel, chat),
                     )
+                    if self._shared:
+                        await self._tell_waiting(chat)
                     self._retry_later(chat)
                     return
                 for row in pending:
@@ -247,6 +251,18 @@ class Inbox:
                     return
         finally:
             self._workers.pop(chat, None)
+
+    async def _tell_waiting(self, chat: str) -> None:
+        """The chat's rows could not be leased (on PostgreSQL a lease is a write): tell their senders
+        "try later" once, as when an event cannot be stored, if they can still be read."""
+        try:
+            waiting = await rows.pending(self._db, self.channel, chat)
+        except StorageError:
+            return
+        for row in waiting:
+            item = row.item
+            if item is not None and self._first_telling(item.event_id):
+                self._send(chat, lambda item=item, key=row.retry_key: self._tell(item, kept=True, key=key))
 
     async def _row(self, row: rows.Row) -> bool:
         item = row.item
