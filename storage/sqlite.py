@@ -188,13 +188,14 @@ class SqliteBackend:
         if self._drainer is not None and not self._drainer.done():
             with suppress(Exception):
                 await self._drainer
+        if self._read_conn is not None:  # first: the last connection to close removes the WAL
+            await asyncio.get_running_loop().run_in_executor(self._reads, self._read_conn.close)
+            self._read_conn = None
         async with self._lock:
             if self._raw is not None:
                 with suppress(sqlite3.Error):
                     await self._hop(self._truncate)  # SQLite checkpoints on close too, but only when it can wait
                 await self._hop(self._raw.close)
-        if self._read_conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._reads, self._read_conn.close)
         self._reads.shutdown(wait=True)
         self._thread.shutdown(wait=True)
 
