@@ -88,6 +88,7 @@ class Leading:
                 await self.lease.release()
                 return
             self._started.append(part)
+            log.info("%s channel started", part.name)  # as bot.runner says of the others
         self._changed.set()
 
     async def _step_down(self) -> None:
