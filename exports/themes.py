@@ -162,14 +162,22 @@ def clean(text: str) -> str:
 
 def segments(text: str) -> Iterator[list[str]]:
     """The text as runs of tokens that nothing but spaces separates: masked spans (URLs, e-mail,
-    phone numbers, numbers) and punctuation end a run. Thai tokens are newmm's, others lower-cased."""
+    phone numbers, numbers) and punctuation end a run, and so does a space between two Thai runs
+    (Thai puts a space where a clause ends, not between the words of a phrase). Thai tokens are newmm's, others
+    lower-cased."""
     newmm, _, _ = _pythainlp()
     for piece in _BREAK.split(MASK.sub("\n.\n", clean(text))):
         tokens: list[str] = []
+        thai = False  # the last run was Thai
         for run in RUN.findall(piece):
             if is_thai(run):
+                if thai:  # a space between Thai runs ends a clause, as Thai is written: no phrase across it
+                    yield tokens
+                    tokens = []
                 tokens += newmm(run)
+                thai = True
             else:
+                thai = False
                 tokens.append(run.lower().replace("’", "'"))
         if tokens:
             yield tokens

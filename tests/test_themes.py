@@ -136,6 +136,10 @@ def test_a_phrase_never_spans_a_mask_or_punctuation() -> None:
     assert ("สัญญาณ", "อินเทอร์เน็ต") in Phraser()("สัญญาณอินเทอร์เน็ต")
     assert phrase_text(("สัญญาณ", "อินเทอร์เน็ต")) == "สัญญาณอินเทอร์เน็ต"  # Thai as written
     assert phrase_text(("internet", "access")) == "internet access"
+    # a space between Thai words ends a clause: no theme joins them as if they were written together
+    phrases = Phraser()("ระบบข้อมูลนักเรียนซ้ำซ้อน ครูต้องกรอกข้อมูลหลายระบบ")
+    assert ("ซ้ำซ้อน", "ครู") not in phrases and ("นักเรียน", "ซ้ำซ้อน") in phrases and ("ครู",) in phrases
+    assert ("ระบบ", "e-tax") in Phraser()("ระบบ e-tax ยุ่งยาก")  # Thai then English: one phrase, shown spaced
 
 
 def test_mistyped_thai_is_normalised_and_invisible_characters_do_not_split_words() -> None:
