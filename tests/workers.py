@@ -66,7 +66,12 @@ class Workers:
             *rabfang_command(), "run", cwd=self.tmp, env=env, stdout=self.log, stderr=self.log
         )
         self.procs[i] = proc
-        await wait_healthy(self.url(i), proc, timeout=30)
+        try:
+            await wait_healthy(self.url(i), proc, timeout=30)
+        except (AssertionError, TimeoutError) as exc:  # say why: the workers' log, its end
+            self.log.flush()
+            tail = (self.tmp / "workers.log").read_bytes()[-4000:].decode(errors="replace")
+            raise AssertionError(f"worker {i} on port {self.ports[i]} did not start ({exc!r}):\n{tail}") from exc
 
     async def start_all(self) -> None:
         await asyncio.gather(*(self.start(i) for i in range(len(self.ports))))
