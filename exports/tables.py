@@ -345,7 +345,12 @@ TABLES: tuple[Table, ...] = (
             C("comments", "integer", "Comments in this group that mention it (each comment counts once)."),
             C("pct_comments", "decimal", "Percent of this group's comments that mention it, one decimal."),
             C("score", "decimal", "comments x idf against the other groups of the scope, 3 decimals."),
-            C("example_1", "text", "A comment that mentions it, as typed (the first in comments.csv order)."),
+            C(
+                "example_1",
+                "text",
+                "A comment that mentions it, as typed (the first in comments.csv order), but with e-mail "
+                "addresses, @handles and phone numbers shown as […]: comments.csv has the text itself.",
+            ),
             C("example_2", "text", "Another such comment, if there is one."),
         ),
         _themes,

@@ -78,6 +78,16 @@ _HANDLE = r"@[\w.]+"
 _PHONE = r"(?:\+\s?\d{1,3}[\s.-]?)?\(?\d{1,4}\)?(?:[\s.-]?\d){6,}"
 _NUMBER = r"\d+(?:[.,:/]\d+)*%?"
 MASK = re.compile("|".join((_URL, _EMAIL, _HANDLE, _PHONE, _NUMBER)), re.IGNORECASE)
+# What an example comment never shows: a way to reach a person (the report is read and passed on
+# more widely than comments.csv, and a comment quoted as a theme's example needs no address).
+CONTACT = re.compile("|".join((_EMAIL, _HANDLE, _PHONE)), re.IGNORECASE)
+HIDDEN = "[…]"
+
+
+def without_contacts(text: str) -> str:
+    """`text` with its e-mail addresses, @handles and phone numbers replaced by HIDDEN."""
+    return CONTACT.sub(HIDDEN, text)
+
 
 _THAI = "\u0e01-\u0e4f"  # Thai letters, vowels, tone marks, ฯ and ๆ; not Thai digits (U+0E50…)
 # A Thai run, or a word in another script (letters, with inner apostrophes or hyphens).
@@ -237,7 +247,7 @@ class Theme:
     comments: int  # comments in the group that mention it
     share: float  # percent of the group's comments
     score: float  # comments × idf against the sibling groups
-    examples: tuple[str, ...] = ()  # up to two of those comments, as typed
+    examples: tuple[str, ...] = ()  # up to two of those comments, as typed but for contact details
 
     @property
     def text(self) -> str:
@@ -369,8 +379,8 @@ async def _examples(
             for key in keys:
                 for p in list(wanted[key] & found):
                     got = picked.setdefault((key, p), [])
-                    if text not in got:
-                        got.append(text)
+                    if (shown := without_contacts(text)) not in got:
+                        got.append(shown)
                     if len(got) >= EXAMPLES:
                         wanted[key].discard(p)
             if not any(wanted.values()):
