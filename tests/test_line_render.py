@@ -116,3 +116,28 @@ def test_chat_of_each_source() -> None:
     assert chat_of({"source": {"type": "group", "groupId": "C1", "userId": "U1"}}) == "C1"
     assert chat_of({"source": {"type": "room", "roomId": "R1"}}) == "R1"
     assert chat_of({}) == ""
+
+
+def test_requests_built_without_revalidation_send_the_same_json_and_cached_parts_stay_shared_safely() -> None:
+    """render() caches quick replies and bubbles per set of buttons and card, and the requests are
+    built without validating those models again: the JSON sent is what the validated SDK models give,
+    and a second render of the same reply gives the same JSON (nothing cached was changed)."""
+    from linebot.v3.messaging import ApiClient, Configuration, PushMessageRequest, ReplyMessageRequest
+
+    from bot.handlers.line.api import request
+    from bot.model import Card
+
+    card = Card("education.data", "ความสามารถ 1/5 · การศึกษา", "ข้อมูลผู้เรียน", 2, "กำลังพัฒนา", 4, "ดี", "ระดับใด?")
+    shown = tuple(Button(str(n), f"q.education.data.current_level={n}") for n in range(1, 6))
+    replies = [Reply("ด้านการศึกษา"), Reply("ความสามารถ 1/5\nระดับใด?", shown, card=card), Reply("ok", shown[:2])]
+    client = ApiClient(Configuration(access_token="x"))
+    for _ in range(2):
+        messages = render(replies)
+        for model, fields in (
+            (ReplyMessageRequest, {"reply_token": "t" * 32}),
+            (PushMessageRequest, {"to": "U" + "0" * 32}),
+        ):
+            fast = client.sanitize_for_serialization(request(model, messages=messages, **fields))
+            checked = client.sanitize_for_serialization(model(messages=messages, **fields))
+            assert fast == checked
+            assert fast["messages"] == as_dicts(replies)
