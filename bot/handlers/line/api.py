@@ -23,6 +23,7 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 from linebot.v3.messaging.exceptions import ApiException
+from pydantic.v1 import BaseModel as SdkModel
 
 from bot.model import Reply
 from bot.senders import Blocked, Capabilities, Delivery, Pacer, Refused, RetryPolicy, SendError, Unavailable
@@ -120,6 +121,55 @@ def one_call(messages: list[Message], limit: int = MAX_MESSAGES) -> list[Message
     return packed
 
 
+class Wire:
+    """The JSON of the SDK's message models, as `to_dict()` gives it (their fields by alias, None
+    left out), in one pass, with each model's JSON kept while it is alive in here. The SDK's own
+    `to_dict()` serializes every level of a Flex bubble again for each level above it (a question's
+    card took ~5 ms of the event loop per reply, most of what sending cost); the bubbles and quick
+    replies render() caches are the same objects in every message, so theirs is worked out once.
+
+    Kept objects are held (so no id is reused while kept) and never changed after render() built
+    them; at `size` entries all are forgotten."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._kept: dict[int, tuple[object, dict]] = {}
+
+    def __call__(self, obj: object) -> object:
+        if isinstance(obj, SdkModel):
+            kept = self._kept.get(id(obj))
+            if kept is not None and kept[0] is obj:
+                return kept[1]
+            out = {}
+            for name, field in obj.__fields__.items():
+                value = getattr(obj, name)
+                if value is not None:
+                    out[field.alias] = self(value)
+            if len(self._kept) >= self.size:
+                self._kept.clear()
+            self._kept[id(obj)] = (obj, out)
+            return out
+        if isinstance(obj, list | tuple):
+            return [self(v) for v in obj]
+        if isinstance(obj, dict):
+            return {k: self(v) for k, v in obj.items() if v is not None}
+        return obj
+
+
+class MessagingClient(AsyncApiClient):
+    """The SDK's client, serializing reply, push and multicast requests through `Wire` (the same
+    JSON, tests/test_line_render.py checks it); every other request the SDK's way."""
+
+    def __init__(self, configuration: Configuration):
+        super().__init__(configuration)
+        self.wire = Wire()
+
+    def sanitize_for_serialization(self, obj: object) -> object:
+        if isinstance(obj, ReplyMessageRequest | PushMessageRequest | MulticastRequest):
+            return self.wire(obj)
+        return super().sanitize_for_serialization(obj)
+
+
 class LineSender:
     """The LINE channel's way out (see bot.senders.Sender)."""
 
@@ -156,7 +206,7 @@ class LineSender:
 
     async def start(self) -> None:
         """The SDK client's aiohttp session needs the running loop: made here, not at import."""
-        self._client = AsyncApiClient(Configuration(host=self._base_url, access_token=self._token))
+        self._client = MessagingClient(Configuration(host=self._base_url, access_token=self._token))
         self._api = AsyncMessagingApi(self._client)
 
     async def stop(self) -> None:
