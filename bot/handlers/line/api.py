@@ -9,7 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 import aiohttp
@@ -151,8 +151,10 @@ class Wire:
             return out
         if isinstance(obj, list | tuple):
             return [self(v) for v in obj]
-        if isinstance(obj, dict):
-            return {k: self(v) for k, v in obj.items() if v is not None}
+        if isinstance(obj, dict):  # as the SDK: a plain dict's values as they are, None included
+            return {k: self(v) for k, v in obj.items()}
+        if isinstance(obj, datetime | date):
+            return obj.isoformat()
         return obj
 
 
