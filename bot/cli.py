@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from storage.leases import AlreadyRunning
+
 from .admin import (
     UsageError,
     add_broadcast_command,
@@ -115,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"rabfang: {exc}", file=sys.stderr)
         return 2
+    except AlreadyRunning as exc:
+        print(f"rabfang: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     http_backlog: int = Field(2048, ge=1)  # connections waiting to be accepted
     http_max_head: int = Field(16 * 1024, ge=1024)  # bytes of request line and headers
     inbox_limit: int = Field(20_000, ge=1)  # unprocessed webhook events per channel; beyond: 503
+    # Several workers on PostgreSQL (docs/operations.md, "Several workers"):
+    inbox_lease: float = Field(10.0, gt=0)  # seconds a worker holds a chat's inbox rows; then another may
+    leader_retry: float = Field(2.0, gt=0)  # seconds between a worker's tries to lead (scheduler, polling)
     public_url: str | None = None
     admins: str = ""  # comma-separated `telegram:<id>` / `line:<id>`
     reminder_offsets: str = "24h,1h"  # before a session starts; `30m` works too

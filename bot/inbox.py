@@ -15,6 +15,12 @@ delivers again, rather than by our disk. The count is kept in memory (read on st
 accept, lowered as rows are processed) and read again from the table when it says full, at most
 once a second, since redeliveries and erasures make it drift upwards.
 
+Several workers on one PostgreSQL database share the inbox: a worker leases a chat's rows while it
+processes them (`lease` seconds, renewed as it claims the next batch), so each chat is worked on
+by one worker at a time, in arrival order, whichever worker received its events. Every `sweep`
+seconds each worker looks for chats no live worker holds (a lease ran out: its worker died) and
+takes them, so an event acknowledged by a worker that then died is processed within seconds.
+
 Telegram's long polling uses `Inbox.handle` directly: it confirms an update only after that
 returns True, so the update itself is the durable copy.
 """
@@ -24,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -42,6 +50,7 @@ PRUNE_AFTER = timedelta(days=7)  # processed rows are kept this long as dedupe k
 TOLD_MEMORY = 10_000  # event ids remembered as "told to try later"
 DEFAULT_LIMIT = 20_000  # unprocessed rows per channel
 RECOUNT_EVERY = 1.0  # seconds between exact counts while the backlog looks full
+DEFAULT_LEASE = 10.0  # seconds a worker holds a chat's rows (RABFANG_INBOX_LEASE)
 
 
 class InboxFull(Exception):
@@ -65,6 +74,7 @@ class Inbox:
         limit: int = DEFAULT_LIMIT,
         legacy: Callable[[str, str | None, datetime], Incoming | None] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        lease: float = DEFAULT_LEASE,
     ):
         self.channel = channel
         self.service = service
@@ -86,6 +96,10 @@ class Inbox:
         self._backlog = 0  # unprocessed rows, as far as this process knows
         self._counted = float("-inf")  # loop time of the last exact count
         self._full_told = False
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this process's leases
+        self.lease = lease
+        self._shared = rows.shared(self._db)  # other workers share this inbox (PostgreSQL)
+        self._sweeper: asyncio.Task[None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -102,10 +116,33 @@ class Inbox:
             log.info("draining the %s inbox: %d chat(s) with unprocessed events", self.channel, len(chats))
         for chat in chats:
             self._kick(chat)
+        if self._shared:
+            self._sweeper = asyncio.create_task(self._sweep(), name=f"{self.channel}-inbox-sweep")
+
+    async def _sweep(self) -> None:
+        """Take the chats whose worker died (its lease ran out) or never claimed them."""
+        every = max(0.2, min(2.0, self.lease / 4))
+        while not self._stopping:
+            await asyncio.sleep(every)
+            try:
+                chats = await rows.stray_chats(self._db, self.channel, self._clock(), grace=every)
+            except StorageError:
+                continue  # the database is away; the chats wait for it
+            except Exception:
+                log.exception("the %s inbox sweep failed", self.channel)
+                continue
+            if chats:
+                log.info("taking over %d %s chat(s) no live worker holds", len(chats), self.channel)
+            for chat in chats:
+                self._kick(chat)
 
     async def stop(self) -> None:
         """Finish the events already received (within `stop_timeout`); the rest stays for the next start."""
         self._stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
         try:
             await asyncio.wait_for(self.idle(), self._stop_timeout)
         except TimeoutError:
@@ -190,11 +227,15 @@ class Inbox:
             while True:
                 self._again.discard(chat)
                 try:
-                    pending = await rows.pending(self._db, self.channel, chat)
+                    pending = await rows.claim(self._db, self.channel, chat, self.worker, self._clock(), self.lease)
                 except StorageError:
                     log.error(
-                        "could not read the %s inbox for %s", self.channel, self.service.pseudonym(self.channel, chat)
+                        "could not read (or, with several workers, lease) the %s inbox for %s; its events will come again",
+                        self.channel,
+                        self.service.pseudonym(self.channel, chat),
                     )
+                    if self._shared:
+                        await self._tell_waiting(chat)
                     self._retry_later(chat)
                     return
                 for row in pending:
@@ -204,10 +245,24 @@ class Inbox:
                     self._backlog = max(0, self._backlog - 1)
                 else:
                     self._waits.pop(chat, None)
+                    if pending and self._shared:
+                        continue  # other workers may have stored more of this chat's rows meanwhile
                 if chat not in self._again:
                     return
         finally:
             self._workers.pop(chat, None)
+
+    async def _tell_waiting(self, chat: str) -> None:
+        """The chat's rows could not be leased (on PostgreSQL a lease is a write): tell their senders
+        "try later" once, as when an event cannot be stored, if they can still be read."""
+        try:
+            waiting = await rows.pending(self._db, self.channel, chat)
+        except StorageError:
+            return
+        for row in waiting:
+            item = row.item
+            if item is not None and self._first_telling(item.event_id):
+                self._send(chat, lambda item=item, key=row.retry_key: self._tell(item, kept=True, key=key))
 
     async def _row(self, row: rows.Row) -> bool:
         item = row.item

@@ -19,9 +19,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from storage.leases import Leadership, run_lease
+
 from .app import App, nightly_export, open_app
 from .config import Settings
 from .handlers.http import TALLY, Tally
+from .leader import Leading
 from .senders import Outbound
 
 log = logging.getLogger("rabfang.run")
@@ -194,6 +197,19 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Con
     return uvicorn.Config(app, **(options | overrides))
 
 
+def leader_only(component: Component, settings: Settings) -> bool:
+    """What runs on one process at a time: the scheduler's jobs, and Telegram when it long-polls
+    (two pollers of one bot would take each other's updates). Webhooks are served by every worker."""
+    return component.name == "scheduler" or (component.name == "telegram" and not settings.telegram_webhook_url)
+
+
+def lead(components: list[Component], settings: Settings, lease: Leadership, retry: float = 2.0) -> list[Component]:
+    """The components with the leader-only ones gathered into one `Leading`, last (it starts the
+    scheduler after the channels it sends through)."""
+    rest = [c for c in components if not leader_only(c, settings)]
+    return [*rest, Leading(lease, [c for c in components if leader_only(c, settings)], retry=retry)]
+
+
 def healthy(component: Component) -> bool:
     """Whether a component says it works (one that cannot tell is taken at its word)."""
     check = getattr(component, "healthy", None)
@@ -211,6 +227,9 @@ def http_app(components: list[Component]) -> Starlette:
         body: dict[str, object] = {"ok": not failing, "channels": [c.name for c in components]}
         if failing:
             body["failing"] = failing
+        for c in components:
+            if isinstance(c, Leading):
+                body["leader"] = c.leading  # whether this worker runs the scheduler (and Telegram's polling)
         return JSONResponse(body, status_code=503 if failing else 200)
 
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
@@ -225,9 +244,11 @@ async def run(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with open_app(settings) as app:
+        lease = await run_lease(app.db)  # SQLite: AlreadyRunning if another process runs on the file
         components = build_components(app)
         if all(c.name in ("scheduler", "exports", "presenter") for c in components):
             log.warning("no channel configured (TELEGRAM_BOT_TOKEN, LINE_CHANNEL_SECRET + LINE_CHANNEL_ACCESS_TOKEN)")
+        components = lead(components, settings, lease, settings.leader_retry)
         server = _Server(server_config(http_app(components), settings))
         started: list[Component] = []
         try:

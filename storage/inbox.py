@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.model import Inbound, Incoming
@@ -20,6 +20,7 @@ from bot.model import Inbound, Incoming
 from .base import iso
 from .conn import Conn
 from .db import Database
+from .leases import chat_key
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,67 @@ async def prune(db: Database, channel: str, before: datetime) -> int:
 
 async def _read(db: Database, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     return await db.fetch_all(sql, params)  # a driver's error arrives as StorageError
+
+
+# ---- several workers (PostgreSQL): leases on a chat's rows ------------------------------------
+
+
+def shared(db: Database) -> bool:
+    """Whether other processes may work on the same inbox (PostgreSQL); on SQLite one process
+    owns the file (storage.leases), and a chat's rows are simply read."""
+    return db.dialect.postgres
+
+
+CLAIM_BATCH = 20  # rows leased at a time: a worker re-claims (renewing its lease) after each batch
+
+
+async def claim(db: Database, channel: str, user_ref: str, worker: str, now: datetime, lease: float) -> list[Row]:
+    """The chat's next unprocessed rows in arrival order, leased to `worker` until now + `lease`
+    seconds; none while another worker holds a live lease on any of them (it is processing the
+    chat, and will see these rows when it claims again).
+
+    On SQLite: `pending`. On PostgreSQL, one transaction: the chat's advisory lock (claims of one
+    chat never interleave), then the rows taken `FOR UPDATE SKIP LOCKED` (a row whose unit of
+    work is committing right now is not waited for) and leased in the same statement."""
+    if not shared(db):
+        return await pending(db, channel, user_ref)
+    until = iso(now + timedelta(seconds=lease))
+
+    async def unit(conn: Conn) -> list[tuple[Any, ...]]:
+        await conn.execute("SELECT pg_advisory_xact_lock(?)", (chat_key(channel, user_ref),))
+        cur = await conn.execute(
+            "UPDATE inbox SET leased_by = ?, leased_until = ? WHERE seq IN ("
+            " SELECT seq FROM inbox WHERE channel = ? AND user_ref = ? AND processed = 0"
+            " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)"
+            " AND NOT EXISTS (SELECT 1 FROM inbox o WHERE o.channel = ? AND o.user_ref = ? AND o.processed = 0"
+            " AND o.leased_by <> ? AND o.leased_until > ?)"
+            " RETURNING seq, event_id, user_ref, body, context, retry_key, received_at",
+            (worker, until, channel, user_ref, CLAIM_BATCH, channel, user_ref, worker, iso(now)),
+        )
+        return await cur.fetchall()
+
+    found = await db.run(unit)
+    return sorted((_row(*r) for r in found), key=lambda r: r.seq)
+
+
+async def stray_chats(db: Database, channel: str, now: datetime, grace: float, limit: int = 200) -> list[str]:
+    """Chats whose unprocessed rows no live worker holds: leased by a worker whose lease ran out
+    (it died, or lost the database), or never leased and older than `grace` seconds (the worker
+    that stored them died first). The one waiting longest first. Empty on SQLite."""
+    if not shared(db):
+        return []
+    rows = await _read(
+        db,
+        "SELECT i.user_ref FROM inbox i WHERE i.channel = ? AND i.processed = 0 AND i.received_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM inbox o WHERE o.channel = i.channel AND o.user_ref = i.user_ref"
+        " AND o.processed = 0 AND o.leased_until > ?)"
+        " GROUP BY i.user_ref ORDER BY min(i.seq) LIMIT ?",
+        (channel, iso(now - timedelta(seconds=grace)), iso(now), limit),
+    )
+    return [r[0] for r in rows]
+
+
+def _row(seq: int, event_id: str, user: str, body: str | None, context: str | None, key: str, received: str) -> Row:
+    item = decode(event_id, user, body or "", context)
+    legacy = None if item is not None else (body or "", context)
+    return Row(seq, event_id, user, item, key, datetime.fromisoformat(received), legacy)

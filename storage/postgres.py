@@ -9,8 +9,9 @@ statements it sees repeatedly on its own, ships as one binary wheel (psycopg-bin
 inside), and psycopg_pool reconnects after the server restarts.
 
 A unit of work is one transaction on a pooled connection (READ COMMITTED). `lock_event` is the
-one place a unit of work takes a lock before it reads the participant: the place for a
-per-participant `pg_advisory_xact_lock` once several workers share the database.
+one place a unit of work takes a lock before it reads the participant: a per-participant
+`pg_advisory_xact_lock`, so several workers sharing the database decide one person's events one
+at a time (storage/leases.py, bot/inbox.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import psycopg_pool
 from .base import StorageError, iso
 from .conn import Conn, PgConn, Result
 from .dialect import POSTGRES
+from .leases import chat_key
 
 log = logging.getLogger("rabfang.storage")
 
@@ -36,6 +38,7 @@ Unit = Callable[[Conn], Awaitable[T]]
 
 POOL_SIZE = 8  # connections per process: events of different participants are written side by side
 CONNECT_TIMEOUT = 10.0  # seconds to wait for a connection (the server restarting, the pool busy)
+URGENT_WAIT = 2.0  # seconds a webhook's receipt waits for one while the server is unreachable; then 503
 MIGRATION_LOCK = 0x72616266  # 'rabf': one process migrates at a time
 
 
@@ -54,6 +57,7 @@ class PostgresBackend:
             name="rabfang",
         )
         self._cursors = itertools.count(1)
+        self._unreachable = False  # the last attempt failed to reach the server (set until one succeeds)
 
     async def connect(self) -> None:
         try:
@@ -85,8 +89,11 @@ class PostgresBackend:
     # ---- units of work -----------------------------------------------------------------------
 
     async def run(self, unit: Unit[T], urgent: bool = False, states: bool = False) -> T:
-        """One transaction on a pooled connection."""
-        async with self.transaction() as conn:
+        """One transaction on a pooled connection. `urgent` is a webhook's receipt: while the server
+        is known to be unreachable it waits at most URGENT_WAIT for a connection, so the webhook
+        answers 503 at once and the platform delivers again, rather than holding the request for
+        CONNECT_TIMEOUT (a burst, with the server up, waits its turn for the pool as everyone does)."""
+        async with self.transaction(urgent) as conn:
             return await unit(conn)
 
     async def handle(self, unit: Unit[T]) -> T:
@@ -96,16 +103,23 @@ class PostgresBackend:
         return await self.run(unit)
 
     async def lock_event(self, conn: Conn, channel: str, user_ref: str) -> None:
-        """Called first in an event's unit of work. One worker decides a participant's events one at
-        a time already (bot/inbox.py); several workers take a per-participant advisory lock here."""
+        """Called first in an event's unit of work: the participant's advisory lock, held until the
+        transaction ends, so that however many workers share the database one participant's
+        events are decided one at a time (each sees the state the one before left)."""
+        await conn.execute("SELECT pg_advisory_xact_lock(?)", (chat_key(channel, user_ref),))
 
     @asynccontextmanager
     async def transaction(self, urgent: bool = False) -> AsyncIterator[Conn]:
         try:
-            async with self._pool.connection() as raw, raw.transaction():
+            wait = URGENT_WAIT if urgent and self._unreachable else None
+            async with self._pool.connection(timeout=wait) as raw, raw.transaction():
                 yield PgConn(raw, POSTGRES)
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            self._unreachable = True
             raise StorageError(str(exc)) from exc
+        except psycopg.Error as exc:
+            raise StorageError(str(exc)) from exc
+        self._unreachable = False
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         async with self.transaction() as conn:

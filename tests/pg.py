@@ -86,7 +86,8 @@ class Cluster:
         return self.url(name)
 
     def restart(self) -> None:
-        self.pg_ctl("restart", "-m", "fast")
+        # -l: the new server logs to the file, not to our pipes (else capture_output never ends)
+        self.pg_ctl("restart", "-m", "fast", "-l", str(self.root / "log"))
 
     def pg_ctl(self, *args: str) -> None:
         subprocess.run(

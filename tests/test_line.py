@@ -292,6 +292,20 @@ async def test_expired_reply_token_falls_back_to_push_with_the_stored_retry_key(
     assert push.messages == reply.messages == messages  # the same messages, quick replies included
 
 
+async def test_a_reply_token_outlives_its_life_on_the_fake_as_on_line(line: Harness) -> None:
+    """The fake refuses a reply token older than `token_life` (LINE: about a minute), as it refuses an
+    expired one; the answer still reaches the participant, by push."""
+    alice = line.user(ALICE)
+    follow = alice.follow()
+    line.api.token_life = 0.05
+    await asyncio.sleep(0.1)
+    messages = await line.send(follow)
+    [reply] = line.api.replies_to(follow["replyToken"])
+    assert reply.status == 400 and line.api.late_replies == 1
+    [push] = line.api.pushes_to(ALICE)
+    assert push.messages == messages
+
+
 async def test_used_reply_token_falls_back_to_push(line: Harness) -> None:
     """LINE answers 400 "Invalid reply token" for a used token too; it is retried by push, not lost."""
     alice = line.user(ALICE)

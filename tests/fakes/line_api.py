@@ -1,7 +1,8 @@
 """A fake LINE platform on 127.0.0.1: the Messaging API's reply and push endpoints, checked the
 way LINE checks them, and LINE users who send signed webhooks shaped like real ones.
 
-The API records every call. Reply tokens are single use and can be expired; retry keys are
+The API records every call. Reply tokens are single use, live `token_life` seconds from the
+event that carried them (LINE: use it within about a minute) and can be expired; retry keys are
 remembered, so a second push with an accepted key gets 409 as on LINE. Failures are scripted:
 `api.fail("push", 500)` answers the next push with a 500 (`deliver=True` delivers it anyway,
 the ambiguous case a retry key exists for).
@@ -116,6 +117,9 @@ class FakeLineApi:
     url: str = ""
     data_url: str = ""  # the api-data host (rich menu images), a server of its own as on LINE
     multicasts: int = 0  # multicast calls answered
+    token_life: float = 60.0  # seconds a reply token can be used, from its event's making
+    issued: dict[str, float] = field(default_factory=dict)  # reply token → time.monotonic() it was made
+    late_replies: int = 0  # replies refused because their token had outlived `token_life`
     # The Official Account's monthly message quota, as LINE keeps it: None is no limit ({"type":
     # "none"}); pushes and multicasts spend one message per recipient per call (replies are free)
     # and are refused with 429 once it is spent.
@@ -219,6 +223,9 @@ class FakeLineApi:
             s = self.script["reply"].pop(0)
             return await self._error("reply", body, headers, s.status, s.message)
         token = body.get("replyToken")
+        if token in self.issued and time.monotonic() - self.issued[token] > self.token_life:
+            self.late_replies += 1
+            self.expired.add(token)
         if token not in self.owners or token in self.used or token in self.expired:
             return await self._error("reply", body, headers, 400, "Invalid reply token")
         self.used.add(token)
@@ -398,6 +405,7 @@ class LinePlatform:
             token = uuid.uuid4().hex
             event["replyToken"] = token
             self.api.owners[token] = source.get("groupId") or source.get("roomId") or source.get("userId", "")
+            self.api.issued[token] = time.monotonic()
         return event
 
     def body(self, events: list[dict[str, Any]]) -> bytes:

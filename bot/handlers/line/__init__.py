@@ -102,6 +102,7 @@ class LineChannel:
             limit=s.inbox_limit,
             legacy=self._legacy,
             clock=clock,
+            lease=s.inbox_lease,
         )
         self.capabilities = self.sender.capabilities
         self._notes: set[asyncio.Task[object]] = set()

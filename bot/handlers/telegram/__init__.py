@@ -119,7 +119,9 @@ class TelegramChannel:
         pacer = pacer or Pacer(rate=s.broadcast_rate, chat_rate=1.0)
         self.sender = TelegramSender(pacer=pacer, retry=RetryPolicy(delays), token=self._token)
         self.capabilities = self.sender.capabilities
-        self.inbox = Inbox(CHANNEL, app.service, self.sender, storage_retry=storage_retry, limit=s.inbox_limit)
+        self.inbox = Inbox(
+            CHANNEL, app.service, self.sender, storage_retry=storage_retry, limit=s.inbox_limit, lease=s.inbox_lease
+        )
         self._body_timeout = s.http_body_timeout
         self._bot: PollingBot | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -132,6 +134,7 @@ class TelegramChannel:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping.clear()  # started again after a stop (a worker that leads again)
         bot = PollingBot(
             self._token,
             base_url=self._base_url,
