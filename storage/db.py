@@ -88,6 +88,7 @@ class Database:
     def __init__(self, backend: Any, pseudonym_key: bytes, path: Path | None, url: str | None):
         self._b = backend
         self._key = pseudonym_key
+        self._pseudonyms: dict[tuple[str, str], str] = {}  # HMACs already worked out: one per event adds up
         self.path = path  # the SQLite file; None on PostgreSQL
         self.url = url  # the PostgreSQL URL; None on SQLite
         self.dialect = backend.dialect
@@ -153,7 +154,13 @@ class Database:
     def pseudonym(self, channel: str, user_ref: str) -> str:
         """The stable, keyed pseudonym exports show instead of the platform id. It starts with a
         letter so that Excel never reads it as a number (`12e45…`)."""
-        return "P" + hmac.new(self._key, f"{channel}:{user_ref}".encode(), hashlib.sha256).hexdigest()[:15]
+        known = self._pseudonyms.get((channel, user_ref))
+        if known is None:
+            if len(self._pseudonyms) >= 10_000:  # a bound, not an LRU: refilling costs one HMAC each
+                self._pseudonyms.clear()
+            known = "P" + hmac.new(self._key, f"{channel}:{user_ref}".encode(), hashlib.sha256).hexdigest()[:15]
+            self._pseudonyms[(channel, user_ref)] = known
+        return known
 
     async def handle_event(
         self,

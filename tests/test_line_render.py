@@ -116,3 +116,54 @@ def test_chat_of_each_source() -> None:
     assert chat_of({"source": {"type": "group", "groupId": "C1", "userId": "U1"}}) == "C1"
     assert chat_of({"source": {"type": "room", "roomId": "R1"}}) == "R1"
     assert chat_of({}) == ""
+
+
+async def test_requests_go_out_as_the_sdk_would_serialize_them_and_cached_parts_stay_unchanged() -> None:
+    """render() caches quick replies and bubbles per set of buttons and card, requests are built
+    without validating those models again, and MessagingClient serializes them in one pass: the
+    JSON sent is what the SDK's validated models and their `to_dict()` give, for every question of
+    every area in both languages, and for each again (nothing kept was changed by sending)."""
+    from linebot.v3.messaging import (
+        ApiClient,
+        Configuration,
+        MulticastRequest,
+        PushMessageRequest,
+        ReplyMessageRequest,
+    )
+
+    from bot.engine import Engine
+    from bot.engine.core import Context
+    from bot.handlers.line.api import MessagingClient, request
+    from bot.model import State, utcnow
+    from bot.surveys import load_catalog
+
+    catalog = load_catalog()
+    engine = Engine(Context(catalog, utcnow()))
+    sdk = ApiClient(Configuration(access_token="x"))
+    ours = MessagingClient(Configuration(access_token="x"))
+    try:
+        checked, flex = 0, 0
+        for lang in ("th", "en", None):
+            for area in catalog.areas:
+                for q in catalog.flow(area):
+                    state = State(
+                        lang=lang, consent="given", group="g", region="r", step="survey", area=area, key=q.key
+                    )
+                    replies = [Reply("ด้าน"), engine.ask(state), Reply("ok", (Button("1", "x=1"),))]
+                    for _ in range(2):
+                        messages = render(replies)
+                        for model, fields in (
+                            (ReplyMessageRequest, {"reply_token": "t" * 32}),
+                            (PushMessageRequest, {"to": "U" + "0" * 32}),
+                        ):
+                            fast = ours.sanitize_for_serialization(request(model, messages=messages, **fields))
+                            slow = sdk.sanitize_for_serialization(model(messages=messages, **fields))
+                            assert fast == slow
+                            checked += 1
+                        multi = MulticastRequest(to=["U" + "0" * 32], messages=messages)
+                        assert ours.sanitize_for_serialization(multi) == sdk.sanitize_for_serialization(multi)
+                        assert [m.to_dict() for m in messages] == as_dicts(replies)
+                        flex += sum(m.to_dict().get("type") == "flex" for m in messages)
+        assert checked > 100 and flex > 50  # the cards' bubbles are among them
+    finally:
+        await ours.close()

@@ -131,15 +131,12 @@ def ask_question(t: Turn, question: FlowQuestion) -> Reply:
     """A survey question: where it stands, the capability it is about (unless it was just shown),
     its prompt and its buttons; a capability's question also carries its card."""
     s, lang, key = t.s, t.lang, question.key
-    heading = progress(t, question)
-    item, prompt = question.item, question.question.prompt(lang)
-    lines = [heading]
-    if item and not t.compact:
-        lines += [tr(lang, "capability", text=item.capability(lang)), plan_line(t, "current", item.current)]
-        lines.append(plan_line(t, "target", item.target))
-    lines += ["", prompt] if item and not t.compact else [prompt]
-    if (marks := question.question.marks) is not None:
-        lines.append(tr(lang, f"mark_{marks}_hint", level=question.plan_level))
+    memo = t.catalog.memo
+    fixed = memo.get(("ask", key, lang, t.compact))
+    if fixed is None:  # what depends on the survey and the language only, worked out once
+        fixed = memo[("ask", key, lang, t.compact)] = fixed_question(t, question)
+    head, tail, shown, card = fixed  # type: ignore[misc]
+    lines = [*head]
     if question.differs:  # "why?": what they picked beside the plan
         picks = [t.catalog.step(k) for k in question.differs]
         said = [tr(lang, f"sum_{q.question.marks}", pick=rating_label(s, q.key), plan=q.plan_level) for q in picks if q]
@@ -147,16 +144,36 @@ def ask_question(t: Turn, question: FlowQuestion) -> Reply:
     previous = s.answers.get(key)
     if previous is not None and not previous.skipped:  # back at an answered question: show it
         option = next((o for o in t.catalog.options(question) if o.id == previous.option), None)
-        shown = option.label(lang) if option else previous.text or ""
-        lines.append(tr(lang, "previous_answer", answer=shown if len(shown) <= 200 else shown[:199] + "…"))
+        shown_answer = option.label(lang) if option else previous.text or ""
+        lines.append(
+            tr(lang, "previous_answer", answer=shown_answer if len(shown_answer) <= 200 else shown_answer[:199] + "…")
+        )
+    lines += tail
+    return Reply("\n".join(lines), shown, card=card)
+
+
+def fixed_question(
+    t: Turn, question: FlowQuestion
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Button, ...], Card | None]:
+    """The parts of a question's message that are the same for everyone in a language: the lines
+    before what they picked and answered, the lines after, the buttons and the card."""
+    lang, key = t.lang, question.key
+    heading = progress(t, question)
+    item, prompt = question.item, question.question.prompt(lang)
+    head = [heading]
+    if item and not t.compact:
+        head += [tr(lang, "capability", text=item.capability(lang)), plan_line(t, "current", item.current)]
+        head.append(plan_line(t, "target", item.target))
+    head += ["", prompt] if item and not t.compact else [prompt]
+    if (marks := question.question.marks) is not None:
+        head.append(tr(lang, f"mark_{marks}_hint", level=question.plan_level))
+    tail = (tr(lang, "type_text", max=MAX_TEXT),) if question.question.kind == "text" else ()
     options = t.catalog.options(question)
     choices = tuple(Button(choice_label(t, question, o), buttons.question(key, o.id)) for o in options)
-    if question.question.kind == "text":
-        lines.append(tr(lang, "type_text", max=MAX_TEXT))
     controls = (Button(tr(lang, "skip"), buttons.question(key, buttons.SKIP)),) if question.question.optional else ()
     controls += (Button(tr(lang, "back"), buttons.question(key, buttons.BACK)),)
     card = capability_card(t, question, heading, prompt) if item else None
-    return Reply("\n".join(lines), choices + controls, card=card)
+    return tuple(head), tail, choices + controls, card
 
 
 def progress(t: Turn, question: FlowQuestion) -> str:
@@ -267,7 +284,7 @@ def advance(t: Turn) -> Outcome:
         return finish_area(t)
     s.key = nxt.key
     # the capability they just answered about is on screen: ask only the question
-    t.compact = was is not None and was.item is not None and was.area == nxt.area and was.item == nxt.item
+    t.compact = was is not None and was.item is not None and was.area == nxt.area and same_item(was, nxt)
     return t.show()
 
 
@@ -312,7 +329,14 @@ def applies(t: Turn, question: FlowQuestion) -> bool:
 
 
 def applicable(t: Turn, area: str) -> list[FlowQuestion]:
-    return [q for q in t.catalog.flow(area) if applies(t, q)]
+    # most questions are always asked: only the conditional ones need their answers looked at
+    return [q for q in t.catalog.flow(area) if not (q.needs or q.differs) or applies(t, q)]
+
+
+def same_item(a: FlowQuestion, b: FlowQuestion) -> bool:
+    """Whether two questions are about the same capability (the catalog's questions share their
+    item objects: identity first, then pydantic's field-by-field comparison)."""
+    return a.item is b.item or a.item == b.item
 
 
 def next_unanswered(t: Turn, area: str, after: str | None) -> FlowQuestion | None:
@@ -378,9 +402,15 @@ def summary(t: Turn, area_id: str) -> str:
     s, lang = t.s, t.lang
     area = t.catalog.areas[area_id]
     lines = []
-    for item in area.items:
+    memo = t.catalog.memo
+    if (by_item := memo.get(("summary", area_id))) is None:  # each capability's closed questions, once
+        flow = t.catalog.flow(area_id)
+        by_item = memo[("summary", area_id)] = tuple(
+            (item, tuple(q for q in flow if q.item == item and q.question.kind != "text")) for item in area.items
+        )
+    for item, asked in by_item:  # type: ignore[attr-defined]
         parts = []
-        for n, q in enumerate((q for q in t.catalog.flow(area_id) if q.item == item and q.question.kind != "text"), 1):
+        for n, q in enumerate(asked, 1):
             value = rating_label(s, q.key)
             if q.question.marks is not None:
                 parts.append(tr(lang, f"sum_{q.question.marks}", pick=value, plan=q.plan_level))

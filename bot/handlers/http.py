@@ -89,7 +89,8 @@ async def read_body(
         return True
 
     try:
-        within = await asyncio.wait_for(take(), timeout)
+        async with asyncio.timeout(timeout):  # a timer, not wait_for's task per request
+            within = await take()
     except TimeoutError:
         tally.count("webhook bodies too slow")
         return PlainTextResponse("request body not received in time", status_code=408)

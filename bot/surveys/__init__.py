@@ -96,6 +96,9 @@ class Catalog:
         self.areas: dict[str, Area] = {a.id: a for a in sorted(areas, key=lambda a: (a.order, a.id))}
         self._flows = {a: self._flatten(area) for a, area in self.areas.items()}
         self._by_key = {s.key: s for flow in self._flows.values() for s in flow}
+        # what the engine works out once per catalog and language, not once per event (a question's
+        # fixed lines and buttons): the catalog is read-only after load, so it never goes stale
+        self.memo: dict[object, object] = {}
 
     def _flatten(self, area: Area) -> tuple[FlowQuestion, ...]:
         item_qs = area.item_questions or self.common.item_questions

@@ -9,7 +9,8 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 import aiohttp
 from linebot.v3.messaging import (
@@ -22,6 +23,7 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 from linebot.v3.messaging.exceptions import ApiException
+from pydantic.v1 import BaseModel as SdkModel
 
 from bot.model import Reply
 from bot.senders import Blocked, Capabilities, Delivery, Pacer, Refused, RetryPolicy, SendError, Unavailable
@@ -36,6 +38,7 @@ REPLY_TOKEN_TTL = timedelta(seconds=50)
 MENU_RECHECK = 600.0  # seconds before asking LINE again for a rich menu that was not published  # LINE: use a reply token within a minute of the webhook
 
 log = logging.getLogger("rabfang.line")
+R = TypeVar("R", ReplyMessageRequest, PushMessageRequest)
 
 
 def retry_key(base: str, n: int) -> str:
@@ -83,6 +86,13 @@ async def _mapped(request: Callable[[], Awaitable[object]]) -> None:
         raise Unavailable(type(exc).__name__) from None
 
 
+def request(model: type[R], **fields: object) -> R:
+    """A reply or push request of messages render() built: they are the SDK's validated models
+    already, and validating them again on the way in was most of a reply's cost on the event loop
+    (the SDK still validates the request as reply_message's argument; the JSON is the same)."""
+    return model.construct(**fields)
+
+
 def _units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
@@ -109,6 +119,57 @@ def one_call(messages: list[Message], limit: int = MAX_MESSAGES) -> list[Message
         log.warning("LINE: one event's %d messages cut to %d", len(packed), limit)
         packed = packed[: limit - 1] + packed[-1:]
     return packed
+
+
+class Wire:
+    """The JSON of the SDK's message models, as `to_dict()` gives it (their fields by alias, None
+    left out), in one pass, with each model's JSON kept while it is alive in here. The SDK's own
+    `to_dict()` serializes every level of a Flex bubble again for each level above it (a question's
+    card took ~5 ms of the event loop per reply, most of what sending cost); the bubbles and quick
+    replies render() caches are the same objects in every message, so theirs is worked out once.
+
+    Kept objects are held (so no id is reused while kept) and never changed after render() built
+    them; at `size` entries all are forgotten."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._kept: dict[int, tuple[object, dict]] = {}
+
+    def __call__(self, obj: object) -> object:
+        if isinstance(obj, SdkModel):
+            kept = self._kept.get(id(obj))
+            if kept is not None and kept[0] is obj:
+                return kept[1]
+            out = {}
+            for name, field in obj.__fields__.items():
+                value = getattr(obj, name)
+                if value is not None:
+                    out[field.alias] = self(value)
+            if len(self._kept) >= self.size:
+                self._kept.clear()
+            self._kept[id(obj)] = (obj, out)
+            return out
+        if isinstance(obj, list | tuple):
+            return [self(v) for v in obj]
+        if isinstance(obj, dict):  # as the SDK: a plain dict's values as they are, None included
+            return {k: self(v) for k, v in obj.items()}
+        if isinstance(obj, datetime | date):
+            return obj.isoformat()
+        return obj
+
+
+class MessagingClient(AsyncApiClient):
+    """The SDK's client, serializing reply, push and multicast requests through `Wire` (the same
+    JSON, tests/test_line_render.py checks it); every other request the SDK's way."""
+
+    def __init__(self, configuration: Configuration):
+        super().__init__(configuration)
+        self.wire = Wire()
+
+    def sanitize_for_serialization(self, obj: object) -> object:
+        if isinstance(obj, ReplyMessageRequest | PushMessageRequest | MulticastRequest):
+            return self.wire(obj)
+        return super().sanitize_for_serialization(obj)
 
 
 class LineSender:
@@ -147,7 +208,7 @@ class LineSender:
 
     async def start(self) -> None:
         """The SDK client's aiohttp session needs the running loop: made here, not at import."""
-        self._client = AsyncApiClient(Configuration(host=self._base_url, access_token=self._token))
+        self._client = MessagingClient(Configuration(host=self._base_url, access_token=self._token))
         self._api = AsyncMessagingApi(self._client)
 
     async def stop(self) -> None:
@@ -326,7 +387,8 @@ class LineSender:
                         await self._retry.call(
                             lambda b=batch: _mapped(
                                 lambda: api.reply_message(
-                                    ReplyMessageRequest(reply_token=token, messages=b), _request_timeout=self._timeout
+                                    request(ReplyMessageRequest, reply_token=token, messages=b),
+                                    _request_timeout=self._timeout,
                                 )
                             )
                         )
@@ -348,12 +410,10 @@ class LineSender:
         return "sent"
 
     async def _push(self, api: AsyncMessagingApi, to: str, batch: list[Message], key: str) -> None:
-        request = PushMessageRequest(to=to, messages=batch)
+        push = request(PushMessageRequest, to=to, messages=batch)
         try:
             await self._retry.call(
-                lambda: _mapped(
-                    lambda: api.push_message(request, x_line_retry_key=key, _request_timeout=self._timeout)
-                ),
+                lambda: _mapped(lambda: api.push_message(push, x_line_retry_key=key, _request_timeout=self._timeout)),
                 self._pacer,
             )
         except SendError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 
 from linebot.v3.messaging import (
     FlexBox,
@@ -182,6 +183,15 @@ def size(container: FlexBubble) -> int:
     return len(json.dumps(container.to_dict(), ensure_ascii=False, separators=(",", ":")).encode())
 
 
+@lru_cache(maxsize=1024)
+def fitting_bubble(card: Card, buttons: tuple[Button, ...]) -> FlexBubble | None:
+    """The card's bubble, or None when it is too large for one. The same question shows everyone
+    the same card and buttons, and building and measuring a bubble through the SDK's models costs
+    milliseconds of the event loop: made once per card (the SDK copies it into each message)."""
+    container = bubble(card, buttons)
+    return container if size(container) <= MAX_BUBBLE else None
+
+
 def card_message(reply: Reply, quick: QuickReply | None) -> FlexMessage | None:
     """The reply's card as a Flex message (with `quick` as its quick replies), or None when it has
     no card or LINE would refuse it: a button whose data is too long, a card too large for a bubble,
@@ -191,8 +201,8 @@ def card_message(reply: Reply, quick: QuickReply | None) -> FlexMessage | None:
         return None
     if any(not b.data or len(b.data) > MAX_DATA or not b.label for b in reply.buttons):
         return None
-    container = bubble(card, reply.buttons)
-    if size(container) > MAX_BUBBLE:
+    container = fitting_bubble(card, tuple(reply.buttons))
+    if container is None:
         return None
     alt = shorten(reply.text.strip() or f"{card.capability}\n{card.question}", MAX_ALT)
     return FlexMessage(alt_text=alt, contents=container, quick_reply=quick)

@@ -4,6 +4,7 @@ quick-reply buttons, split for LINE's limits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from linebot.v3.messaging import FlexMessage, PostbackAction, QuickReply, QuickReplyItem, TextMessage
 
@@ -37,6 +38,13 @@ def legend(buttons: Sequence[Button]) -> str:
 def quick_replies(buttons: Sequence[Button]) -> QuickReply | None:
     """Buttons as quick replies: postbacks carrying the button data, showing the label in the chat
     when tapped; None when there are none or more than LINE shows."""
+    return _quick_replies(tuple(buttons))
+
+
+@lru_cache(maxsize=1024)
+def _quick_replies(buttons: tuple[Button, ...]) -> QuickReply | None:
+    # the same question offers everyone the same buttons: the SDK's validated models are built
+    # once per set of buttons, not once per message (the SDK copies them into each message)
     if not buttons or len(buttons) > MAX_QUICK_REPLIES or any(len(b.data) > MAX_DATA for b in buttons):
         return None
     return QuickReply(
