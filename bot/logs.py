@@ -38,6 +38,7 @@ QUIET = {
     "httpx": logging.WARNING,  # INFO: every request URL, the bot token in it
     "httpcore": logging.WARNING,
     "aiosqlite": logging.INFO,  # DEBUG: SQL parameters, platform user ids among them
+    "psycopg.pool": logging.WARNING,  # INFO: every connection taken from and given back to the pool
     "apscheduler.executors.default": logging.WARNING,  # INFO: every run, the sweep's every 30 s
     "telegram": logging.INFO,  # DEBUG: whole updates and requests
     "psycopg": logging.INFO,  # DEBUG: connection and pool internals
