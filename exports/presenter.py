@@ -17,8 +17,6 @@ whole state again. No external asset: the report's CSP, plus `connect-src 'self'
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import logging
 from collections import Counter
@@ -37,7 +35,7 @@ from storage import Database
 from storage import live as lq
 
 from .links import LinkSigner, link_signer
-from .report import FONT_STACK
+from .report import FONT_STACK, content_security_policy
 from .themes import Phraser, phrase_text, rank
 
 if TYPE_CHECKING:
@@ -194,11 +192,7 @@ SCRIPT = (
     "fetch(base+'/'+b.getAttribute('data-action'),{method:'POST'});});});"
     "connect();})();"
 )
-SCRIPT_HASH = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
-    f"script-src 'sha256-{SCRIPT_HASH}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
+CSP = content_security_policy(SCRIPT, served=True)
 
 CSS = f"""
 * {{ box-sizing: border-box; }}

@@ -84,11 +84,24 @@ SCRIPT = (
     "function(){set(b.getAttribute('data-set-lang'));});});"
     "if(location.hash==='#en'||location.hash==='#th'){set(location.hash.slice(1));}})();"
 )
-SCRIPT_HASH = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    f"script-src 'sha256-{SCRIPT_HASH}'; base-uri 'none'; form-action 'none'"
-)
+
+
+def content_security_policy(script: str, *, served: bool = False) -> str:
+    """The Content-Security-Policy of rabfang's pages: nothing from elsewhere, inline styles,
+    data: images, and no script but `script` itself (by its hash). `served`: a page `rabfang run`
+    serves with this as a header (the presenter's), which may call back to its own server for its
+    event stream and may not be framed (a report file carries it in a <meta>, where frame-ancestors
+    is ignored)."""
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        + ("connect-src 'self'; " if served else "")
+        + f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+        + ("; frame-ancestors 'none'" if served else "")
+    )
+
+
+CSP = content_security_policy(SCRIPT)
 
 CSS = f"""
 :root {{ --s1:#b2182b; --s2:#ef8a62; --s3:#d9d9d9; --s4:#67a9cf; --s5:#2166ac; --ink:#1b1b1b; --muted:#5f6368; }}
