@@ -229,8 +229,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Rescheduled: {title} now starts {when}\nWhere: {place}",
     ),
     "nudge": (
-        "ท่านยังตอบ{area}ไม่ครบ ({done}/{total} ข้อ) พิมพ์ “เริ่ม” เพื่อทำต่อจากข้อเดิมได้เลยค่ะ",
-        "You haven't finished {area} yet ({done}/{total} answered). Type “start” to continue where you left off.",
+        "ท่านยังตอบ{area}ไม่ครบ (ตอบแล้ว {done}/{total} ความสามารถ) พิมพ์ “เริ่ม” เพื่อทำต่อจากข้อเดิมได้เลยค่ะ",
+        "You haven't finished {area} yet ({done} of {total} capabilities answered). Type “start” to continue "
+        "where you left off.",
     ),
     "broadcast_report": (
         "ประกาศ #{id} ส่งเสร็จแล้ว: สำเร็จ {sent} · ไม่สำเร็จ {failed} · ถูกบล็อก {blocked}",

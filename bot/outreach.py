@@ -253,9 +253,15 @@ class Outreach:
             area = self.catalog.areas.get(area_id)
             if area is None:
                 continue
-            done = await q.answered_count(self.db, r.participant_id, area_id)
-            total = len(self.catalog.flow(area_id))
-            reply = Reply(tr(r.lang, "nudge", area=area.title(r.lang), done=min(done, total), total=total))
+            # progress as the survey counts it: capabilities, each done once its questions asked of
+            # everyone are answered (the conditional "why?" is not always asked)
+            answered = await q.answered_keys(self.db, r.participant_id, area_id)
+            asked: dict[str, list[str]] = {}
+            for p in self.catalog.flow(area_id):
+                if p.item is not None and not p.needs and not p.differs:
+                    asked.setdefault(p.item_id, []).append(p.key)
+            done = sum(1 for keys in asked.values() if all(k in answered for k in keys))
+            reply = Reply(tr(r.lang, "nudge", area=area.title(r.lang), done=done, total=len(asked)))
             await self.deliver("nudge", area_id, r, [reply])
 
     async def broadcasts(self) -> None:

@@ -205,12 +205,13 @@ async def nudge_candidates(db: Database, quiet_since: datetime) -> list[tuple[Re
     return [(Recipient(*r[:5]), r[5]) for r in rows]
 
 
-async def answered_count(db: Database, participant_id: int, area: str) -> int:
+async def answered_keys(db: Database, participant_id: int, area: str) -> set[str]:
+    """The question keys (`area.item.question`) someone has answered or skipped in an area's survey."""
     rows = await db.fetch_all(
-        "SELECT count(*) FROM answers WHERE participant_id = ? AND area = ? AND round = 1 AND source = 'chat'",
+        "SELECT item, question FROM answers WHERE participant_id = ? AND area = ? AND round = 1 AND source = 'chat'",
         (participant_id, area),
     )
-    return int(rows[0][0])
+    return {f"{area}.{item}.{question}" for item, question in rows}
 
 
 # ---- broadcasts ----------------------------------------------------------------------------

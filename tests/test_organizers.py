@@ -197,7 +197,7 @@ async def test_cancelled_and_moved_sessions_send_notices_instead(service, db, cl
 
 async def test_nudges_once_per_area_outside_quiet_hours(service, db, clock, outreach_for) -> None:  # type: ignore[no-untyped-def]
     clock.now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # 19:00 Bangkok
-    await tap(service, "quiet", *PROFILE, "area=health", "4")
+    await tap(service, "quiet", *PROFILE, "area=health", "4", "4", "1")  # a capability, then today's level of the next
     await tap(service, "done", *PROFILE, "area=participation")
     while (await db.load_state("telegram", "done", clock())).step == "survey":
         await tap(service, "done", "4")
@@ -213,7 +213,10 @@ async def test_nudges_once_per_area_outside_quiet_hours(service, db, clock, outr
     clock.now = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)  # 08:00 Bangkok: deferred nudges go out
     await out.sweep()
     await out.sweep()
-    assert len(sender.texts("quiet")) == 1 and "ยังตอบด้านสุขภาพและการแพทย์ไม่ครบ (1/" in sender.texts("quiet")[0]
+    assert (
+        len(sender.texts("quiet")) == 1
+        and "ยังตอบด้านสุขภาพและการแพทย์ไม่ครบ (ตอบแล้ว 1/5 ความสามารถ)" in sender.texts("quiet")[0]
+    )
     assert sender.texts("done") == [] and sender.texts("gone") == []
     state = await db.fetch_all("SELECT active FROM participants WHERE user_ref = 'gone'")
     assert state == [(0,)]  # blocked: marked inactive, never tried again
