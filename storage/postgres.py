@@ -72,9 +72,11 @@ class PostgresBackend:
     async def migrate(self, files: list[tuple[str, str]]) -> None:
         """Apply each migration not yet recorded, each in its own transaction, one process at a time."""
         async with self._pool.connection() as conn:
-            await conn.execute(
-                'CREATE TABLE IF NOT EXISTS migrations (name TEXT COLLATE "C" PRIMARY KEY, applied_at TEXT NOT NULL)'
-            )
+            async with conn.transaction():  # under the lock too: CREATE … IF NOT EXISTS races otherwise
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                await conn.execute(
+                    'CREATE TABLE IF NOT EXISTS migrations (name TEXT COLLATE "C" PRIMARY KEY, applied_at TEXT NOT NULL)'
+                )
             for name, sql in files:
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))

@@ -4,6 +4,7 @@ are marked so."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -16,6 +17,7 @@ from bot.model import Answer, Inbound, Outcome, State, answer_key, key_parts
 from bot.service import Service
 from bot.surveys import Catalog
 from storage import Database, StorageError
+from storage.db import migration_files
 
 from .conftest import Clock
 
@@ -288,3 +290,18 @@ async def test_answers_stored_before_rounds_keep_their_values_through_the_migrat
         assert rows == [(7, "current_level", 1, "chat", 3, "m-7", None)]
         state = await db.load_state("line", "U7")
         assert state.answers["health.h1.current_level"].value == 3
+
+
+async def test_workers_opening_a_new_database_at_once_migrate_it_once(settings, backend: str) -> None:  # type: ignore[no-untyped-def]
+    """Several `rabfang run` started together on an empty database: one applies the migrations,
+    the others wait for it and find them done (on PostgreSQL, CREATE TABLE IF NOT EXISTS alone
+    races: a duplicate key in pg_type)."""
+    if backend == "sqlite":
+        pytest.skip("one process owns a SQLite file (a second `rabfang run` is refused)")
+    opened = await asyncio.gather(*(Database.open(settings.db) for _ in range(4)))
+    try:
+        names = [r[0] for r in await opened[0].fetch_all("SELECT name FROM migrations ORDER BY name")]
+        assert names == [name for name, _ in migration_files()]
+    finally:
+        for db in opened:
+            await db.close()
