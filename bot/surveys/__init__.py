@@ -241,11 +241,28 @@ def load_catalog(directory: Path | None = None, files: Iterable[Path] | None = N
     return catalog
 
 
+def examples_problem(item: Item, common: Common) -> str | None:
+    """Why an item's level examples are wrong (not one per level of the scale), or None."""
+    if item.examples is None:
+        return None
+    want, got = {lv.level for lv in common.levels}, set(item.examples)
+    if got == want:
+        return None
+    span = ", ".join(map(str, sorted(want)))
+    missing, extra = sorted(want - got), sorted(got - want)
+    said = [f"missing level {', '.join(map(str, missing))}"] if missing else []
+    said += [f"level {', '.join(map(str, extra))} is not on the scale"] if extra else []
+    return f"examples need one per level ({span}) or none: {'; '.join(said)}"
+
+
 def _cross_check(path: Path, area: Area, common: Common) -> list[SurveyProblem]:
-    """References from an area file into common.yaml: levels that exist."""
+    """References from an area file into common.yaml: levels that exist, examples for each of them."""
     tree = yaml.compose(path.read_text(encoding="utf-8"))
     problems = []
     for i, item in enumerate(area.items):
+        if (wrong := examples_problem(item, common)) is not None:
+            loc = ("items", i, "examples")
+            problems.append(SurveyProblem(str(path), ".".join(map(str, loc)), _line_of(tree, loc), wrong))
         for name in ("current", "target"):
             n = getattr(item, name)
             if common.level(n) is None:

@@ -39,8 +39,14 @@ class ShortText(Text):
 
 
 class Level(Strict):
+    """A step of the maturity model: one entry gives both languages' name and plain meaning, so a
+    Thai and an English participant (and the analyst comparing them) read the same level. `name`
+    is the stage ("ดิจิทัลเต็มรูปแบบ" / "Managed (Fully digital)"), shown after "ระดับ 4" / "Level 4";
+    `means` is one plain sentence of what the level means for a public service."""
+
     level: int = Field(ge=1, le=9)
     name: Text
+    means: Text | None = None
 
 
 class Option(Strict):
@@ -114,6 +120,8 @@ class Item(Strict):
     capability: Text
     current: int
     target: int
+    # what each level looks like for this capability, keyed by level: every level of the scale or none
+    examples: dict[int, Text] | None = None
 
     @model_validator(mode="after")
     def _target_not_below(self) -> Item:
@@ -182,6 +190,14 @@ class Common(Strict):
         _unique([o.id for o in self.scale], "scale option", "scale")
         _unique([q.id for q in self.item_questions], "question", "item_questions")
         _check_ask_if(self.item_questions, "item_questions")
+        return self
+
+    @model_validator(mode="after")
+    def _means(self) -> Common:
+        given = [lv.means is not None for lv in self.levels]
+        if any(given) and not all(given):
+            i = given.index(False)
+            raise Located(("levels", i, "means"), "give every level its meaning (means), or none")
         return self
 
     def level(self, n: int) -> Level | None:
