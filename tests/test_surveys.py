@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.surveys import COMMON_FILE as COMMON
 from bot.surveys import SURVEY_DIR, SurveyError, load_catalog
 
 AREAS = ["education", "health", "agriculture", "welfare", "participation", "sme"]
@@ -187,3 +189,98 @@ def test_a_level_question_is_about_a_capability_not_a_closing_one(tmp_path: Path
     )
     with pytest.raises(SurveyError, match="put it in item_questions"):
         load_catalog(folder)
+
+
+# ---- the maturity levels' meanings and each capability's examples ------------------------------
+
+
+def test_every_shipped_capability_has_an_example_per_level(catalog) -> None:  # type: ignore[no-untyped-def]
+    """Five short pictures per capability, in plain Thai and English, as a compact list shows them."""
+    levels = {lv.level for lv in catalog.common.levels}
+    assert levels == {1, 2, 3, 4, 5} and all(lv.means for lv in catalog.common.levels)
+    count = 0
+    for area in catalog.areas.values():
+        for item in area.items:
+            assert item.examples is not None and set(item.examples) == levels, item.id
+            for n, text in item.examples.items():
+                count += 1
+                where = f"{area.id}.{item.id} level {n}"
+                assert len(text.th) <= 45 and len(text.en) <= 60, where  # the editors' limits, under the 80 refused
+                assert not text.th.endswith(".") and not text.en.endswith("."), where
+                assert not re.search(r"[A-Za-z()]", text.th), f"{where}: no English or brackets in Thai"
+            assert len({t.th for t in item.examples.values()}) == len(levels), f"{item.id}: one picture per level"
+    assert count == 28 * 5
+
+
+def example_line(path: Path, marker: str) -> int:
+    return next(n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if marker in line)
+
+
+FIFTH = '      5: {th: "ลูกเริ่มเรียนไม่ทัน โรงเรียนติดต่อมาช่วยก่อน", en: "Your child falls behind and the school reaches out first"}\n'
+
+
+@pytest.mark.parametrize(
+    ("new", "field", "message", "marker"),
+    [
+        ("", "items.0.examples", "examples need one per level (1, 2, 3, 4, 5) or none: missing level 5", "1: {th:"),
+        (FIFTH.replace("5:", "6:"), "items.0.examples", "missing level 5; level 6 is not on the scale", "6: {th:"),
+        (
+            FIFTH.replace(', en: "Your child falls behind and the school reaches out first"', ""),
+            "items.0.examples.5.en",
+            "Field required",
+            "5: {th:",
+        ),
+        (
+            FIFTH.replace("Your child falls behind", "Your child falls behind in maths and reading by the end of term"),
+            "items.0.examples.5.en",
+            "example is 96 characters: at most 80, as it is shown on one line",
+            "5: {th:",
+        ),
+        (
+            FIFTH.replace("ลูกเริ่มเรียนไม่ทัน", "ลูกเริ่มเรียนไม่ทันเพื่อนในชั้นเรียนทั้งวิชาคณิตศาสตร์และภาษาไทย"),
+            "items.0.examples.5.th",
+            "at most 80",
+            "5: {th:",
+        ),
+        (FIFTH.replace("5:", "five:"), "items.0.examples.five.[key]", "valid integer", "five: {th:"),
+    ],
+)
+def test_a_broken_example_names_file_line_and_field(
+    tmp_path: Path, new: str, field: str, message: str, marker: str
+) -> None:
+    folder = copy_surveys(tmp_path)
+    path = break_file(folder, "education.yaml", FIFTH, new)
+    with pytest.raises(SurveyError) as err:
+        load_catalog(folder)
+    (problem,) = err.value.problems
+    assert (problem.file, problem.field) == (str(path), field)
+    assert message in problem.message, problem.message
+    assert problem.line == example_line(path, marker), (problem.line, marker)
+
+
+def test_an_area_may_give_no_examples_but_not_some(tmp_path: Path) -> None:
+    folder = copy_surveys(tmp_path)
+    text = (folder / "sme.yaml").read_text(encoding="utf-8")
+    without = re.sub(r"    examples:\n(      \d: .*\n)+", "", text)
+    assert without.count("examples:") == 0 and text.count("    examples:\n") == 5
+    (folder / "sme.yaml").write_text(without, encoding="utf-8")
+    catalog = load_catalog(folder)
+    assert all(item.examples is None for item in catalog.areas["sme"].items)
+    assert catalog.areas["education"].items[0].examples is not None
+
+
+def test_every_level_has_its_meaning_or_none_does(tmp_path: Path) -> None:
+    folder = copy_surveys(tmp_path)
+    text = (folder / COMMON).read_text(encoding="utf-8")
+    third = re.search(r"  - level: 3\n    name: .*\n(    means:\n(      .*\n){2})", text)
+    assert third is not None
+    path = break_file(folder, COMMON, third[1], "")
+    with pytest.raises(SurveyError) as err:
+        load_catalog(folder)
+    (problem,) = err.value.problems
+    assert (problem.file, problem.field) == (str(path), "levels.2.means")
+    assert problem.message == "give every level its meaning (means), or none"
+    assert problem.line == example_line(path, "level: 3")
+
+    (folder / COMMON).write_text(re.sub(r"    means:\n(      .*\n){2}", "", text), encoding="utf-8")
+    assert all(lv.means is None for lv in load_catalog(folder).common.levels), "none is allowed"

@@ -161,7 +161,7 @@ def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == part), None)
+            node = next((v for k, v in node.value if k.value == str(part)), None)  # `3:` keys an int
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
         else:
@@ -262,7 +262,9 @@ def _cross_check(path: Path, area: Area, common: Common) -> list[SurveyProblem]:
     for i, item in enumerate(area.items):
         if (wrong := examples_problem(item, common)) is not None:
             loc = ("items", i, "examples")
-            problems.append(SurveyProblem(str(path), ".".join(map(str, loc)), _line_of(tree, loc), wrong))
+            extra = sorted(set(item.examples or ()) - {lv.level for lv in common.levels})
+            line = _line_of(tree, (*loc, *extra[:1]))  # a level not on the scale: its own line
+            problems.append(SurveyProblem(str(path), ".".join(map(str, loc)), line, wrong))
         for name in ("current", "target"):
             n = getattr(item, name)
             if common.level(n) is None:

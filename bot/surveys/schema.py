@@ -10,6 +10,7 @@ Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,19}$")]
 Lang = Literal["th", "en"]
 LANGS: tuple[Lang, ...] = ("th", "en")
 LINE_LABEL_MAX = 20  # LINE quick-reply label limit, in characters
+EXAMPLE_MAX = 80  # a level's example is one line of a compact list, in characters
 CALLBACK_MAX = 64  # Telegram callback_data limit, in bytes
 
 
@@ -35,6 +36,17 @@ class ShortText(Text):
         for lang in LANGS:
             if len(getattr(self, lang)) > LINE_LABEL_MAX:
                 raise ValueError(f"{lang} label longer than {LINE_LABEL_MAX} characters")
+        return self
+
+
+class LineText(Text):
+    """A level's example: shown as one line of a compact list, so it must be short in both languages."""
+
+    @model_validator(mode="after")
+    def _one_line(self) -> LineText:
+        for lang in LANGS:
+            if (n := len(getattr(self, lang))) > EXAMPLE_MAX:
+                raise Located((lang,), f"example is {n} characters: at most {EXAMPLE_MAX}, as it is shown on one line")
         return self
 
 
@@ -121,7 +133,7 @@ class Item(Strict):
     current: int
     target: int
     # what each level looks like for this capability, keyed by level: every level of the scale or none
-    examples: dict[int, Text] | None = None
+    examples: dict[int, LineText] | None = None
 
     @model_validator(mode="after")
     def _target_not_below(self) -> Item:
