@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,19}$")]
 Lang = Literal["th", "en"]
@@ -39,15 +39,16 @@ class ShortText(Text):
         return self
 
 
-class LineText(Text):
-    """A level's example: shown as one line of a compact list, so it must be short in both languages."""
+def _one_line(text: Text) -> Text:
+    """A level's example is shown as one line of a compact list: short in both languages."""
+    for lang in LANGS:
+        if (n := len(getattr(text, lang))) > EXAMPLE_MAX:
+            raise Located((lang,), f"example is {n} characters: at most {EXAMPLE_MAX}, as it is shown on one line")
+    return text
 
-    @model_validator(mode="after")
-    def _one_line(self) -> LineText:
-        for lang in LANGS:
-            if (n := len(getattr(self, lang))) > EXAMPLE_MAX:
-                raise Located((lang,), f"example is {n} characters: at most {EXAMPLE_MAX}, as it is shown on one line")
-        return self
+
+# still a Text (so code building an Item may pass one), checked for length
+LineText = Annotated[Text, AfterValidator(_one_line)]
 
 
 class Level(Strict):
