@@ -66,6 +66,8 @@ def test_every_shipped_survey_survives_export_and_import(tmp_path: Path, catalog
     write_yaml(back, tmp_path / "out", "surveys.xlsx")
     reloaded = load_catalog(tmp_path / "out")
     assert same(reloaded, catalog) and reloaded.version == catalog.version
+    written = (tmp_path / "out" / "education.yaml").read_text(encoding="utf-8")
+    assert "\n    1:\n" in written and "'1':" not in written, "level keys as the shipped files write them"
 
 
 def test_thai_survives_byte_exact_and_is_normalised(tmp_path: Path, catalog: Catalog) -> None:
@@ -566,3 +568,91 @@ def test_a_broken_level_question_is_named_by_its_cell(
 ) -> None:
     found = problems(read(exported(tmp_path, catalog, set_cells(**cells))))
     assert any(f.startswith(expected) for f in found), found
+
+
+# ------------------------------------------------------------------ level meanings and capability examples
+# capabilities: G-H level 1 example (Thai, English), I-J level 2, K-L level 3, M-N level 4, O-P level 5;
+# row 2 is education's learner_data. levels: D-E means (Thai, English), rows 2-6 levels 1-5.
+
+
+def test_examples_and_meanings_are_columns_and_survive_the_round_trip(tmp_path: Path, catalog: Catalog) -> None:
+    book = openpyxl.load_workbook(exported(tmp_path, catalog))
+    capabilities = [c.value for c in book["capabilities"][1]]
+    assert capabilities[6:] == [
+        f"level {n} example::{lang}" for n in range(1, 6) for lang in ("Thai (th)", "English (en)")
+    ]
+    assert [c.value for c in book["levels"][1]][3:] == ["means::Thai (th)", "means::English (en)"]
+    item = catalog.areas["education"].items[0]
+    assert item.examples is not None
+    assert [c.value for c in book["capabilities"][2]][6:8] == [item.examples[1].th, item.examples[1].en]
+    level = catalog.common.levels[3]
+    assert level.means is not None and [c.value for c in book["levels"][5]][3:] == [level.means.th, level.means.en]
+
+    back = read(exported(tmp_path, catalog)).catalog
+    assert back is not None and same(back, catalog) and back.version == catalog.version
+    assert back.areas["education"].items[0].examples == item.examples and back.common.levels[3].means == level.means
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (
+            {"capabilities_M2": None, "capabilities_N2": None},
+            "capabilities!M2: examples need one per level (1, 2, 3, 4, 5) or none: missing level 4",
+        ),
+        ({"capabilities_N3": None}, "capabilities!N3: level 4 example::English (en) is empty"),
+        ({"capabilities_G4": " "}, "capabilities!G4: level 1 example::Thai (th) is empty"),
+        (
+            {"capabilities_Q1": "level 6 example::Thai (th)", "capabilities_R1": "level 6 example::English (en)"}
+            | {"capabilities_Q2": "ทุกอย่างเป็นไปเอง", "capabilities_R2": "All by itself"},
+            "capabilities!Q2: examples need one per level (1, 2, 3, 4, 5) or none: level 6 is not on the scale",
+        ),
+        (
+            {"capabilities_H2": "x" * 81},
+            "capabilities!H2: level 1 example::English (en): example is 81 characters: at most 80",
+        ),
+        ({"capabilities_G1": "level 1 example"}, "capabilities!G1: column 'level 1 example' has no language"),
+        (
+            {"levels_D4": None, "levels_E4": None},
+            "levels!D4: means::Thai (th): give every level its meaning (means), or none",
+        ),
+        ({"levels_E3": None}, "levels!E3: means::English (en) is empty"),
+    ],
+)
+def test_a_broken_example_or_meaning_is_named_by_its_cell(
+    tmp_path: Path, catalog: Catalog, cells: dict[str, Any], expected: str
+) -> None:
+    found = problems(read(exported(tmp_path, catalog, set_cells(**cells))))
+    assert any(f.startswith(expected) for f in found), found
+
+
+def test_a_workbook_without_a_levels_examples_column_names_each_row(tmp_path: Path, catalog: Catalog) -> None:
+    found = problems(read(exported(tmp_path, catalog, lambda book: book["capabilities"].delete_cols(15, 2))))
+    assert len(found) == 28, found  # every capability lacks level 5; the row is the place, as there is no cell
+    assert found[0] == "capabilities!2: examples need one per level (1, 2, 3, 4, 5) or none: missing level 5"
+
+
+def test_no_examples_and_no_meanings_are_allowed(tmp_path: Path, catalog: Catalog) -> None:
+    def edit(book: Any) -> None:
+        for row in book["capabilities"].iter_rows(min_row=2, max_row=6, min_col=7):  # education's examples
+            for cell in row:
+                cell.value = None
+        book["levels"].delete_cols(4, 2)  # the meanings, columns and all
+
+    imported = read(exported(tmp_path, catalog, edit))
+    assert imported.problems == [] and imported.catalog is not None
+    assert all(item.examples is None for item in imported.catalog.areas["education"].items)
+    assert imported.catalog.areas["health"] == catalog.areas["health"]
+    assert all(lv.means is None for lv in imported.catalog.common.levels)
+    assert imported.catalog.version != catalog.version
+
+
+def test_an_example_or_a_meaning_is_content(tmp_path: Path, catalog: Catalog) -> None:
+    versions = {catalog.version}
+    for n, edit in enumerate(
+        [set_cells(capabilities_G2="ดูผลการเรียนบนเว็บไซต์"), set_cells(levels_E2="Information is on a website.")]
+    ):
+        edited = read(exported(tmp_path / str(n), catalog, edit)).catalog
+        assert edited is not None
+        versions.add(edited.version)
+    assert len(versions) == 3

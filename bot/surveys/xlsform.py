@@ -4,8 +4,11 @@ A workbook becomes the same pydantic models (`Common`, `Area`) the YAML loader v
 written out as the same YAML files. Sheets (headers match case-insensitively; `::Thai (th)` and
 `::English (en)` name the language, as KoboToolbox and ODK write them):
 
-  capabilities  area | capability id | capability::Thai (th) | capability::English (en) | current level | 2027 target
-                One row per capability, in the order asked; `area` is the name of an area's group.
+  capabilities  area | capability id | capability::Thai (th) | capability::English (en) | current level | 2027 target |
+                level 1 example::Thai (th) | level 1 example::English (en) | … one pair per level
+                One row per capability, in the order asked; `area` is the name of an area's group. The
+                examples say what each level looks like for that capability: a pair for every level, or
+                none (all blank).
   survey        type | name | label::… | hint::… | required | relevant | short::… | marks
                 The top-level group `item_questions` holds the questions asked of every capability
                 (common.yaml's item_questions). Every other top-level group is an area: name = area id,
@@ -20,7 +23,8 @@ written out as the same YAML files. Sheets (headers match case-insensitively; `:
   choices       list_name | name | label::… | value | short::… | aliases (separated by ;)
                 List `scale` is the rating scale; lists `group`, `region`, `age` are the profile options;
                 list `levels` (written for XLSForm tools) is read from the levels sheet instead.
-  levels        level | label::Thai (th) | label::English (en): the maturity levels.
+  levels        level | label::Thai (th) | label::English (en) | means::Thai (th) | means::English (en): the
+                maturity levels, each with the plain sentence of what it means (for every level, or none).
   settings      form_title | form_id | version | default_language: informational (version = Catalog.version).
 
 Reading: values as the spreadsheet last saved them (a formula without a saved value is refused, its
@@ -47,8 +51,8 @@ import yaml
 from openpyxl.styles import Font
 from pydantic import BaseModel, ValidationError
 
-from . import COMMON_FILE, Catalog, SurveyProblem
-from .schema import CALLBACK_MAX, Area, Common, Located, Question
+from . import COMMON_FILE, Catalog, SurveyProblem, examples_problem
+from .schema import CALLBACK_MAX, Area, Common, Item, Located, Question
 
 LANGS = {"th": "Thai (th)", "en": "English (en)"}
 ITEM_QUESTIONS = "item_questions"
@@ -88,8 +92,17 @@ CHOICE_HEADERS = (
     "short::English (en)",
     "aliases",
 )
-LEVEL_HEADERS = ("level", "label::Thai (th)", "label::English (en)")
+LEVEL_HEADERS = ("level", "label::Thai (th)", "label::English (en)", "means::Thai (th)", "means::English (en)")
 SETTINGS_HEADERS = ("form_title", "form_id", "version", "default_language")
+EXAMPLE = re.compile(r"level (\d+) example")  # a capabilities column's base: the example for level N
+# columns holding a participant-facing text: without `::Thai (th)` / `::English (en)` they are refused
+TEXT_COLUMN = re.compile(rf"label|hint|short|capability|means|{EXAMPLE.pattern}")
+
+
+def example_header(level: int, lang: str) -> str:
+    """The capabilities column of a level's example in one language: `level 1 example::Thai (th)`."""
+    return f"level {level} example::{LANGS[lang]}"
+
 
 # XLSForm metadata rows: collected silently by ODK; rabfang records who answered and when itself.
 METADATA = {
@@ -332,11 +345,11 @@ class _Reader:
             cell = f"{table.name}!{table.letters[key]}1"
             if key in known or base in REFUSED_COLUMNS or base in COSMETIC or base.startswith("$"):
                 continue
-            if key in ("label", "hint", "short", "capability"):
+            if TEXT_COLUMN.fullmatch(key):
                 self.problem(
                     cell, f"column {header!r} has no language: name it {key}::Thai (th) or {key}::English (en)"
                 )
-            elif base in ("label", "hint", "short", "capability") and lang not in LANGS:
+            elif TEXT_COLUMN.fullmatch(base) and lang not in LANGS:
                 self.notes.append(f"{cell}: column {header!r} ignored: rabfang speaks Thai and English")
             else:
                 self.notes.append(f"{cell}: column {header!r} ignored")
@@ -394,15 +407,21 @@ class _Reader:
         if table is None:
             base = self.base("levels sheet")
             return (list(base.common.levels) if base else []), where
-        self.check_columns(table, {"level", "label::th", "label::en"})
+        self.check_columns(table, {"level", *(f"{base}::{lang}" for base in ("label", "means") for lang in LANGS)})
         levels = []
         for i, row in enumerate(table.rows):
-            levels.append(
-                {"level": _int(row.values.get("level")), "name": {lang: row.text(f"label::{lang}") for lang in LANGS}}
-            )
+            level: dict[str, Any] = {
+                "level": _int(row.values.get("level")),
+                "name": {lang: row.text(f"label::{lang}") for lang in LANGS},
+            }
+            if any(row.text(f"means::{lang}") for lang in LANGS):  # blank in both: this level has no meaning
+                level["means"] = {lang: row.text(f"means::{lang}") for lang in LANGS}
+            levels.append(level)
             where["levels", i] = row.at("level")
+            where["levels", i, "means"] = row.at("means::th")
             for lang in LANGS:
                 where["levels", i, "name", lang] = row.at(f"label::{lang}")
+                where["levels", i, "means", lang] = row.at(f"means::{lang}")
         if not table.rows:
             where["levels",] = (f"{table.name}!2", "levels")
         return levels, where
@@ -598,8 +617,21 @@ class _Reader:
                 for row in table.rows:
                     if short in row.values:
                         row.values[full] = row.values.pop(short)
+        example_levels = sorted(
+            {int(m[1]) for key in table.letters if (m := EXAMPLE.fullmatch(key.partition("::")[0]))}
+        )
+        example_keys = {f"level {n} example::{lang}" for n in example_levels for lang in LANGS}
         self.check_columns(
-            table, {"area", "capability id", "capability::th", "capability::en", "current level", "2027 target"}
+            table,
+            {
+                "area",
+                "capability id",
+                "capability::th",
+                "capability::en",
+                "current level",
+                "2027 target",
+                *example_keys,
+            },
         )
         items: dict[str, list[tuple[dict[str, Any], Where]]] = {a: [] for a in area_ids}
         strays: dict[str, list[Row]] = {}
@@ -617,14 +649,22 @@ class _Reader:
                 "current": _int(row.values.get("current level")),
                 "target": _int(row.values.get("2027 target")),
             }
+            given = [n for n in example_levels if any(row.text(f"level {n} example::{lang}") for lang in LANGS)]
+            if given:  # blank in every example cell: this capability has no examples
+                item["examples"] = {n: {lang: row.text(f"level {n} example::{lang}") for lang in LANGS} for n in given}
             where: Where = {
                 (): row.at("capability id"),
                 ("id",): row.at("capability id"),
                 ("current",): row.at("current level"),
                 ("target",): row.at("2027 target"),
+                ("examples",): row.at("examples"),  # no such column: the row
             }
             for lang in LANGS:
                 where["capability", lang] = row.at(f"capability::{lang}")
+            for n in sorted({*range(1, 10), *example_levels}):  # a missing level's column may be absent too
+                where["examples", n] = row.at(f"level {n} example::th")
+                for lang in LANGS:
+                    where["examples", n, lang] = row.at(f"level {n} example::{lang}")
             items[area].append((item, where))
         for area, rows in strays.items():  # once per area: a renamed or deleted group
             more = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
@@ -841,7 +881,8 @@ def _area(
 
 
 def _check_levels(reader: _Reader, area: Area, common: Common, where: Where) -> None:
-    """An item's levels must be among the levels (common.yaml's cross-check, at the cell)."""
+    """An item's levels must be among the levels, its examples one per level or none (the YAML
+    loader's cross-checks, at the cell: for examples, that of the first level missing or not on the scale)."""
     known = sorted(lv.level for lv in common.levels)
     span = f"{known[0]}–{known[-1]}" if known == list(range(known[0], known[-1] + 1)) else ", ".join(map(str, known))
     for i, item in enumerate(area.items):
@@ -850,6 +891,10 @@ def _check_levels(reader: _Reader, area: Area, common: Common, where: Where) -> 
             if common.level(n) is None:
                 cell, _ = _locate(where, ("items", i, name), ("capabilities", ""))
                 reader.problem(cell, f"{name} level {n} is not one of the levels ({span})")
+        if (wrong := examples_problem(item, common)) is not None:
+            first = min({lv.level for lv in common.levels} ^ set(item.examples or ()))
+            cell, _ = _locate(where, ("items", i, "examples", first), ("capabilities", ""))
+            reader.problem(cell, wrong)
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -860,12 +905,19 @@ def export_workbook(catalog: Catalog, path: Path) -> None:
     book = openpyxl.Workbook()
     book.remove(book.active)
     common = catalog.common
+    levels = [lv.level for lv in common.levels]
+    examples = [example_header(n, lang) for n in levels for lang in LANGS]
+
+    def example_cells(item: Item) -> list[str | None]:
+        found = item.examples or {}
+        return [found[n](lang) if n in found else None for n in levels for lang in LANGS]
+
     _sheet(
         book,
         "capabilities",
-        CAPABILITY_HEADERS,
+        (*CAPABILITY_HEADERS, *examples),
         [
-            [area.id, item.id, item.capability.th, item.capability.en, item.current, item.target]
+            [area.id, item.id, item.capability.th, item.capability.en, item.current, item.target, *example_cells(item)]
             for area in catalog.areas.values()
             for item in area.items
         ],
@@ -906,7 +958,15 @@ def export_workbook(catalog: Catalog, path: Path) -> None:
             for o in options
         ],
     )
-    _sheet(book, "levels", LEVEL_HEADERS, [[lv.level, lv.name.th, lv.name.en] for lv in common.levels])
+    _sheet(
+        book,
+        "levels",
+        LEVEL_HEADERS,
+        [
+            [lv.level, lv.name.th, lv.name.en, lv.means.th if lv.means else None, lv.means.en if lv.means else None]
+            for lv in common.levels
+        ],
+    )
     _sheet(book, "settings", SETTINGS_HEADERS, [["รับฟัง (rabfang) surveys", "rabfang", catalog.version, LANGS["th"]]])
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
@@ -956,6 +1016,9 @@ def write_yaml(catalog: Catalog, directory: Path, source: str) -> list[Path]:
     paths = []
     for name, model in zip(names, documents, strict=True):
         data = model.model_dump(mode="json", exclude_defaults=True)
+        for item in data.get("items", ()):  # JSON made the level keys strings: write `1:` as the shipped files do
+            if "examples" in item:
+                item["examples"] = {int(n): text for n, text in item["examples"].items()}
         path = directory / name
         path.write_text(
             header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8"
