@@ -115,6 +115,7 @@ def set_lang(t: Turn, lang: str) -> Outcome:
     """Set the language, then return to where they were (or go on to consent, or past it)."""
     s = t.s
     s.lang = lang  # type: ignore[assignment]
+    t.take()
     t.out.chosen = "ไทย" if lang == "th" else "English"
     if s.resume:
         s.step, s.resume = s.resume, None
@@ -128,6 +129,7 @@ def set_lang(t: Turn, lang: str) -> Outcome:
 def consent(t: Turn, yes: bool) -> Outcome:
     """Record consent (when, and to which notice) and go on; or record the refusal and keep nothing."""
     s, lang = t.s, t.lang
+    t.take()
     t.out.chosen = tr(lang, "consent_yes" if yes else "consent_no")
     if not yes:
         s.consent, s.step = "declined", "declined"
@@ -151,6 +153,7 @@ def after_consent(t: Turn) -> str:
 def set_profile(t: Turn, name: str, value: str | None, label: str | None) -> Outcome:
     """Record a profile answer (None: skipped); the next profile question, else the menu or deep link."""
     s = t.s
+    t.take()
     t.out.chosen = label or tr(s.lang, "skip")
     setattr(s, name, value)
     if s.step != name:  # an earlier profile answer, changed from its old button
