@@ -92,6 +92,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ("consent", "en", "OK", "consent=given"),
     ("consent", "en", "no thanks", "consent=declined"),
     ("declined", "th", "ยินยอมค่ะ", "consent=given"),
+    ("declined", "th", "ค่ะ", "reprompt"),  # after declining, "ค่ะ" only acknowledges: no consent
     # the profile
     ("group", "th", "๑", "group=citizen"),
     ("group", "th", "เกษตรกรค่ะ", "group=farmer"),
@@ -141,6 +142,8 @@ CASES: list[tuple[str, str, str, str]] = [
     ("why", "th", "ครูยังขาดอุปกรณ์ค่ะ", "text"),
     ("why", "th", "๓ ปีที่แล้วยังไม่มีค่ะ", "text"),
     ("why", "en", "skip", "skipped"),
+    ("why", "th", "ค่ะ", "reprompt"),  # a particle alone is no reason: asked for words, or Skip
+    ("why", "th", "นะคะๆ", "reprompt"),
     ("why", "en", "Teachers lack devices.", "text"),
     ("closing", "th", "อินเทอร์เน็ตช้า นะคะ", "text"),
     ("closing", "th", "ข้ามค่ะ", "skipped"),

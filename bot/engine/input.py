@@ -89,6 +89,12 @@ def readings(raw: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def says_nothing(raw: str) -> bool:
+    """Only polite particles, fillers or punctuation ("ค่ะ", "นะคะ", "ครับผม"): no answer to a question
+    that asks for words."""
+    return readings(raw)[-1] in PARTICLES or not key(raw).strip(".!?,…")
+
+
 def clean_text(text: str) -> str:
     """Free text as we store it: valid UTF-8 (lone surrogates replaced), no control characters."""
     text = text.encode("utf-8", "replace").decode("utf-8")

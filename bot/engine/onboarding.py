@@ -63,7 +63,8 @@ class Consent(Family):
         return t.refuse()
 
     def typed(self, t: Turn, raw: str) -> Outcome:
-        yes = yes_or_no(raw)
+        # "ค่ะ" answers the consent question yes; after declining it is only "noted", no consent
+        yes = yes_or_no(raw, bare_yes=t.s.step == "consent")
         return t.reprompt() if yes is None else consent(t, yes)
 
 

@@ -15,7 +15,7 @@ from ..surveys import FlowQuestion
 from ..surveys.schema import Option
 from . import buttons
 from .core import Family, Turn, ready
-from .input import Choice, clean_text, match_option
+from .input import Choice, clean_text, match_option, says_nothing
 from .sessions import offers, sessions_reply
 
 
@@ -70,7 +70,7 @@ class Question(Family):
             text = clean_text(raw)
             if len(text) > MAX_TEXT:
                 return t.notify(tr(t.lang, "too_long", n=len(text), max=MAX_TEXT))
-            if not text:
+            if not text or says_nothing(text):  # "ค่ะ" alone is no reason: ask for words, or Skip
                 return t.notify(tr(t.lang, "empty_text"))
             s.answers[question.key] = Answer(text=text, lang=t.lang, at=t.ctx.now)
             t.take()
