@@ -3,7 +3,7 @@ and named options.
 
 Matching never reads the text as stored (a free-text answer is kept exactly as typed, see
 `clean_text`): it reads `readings(raw)`, the folded text (NFC, lower case, Thai and full-width
-digits as 0–9, no zero-width characters, no spaces, a doubled vowel or tone mark once), then the
+digits as 0–9, no zero-width characters, no spaces, a doubled vowel or tone mark once, เเ as แ), then the
 same without each polite particle or filler at its end in turn ("ข้ามค่ะ" → "ข้าม", "ค่ะๆ" → "ค่ะ",
 "ครับครับ" → "ครับ"), then without a filler or a "level"/"number" word at its start ("ระดับ 3" → "3").
 The most literal reading that means something wins, so a word that merely ends like a particle
@@ -36,6 +36,7 @@ YES += ("เห็นด้วย", "ยืนยัน", "ยืนยันล
 NO = ("no", "n", "nope", "cancel", "disagree", "i do not agree", "i don't agree", "ไม่", "ไม่ใช่", "ไม่ได้")
 NO += ("ไม่ตกลง", "ไม่เอา", "ไม่ยินยอม", "ไม่ยอมรับ", "ไม่เห็นด้วย", "ไม่ยืนยัน", "ยกเลิก")
 
+LONGEST = 80  # characters (folded) of the longest typed word worth taking particles off
 NUMBER = re.compile(r"[0-9]{1,6}")  # ASCII digits only: str.isdigit() also takes '²', which int() refuses
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 FOLD = {ord(c): None for c in ZERO_WIDTH}
@@ -63,7 +64,7 @@ def normalize(text: str) -> str:
     no punctuation at either end."""
     text = unicodedata.normalize("NFC", text.translate(FOLD)).casefold().strip()
     text = HELD.sub(r"\1", re.sub(r"\s+", " ", text)).replace("เเ", "แ")  # two เ typed for แ
-    return text.strip(" .!?,。“”\"'") or text.strip()  # "?" alone stays: it asks for help
+    return text.strip(" .!?,…()。“”\"'") or text.strip()  # "?" alone stays: it asks for help
 
 
 def key(text: str) -> str:
@@ -71,28 +72,32 @@ def key(text: str) -> str:
     return normalize(text).replace(" ", "")
 
 
-def _tail(word: str) -> int | None:
-    """Where the last particle of `word` begins (the shortest one that ends it), if anything is before it."""
-    starts = [m.start() for p in TAILS if (m := p.search(word)) and m.start() > 0]
-    return max(starts) if starts else None
+def unpolite(word: str) -> list[str]:
+    """A folded word, then without each particle at its end in turn: "ชนะครับ", "ชนะ", "ช" (never
+    empty: "ค่ะๆ" ends as "ค่ะ")."""
+    out = [word]
+    while len(word) <= LONGEST:  # no name or command is longer: a comment is read as it is
+        starts = [m.start() for p in TAILS if (m := p.search(word)) and m.start() > 0]
+        if not starts:
+            break
+        word = word[: max(starts)]  # the shortest particle first
+        out.append(word)
+    return out
 
 
 def readings(raw: str) -> list[str]:
     """The ways to read what was typed, most literal first (see the module's docstring)."""
-    word = key(raw)
-    out = [word]
-    while (cut := _tail(word)) is not None:
-        word = word[:cut]
-        out.append(word)
+    out = unpolite(key(raw))
     for pattern in (LEADING, NUMBERED):
-        out += [w[m.end() :] for w in list(out) if (m := pattern.match(w))]
+        out += [w[m.end() :] for w in list(out) if len(w) <= LONGEST and (m := pattern.match(w))]
     return list(dict.fromkeys(out))
 
 
 def says_nothing(raw: str) -> bool:
     """Only polite particles, fillers or punctuation ("ค่ะ", "นะคะ", "ครับผม"): no answer to a question
     that asks for words."""
-    return readings(raw)[-1] in PARTICLES or not key(raw).strip(".!?,…")
+    word = key(raw)
+    return unpolite(word)[-1] in PARTICLES or not word.strip(".!?,…()")
 
 
 def clean_text(text: str) -> str:
