@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.engine import parse_command
+from bot.engine import Context, Engine, parse_command
 from bot.engine.input import readings, typed_number, yes_or_no
 from bot.i18n import tr
-from bot.model import State
+from bot.model import Inbound, State
 from bot.surveys import Catalog, load_catalog
 
 from .conftest import AGREEMENT
@@ -264,3 +264,23 @@ def test_nothing_that_says_no_is_a_yes() -> None:
         assert yes_or_no(unsure) is not True, unsure
     assert yes_or_no("ค่ะ") is True and yes_or_no("ค่ะ", bare_yes=False) is None
     assert typed_number("๑๒") == 12 and typed_number("ระดับ") is None and typed_number("12345678") is None
+
+
+@pytest.mark.parametrize(
+    ("at", "lang", "typed", "expected"), CASES, ids=[f"{n}-{c[0]}-{c[1]}" for n, c in enumerate(CASES)]
+)
+def test_over_the_flood_limit_only_answers_get_through(
+    at: str, lang: str, typed: str, expected: str, catalog: Catalog, agreement: Catalog
+) -> None:
+    """Past the flood limit every typed answer of the table is still taken (and not counted); a
+    command or text that answers nothing changes nothing and gets no reply."""
+    cat = agreement if at == "rating" else catalog
+    convo = Conversation(cat)
+    for line in path(at, lang, cat):
+        convo.send(line)
+    state = convo.state
+    out = Engine(Context(cat, convo.now, flood="drop")).decide(state, Inbound("text", text=typed))
+    if expected == "reprompt" or expected.startswith("cmd:"):
+        assert not out.accepted and out.replies == [] and out.state is state
+    else:
+        assert out.accepted and out.replies and out.state != state
