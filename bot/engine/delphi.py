@@ -22,7 +22,7 @@ from ..surveys.schema import Option
 from . import buttons, survey
 from .buttons import BACK, DELPHI, KEEP, SKIP
 from .core import Family, Turn, ready
-from .input import clean_text, match_option, readings
+from .input import clean_text, match_option, readings, says_nothing
 
 ROUND = 2
 REASON = "#reason"  # state.key suffix: asking why they changed their answer
@@ -142,7 +142,7 @@ class Delphi(Family):
             text = clean_text(raw)
             if len(text) > MAX_TEXT:
                 return t.notify(tr(t.lang, "too_long", n=len(text), max=MAX_TEXT))
-            if not text:
+            if not text or says_nothing(text):  # "ค่ะ" alone is no reason
                 return t.notify(tr(t.lang, "empty_text"))
             given = s.answers.get(answer_key(key, ROUND))
             t.take()
