@@ -260,7 +260,7 @@ def test_readings(typed: str, reads: list[str]) -> None:
 def test_nothing_that_says_no_is_a_yes() -> None:
     for no in ("ไม่ค่ะ", "ไม่ครับ", "ไม่ยินยอมค่ะ", "ไม่ตกลงค่ะ", "ไม่ได้ค่ะ", "ไม่เอาค่ะ", "ไม่เห็นด้วยครับ", "ไม่จ้า"):
         assert yes_or_no(no) is False, no
-    for unsure in ("ไม่แน่ใจค่ะ", "ไม่รู้ค่ะ", "นะ", "คะ", "ไม่นะคะ2"):
+    for unsure in ("ไม่แน่ใจค่ะ", "ไม่รู้ค่ะ", "นะ", "คะ", "ตกลงไม่ได้ค่ะ", "ขอไม่ตอบค่ะ", "ได้ไม่ค่ะ", "1 ไม่"):
         assert yes_or_no(unsure) is not True, unsure
     assert yes_or_no("ค่ะ") is True and yes_or_no("ค่ะ", bare_yes=False) is None
     assert typed_number("๑๒") == 12 and typed_number("ระดับ") is None and typed_number("12345678") is None

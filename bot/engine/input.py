@@ -135,13 +135,12 @@ YES_KEYS, NO_KEYS = frozenset(map(key, YES)), frozenset(map(key, NO))
 
 def yes_or_no(raw: str, *, bare_yes: bool = True) -> bool | None:
     """A typed yes (or 1) → True, no (or 2) → False, anything else None. A polite particle alone
-    ("ค่ะ", "ครับ") is yes where `bare_yes`; nothing that starts with ไม่ ("not") is ever yes."""
-    for word in readings(raw):
+    ("ค่ะ", "ครับ") is yes where `bare_yes`; nothing with ไม่ ("not") in it is ever yes."""
+    words = readings(raw)
+    for word in words:
         if word in NO_KEYS or word == "2":
             return False
-        if word.startswith("ไม่"):
-            continue
-        if word in YES_KEYS or word == "1" or (bare_yes and word in BARE_YES):
+        if "ไม่" not in words[0] and (word in YES_KEYS or word == "1" or (bare_yes and word in BARE_YES)):
             return True
     return None
 
