@@ -94,10 +94,8 @@ def readings(raw: str) -> list[str]:
 
 
 def says_nothing(raw: str) -> bool:
-    """Only polite particles, fillers or punctuation ("ค่ะ", "นะคะ", "ครับผม"): no answer to a question
-    that asks for words."""
-    word = key(raw)
-    return unpolite(word)[-1] in PARTICLES or not word.strip(".!?,…()")
+    """Only polite particles ("ค่ะ", "นะคะ", "ครับผม"): no answer to a question that asks for words."""
+    return unpolite(key(raw))[-1] in PARTICLES
 
 
 def clean_text(text: str) -> str:
