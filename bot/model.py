@@ -276,7 +276,7 @@ class Outcome:
     chosen: str | None = None  # label of the tapped choice, when a button was accepted
     erase: bool = False
     refused: bool = False  # a stale or forged button, politely refused
-    accepted: bool = False  # a tap taken (not refused): flood control never drops it nor counts it
+    accepted: bool = False  # an answer taken, typed or tapped: flood control never drops it nor counts it
 
 
 def chunks(text: str, limit: int) -> list[str]:

@@ -38,9 +38,9 @@ class Handled:
 
 class FloodGate:
     """At most `limit` messages per `window` per participant; past it the engine still takes the
-    taps it accepts (the answer to the question asked, however fast), and the rest get a notice
-    once, then silence. Only what the engine did not take as a tap is counted: typed text,
-    stickers, stale or forged taps. Counts by the platform's timestamps, so a backlog drained
+    answers it accepts (the answer to the question asked, typed or tapped, however fast), and the
+    rest get a notice once, then silence. Only what the engine did not take as an answer is
+    counted: commands, text that answers nothing, stickers, stale or forged taps. Counts by the platform's timestamps, so a backlog drained
     after a restart is judged by when it was sent, not when it is processed. Senders are kept
     in order of their last message, so forgetting the quiet ones costs only what it forgets.
 
@@ -155,7 +155,7 @@ class Service:
         sent_at = event.sent_at or now
         # the console is one person at a local terminal: nothing to guard against
         verdict = "ok" if channel == "console" else self.flood.check(key, sent_at)
-        engine = self.engine(now, verdict)  # over the limit, the engine still takes a tap it accepts
+        engine = self.engine(now, verdict)  # over the limit, the engine still takes an answer it accepts
 
         def decide(state: State) -> Outcome:
             return engine.decide(state, event)

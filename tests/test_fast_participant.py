@@ -104,8 +104,7 @@ async def test_a_line_participant_who_types_every_answer_finishes(tmp_path: Path
     async with FakeLineApi() as api:
         settings = Settings(
             _env_file=None,
-            db=tmp_path / "typed.db",
-            flood_limit=10_000,
+            db=tmp_path / "typed.db",  # the default flood limits: a typed answer is an answer
             line_channel_secret=CHANNEL_SECRET,
             line_channel_access_token=api.token,
             line_api_base_url=api.url,

@@ -1,5 +1,6 @@
 """Flood control: 5 messages per 10 s per participant by default; one notice, then silence;
-other participants unaffected; a redelivered event is not counted."""
+other participants unaffected; a redelivered event is not counted; an answer the engine takes,
+typed or tapped, always passes and is never counted."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ async def test_thirty_typed_messages_in_three_seconds_get_a_handful_of_replies(
     assert answered == 6  # five answered, one notice, then silence
 
 
-async def test_stale_taps_and_stickers_count_but_a_valid_tap_still_gets_through(
+async def test_stale_taps_and_stickers_count_but_a_valid_answer_still_gets_through(
     db, catalog, settings, clock: Clock
 ) -> None:  # type: ignore[no-untyped-def]
     service = flood_service(db, catalog, settings, clock)
@@ -101,13 +102,16 @@ async def test_stale_taps_and_stickers_count_but_a_valid_tap_still_gets_through(
         handled = await service.handle("line", "mixed", event, f"j{n}")
         said.append([r.text for r in handled.replies] if handled else [])
     assert all(said[:5]) and "too fast" in said[5][0]
-    handled = await service.handle("line", "mixed", Inbound("text", text="4", sent_at=sent), "typed")
-    assert handled is not None and handled.replies == []  # typed text over the limit: dropped quietly
-    tap = Inbound("button", data="q.health.info_exchange.current_level=3", sent_at=sent)
+    handled = await service.handle("line", "mixed", Inbound("text", text="four-ish?", sent_at=sent), "junk")
+    assert handled is not None and handled.replies == []  # text that answers nothing, over the limit: dropped
+    handled = await service.handle("line", "mixed", Inbound("text", text="3", sent_at=sent), "typed")
+    assert handled is not None and "Capability 1/5" in handled.replies[-1].text  # a typed answer is taken
+    tap = Inbound("button", data="q.health.info_exchange.target_level=4", sent_at=sent)
     handled = await service.handle("line", "mixed", tap, "tap")
-    assert handled is not None and "Capability 1/5" in handled.replies[-1].text  # the next question
+    assert handled is not None and handled.replies  # and so is a tapped one
     state = await db.load_state("line", "mixed", clock())
     assert state.answers["health.info_exchange.current_level"].value == 3
+    assert state.answers["health.info_exchange.target_level"].value == 4
 
 
 async def test_the_limit_is_configurable(db, catalog, settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]

@@ -12,9 +12,11 @@ that answer (and says so); a stale or forged one is refused and the current ques
 
 Two rules hold for every turn. One set of choices: at most the last reply carries buttons (LINE
 shows quick replies on the last message only), so choices offered earlier in a turn join the last
-reply's. Flood control: when the service says the sender is over its limit (`Context.flood`), a tap
-the engine takes is still taken (a fast person is not an attacker); anything else changes nothing
-and gets one notice, then silence.
+reply's. Flood control: when the service says the sender is over its limit (`Context.flood`), what
+the engine takes as the answer to the question asked (`Turn.take`: a language, consent, a profile
+answer, an area, a survey or round-2 answer typed or tapped, a skip of an optional question) is
+still taken (a fast person is not an attacker); anything else changes nothing and gets one notice,
+then silence.
 
     onboarding.py  new, lang · consent, declined · group, region, age
     survey.py      menu · survey (a question of an area)
@@ -36,7 +38,7 @@ from . import buttons, delphi, live, onboarding, privacy, sessions, survey
 from .buttons import BACK, SKIP
 from .commands import COMMANDS, help_text
 from .core import Context, Family, Turn, ready
-from .input import clean_text, normalize, number, parse_command
+from .input import clean_text, normalize, number, parse_command, typed_number
 from .onboarding import LANG_CHOICES
 
 STEPS: dict[Step, Family] = {
@@ -116,7 +118,7 @@ class Engine:
 
     def decide(self, state: State, event: Inbound) -> Outcome:
         out = self._decide(state, event)
-        out.accepted = event.kind == "button" and not out.refused
+        out.accepted = out.accepted and not out.refused  # set where an answer is taken (Turn.take)
         if self.ctx.flood != "ok" and not out.accepted:
             notice = [Reply(tr(state.lang, "flood"))] if self.ctx.flood == "notice" else []
             return Outcome(state=state, replies=notice)
@@ -189,7 +191,7 @@ def typed(t: Turn, raw: str) -> Outcome:
     if t.stranded:  # it answered a question that is gone: show where they are now
         return t.show()
     family = t.family()
-    if (n := number(normalize(raw))) is not None and not family.wants_text(t):
+    if (n := typed_number(raw)) is not None and not family.wants_text(t):
         # a number answers with the n-th button shown, Skip and Back included, for clients
         # that show no buttons (LINE on desktop) and for the console's numbered options
         shown = t.ask().buttons

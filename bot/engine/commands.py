@@ -100,18 +100,13 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "help",
-        ("ช่วยเหลือ", "วิธีใช้", "ช่วย", "?"),
+        ("ช่วยเหลือ", "ความช่วยเหลือ", "วิธีใช้", "ช่วย", "ช่วยด้วย", "?"),
         Bilingual("วิธีใช้", "How to use this bot"),
     ),
 )
 
 NAMES = frozenset(c.name for c in COMMANDS)
-WORDS: dict[str, str] = {w: c.name for c in COMMANDS for w in (c.name, *c.words)}
-
-
-def lookup(word: str) -> str | None:
-    """The command a normalized typed word calls, or None."""
-    return WORDS.get(word)
+WORDS: dict[str, str] = {w: c.name for c in COMMANDS for w in (c.name, *c.words)}  # compared folded (input.py)
 
 
 def menu(lang: str | None) -> list[tuple[str, str]]:

@@ -27,7 +27,7 @@ class Context:
     unconsented_days: int = 7  # what is kept of someone who has not consented is deleted after this
     contact: str = "สำนักงานพัฒนารัฐบาลดิจิทัล (องค์การมหาชน) · www.dga.or.th"
     # the service's flood control: "ok", or the sender is over the limit and gets a "notice" (the
-    # first time) or is dropped ("drop"); the engine still takes a tap it accepts (Engine.decide)
+    # first time) or is dropped ("drop"); the engine still takes an answer it accepts (Engine.decide)
     flood: Literal["ok", "notice", "drop"] = "ok"
 
 
@@ -84,6 +84,11 @@ class Turn:
         """Say `text` with the current step's buttons."""
         self.out.replies.append(self.notice(text))
         return self.out
+
+    def take(self) -> None:
+        """What they sent was taken as the answer to the question asked (typed or tapped): flood
+        control lets it through and does not count it."""
+        self.out.accepted = True
 
     def refuse(self) -> Outcome:
         """A stale or forged button: nothing changes, and the current step is asked again."""

@@ -22,7 +22,7 @@ from ..surveys.schema import Option
 from . import buttons, survey
 from .buttons import BACK, DELPHI, KEEP, SKIP
 from .core import Family, Turn, ready
-from .input import clean_text, match_option, normalize
+from .input import clean_text, match_option, readings, says_nothing
 
 ROUND = 2
 REASON = "#reason"  # state.key suffix: asking why they changed their answer
@@ -142,13 +142,14 @@ class Delphi(Family):
             text = clean_text(raw)
             if len(text) > MAX_TEXT:
                 return t.notify(tr(t.lang, "too_long", n=len(text), max=MAX_TEXT))
-            if not text:
+            if not text or says_nothing(text):  # "ค่ะ" alone is no reason
                 return t.notify(tr(t.lang, "empty_text"))
             given = s.answers.get(answer_key(key, ROUND))
+            t.take()
             if given is not None:
                 s.answers[answer_key(key, ROUND)] = given.model_copy(update={"text": text, "at": t.ctx.now})
             return advance(t)
-        if normalize(raw) in KEEP_WORDS:
+        if any(w in KEEP_WORDS for w in readings(raw)):
             return keep(t, question)
         option = match_option(raw, t.catalog.options(question))
         if option is None:
@@ -177,6 +178,7 @@ class Delphi(Family):
 
     def skip(self, t: Turn) -> Outcome:
         if _split(t.s.key or "")[1]:
+            t.take()
             t.out.chosen = tr(t.lang, "skip")
             return advance(t)
         return t.notify(tr(t.lang, "delphi_pick"))
@@ -203,6 +205,7 @@ def start(t: Turn, area_id: str) -> Outcome:
     first = next_question(t, area_id, None) or (questions(t, area_id) or [None])[0]
     if first is None:
         return t.refuse()
+    t.take()
     t.out.chosen = tr(t.lang, "delphi_start")
     s.step, s.area, s.key, s.resume = "delphi", area_id, first.key, None
     t.out.replies.append(Reply(tr(t.lang, "delphi_intro", area=area.title(t.lang))))
@@ -226,6 +229,7 @@ def keep(t: Turn, question: FlowQuestion) -> Outcome:
     first = t.s.answers.get(question.key)
     if first is None or first.skipped:
         return t.reprompt()
+    t.take()
     t.out.chosen = label20(tr(t.lang, "delphi_keep", answer=answer_label(t, question, first.option)))
     t.s.answers[answer_key(question.key, ROUND)] = Answer(
         option=first.option, value=first.value, lang=t.lang, at=t.ctx.now
@@ -236,6 +240,7 @@ def keep(t: Turn, question: FlowQuestion) -> Outcome:
 def pick(t: Turn, question: FlowQuestion, option: Option) -> Outcome:
     """A new (or the same) answer in round 2; a changed one asks why."""
     s = t.s
+    t.take()
     t.out.chosen = survey.choice_label(t, question, option)
     s.answers[answer_key(question.key, ROUND)] = Answer(option=option.id, value=option.value, lang=t.lang, at=t.ctx.now)
     first = s.answers.get(question.key)

@@ -93,6 +93,7 @@ def typed(t: Turn, raw: str) -> Outcome | None:
         return t.notify(tr(t.lang, "too_long", n=len(text), max=MAX_TEXT)) if text else None
     key = answer_key(s.live_text, 1, "live")
     s.answers[key] = Answer(text=text, lang=t.lang, at=t.ctx.now, session=session.session_id)
+    t.take()
     s.live_text = None
     t.out.replies.append(Reply(tr(t.lang, "live_comment_saved")))
     return t.out
@@ -173,6 +174,7 @@ def tapped(t: Turn, key: str, value: str) -> Outcome:
     if session is None:  # closed (or the session is over): politely, and nothing is stored
         t.out.replies.append(Reply(tr(lang, "live_closed")))
         return t.out
+    t.take()
     t.out.chosen = choice_label(t, question, option)
     s.answers[answer_key(key, 1, "live")] = Answer(
         option=option.id, value=option.value, lang=lang, at=t.ctx.now, session=session.session_id

@@ -63,7 +63,8 @@ class Consent(Family):
         return t.refuse()
 
     def typed(self, t: Turn, raw: str) -> Outcome:
-        yes = yes_or_no(raw)
+        # "ค่ะ" answers the consent question yes; after declining it is only "noted", no consent
+        yes = yes_or_no(raw, bare_yes=t.s.step == "consent")
         return t.reprompt() if yes is None else consent(t, yes)
 
 
@@ -115,6 +116,7 @@ def set_lang(t: Turn, lang: str) -> Outcome:
     """Set the language, then return to where they were (or go on to consent, or past it)."""
     s = t.s
     s.lang = lang  # type: ignore[assignment]
+    t.take()
     t.out.chosen = "ไทย" if lang == "th" else "English"
     if s.resume:
         s.step, s.resume = s.resume, None
@@ -128,6 +130,7 @@ def set_lang(t: Turn, lang: str) -> Outcome:
 def consent(t: Turn, yes: bool) -> Outcome:
     """Record consent (when, and to which notice) and go on; or record the refusal and keep nothing."""
     s, lang = t.s, t.lang
+    t.take()
     t.out.chosen = tr(lang, "consent_yes" if yes else "consent_no")
     if not yes:
         s.consent, s.step = "declined", "declined"
@@ -151,6 +154,7 @@ def after_consent(t: Turn) -> str:
 def set_profile(t: Turn, name: str, value: str | None, label: str | None) -> Outcome:
     """Record a profile answer (None: skipped); the next profile question, else the menu or deep link."""
     s = t.s
+    t.take()
     t.out.chosen = label or tr(s.lang, "skip")
     setattr(s, name, value)
     if s.step != name:  # an earlier profile answer, changed from its old button

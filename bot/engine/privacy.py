@@ -32,7 +32,7 @@ class ConfirmDelete(Family):
         return t.refuse()
 
     def typed(self, t: Turn, raw: str) -> Outcome:
-        yes = yes_or_no(raw)
+        yes = yes_or_no(raw, bare_yes=False)  # erasing everything takes a word, not a polite "ค่ะ"
         return t.reprompt() if yes is None else confirm_delete(t, yes)
 
     def back(self, t: Turn) -> Outcome:
@@ -42,6 +42,7 @@ class ConfirmDelete(Family):
 def confirm_delete(t: Turn, yes: bool) -> Outcome:
     """Erase everything (the service deletes what storage holds), or go back to where they were."""
     s, lang = t.s, t.s.lang
+    t.take()
     if yes:
         t.out.erase = True
         t.out.chosen = tr(lang, "delete_yes")

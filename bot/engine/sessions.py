@@ -11,7 +11,7 @@ from ..ics import session_ics
 from ..model import Attachment, Button, Outcome, Reply, SessionView
 from . import buttons
 from .core import Family, Turn, ready
-from .input import normalize, number
+from .input import number, readings
 
 REGISTER_TYPED = re.compile(r"(ลงทะเบียน|register|ยกเลิกลงทะเบียน|unregister)\s*([0-9]{1,6})")
 MAX_OFFERS = 6  # sessions listed at once: two buttons' worth each stays within LINE's 13
@@ -34,7 +34,7 @@ def events(t: Turn, arg: str) -> Outcome:
 
 def typed_register(t: Turn, raw: str) -> Outcome | None:
     """`ลงทะเบียน 2`: register for (or unregister from) the second session listed; None if not that."""
-    m = REGISTER_TYPED.fullmatch(normalize(raw))
+    m = next((m for w in readings(raw) if (m := REGISTER_TYPED.fullmatch(w))), None)
     if m is None:
         return None
     listed = offers(t, None) if ready(t.s) else []
@@ -88,6 +88,7 @@ def register(t: Turn, session_id: int, yes: bool) -> Outcome:
     if not yes:
         if s.registrations.pop(session_id, None) is None:
             return t.refuse()
+        t.take()
         t.out.chosen = tr(lang, "unregister_n", n="").strip()
         return t.tell(tr(lang, "unregistered", title=offer.title(lang)))
     if session_id in s.registrations:
@@ -95,6 +96,7 @@ def register(t: Turn, session_id: int, yes: bool) -> Outcome:
     if offer.full:
         return t.tell(tr(lang, "session_full", title=offer.title(lang)))
     s.registrations[session_id] = t.ctx.now
+    t.take()
     t.out.chosen = tr(lang, "register_n", n="").strip()
     text = tr(lang, "registered", title=offer.title(lang), when=when(offer.starts_at, lang), place=offer.place or "-")
     ics = Attachment(f"rabfang-session-{offer.id}.ics", session_ics(offer, lang, t.ctx.now), "text/calendar")

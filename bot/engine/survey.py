@@ -15,7 +15,7 @@ from ..surveys import FlowQuestion
 from ..surveys.schema import Option
 from . import buttons
 from .core import Family, Turn, ready
-from .input import Choice, clean_text, match_option
+from .input import Choice, clean_text, match_option, says_nothing
 from .sessions import offers, sessions_reply
 
 
@@ -30,13 +30,17 @@ class Menu(Family):
     def button(self, t: Turn, name: str, value: str) -> Outcome:
         if value not in t.catalog.areas or not ready(t.s):
             return t.refuse()
+        t.take()
         t.out.chosen = t.catalog.areas[value].short(t.lang)
         return enter_area(t, value)
 
     def typed(self, t: Turn, raw: str) -> Outcome:
         areas = [Choice(a.id, a.short.th, a.short.en, (a.title.th, a.title.en)) for a in t.catalog.areas.values()]
         choice = match_option(raw, areas)
-        return enter_area(t, choice.id) if choice else t.reprompt()
+        if choice is None:
+            return t.reprompt()
+        t.take()
+        return enter_area(t, choice.id)
 
 
 class Question(Family):
@@ -66,9 +70,10 @@ class Question(Family):
             text = clean_text(raw)
             if len(text) > MAX_TEXT:
                 return t.notify(tr(t.lang, "too_long", n=len(text), max=MAX_TEXT))
-            if not text:
+            if not text or says_nothing(text):  # "ค่ะ" alone is no reason: ask for words, or Skip
                 return t.notify(tr(t.lang, "empty_text"))
             s.answers[question.key] = Answer(text=text, lang=t.lang, at=t.ctx.now)
+            t.take()
             return advance(t)
         option = match_option(raw, t.catalog.options(question))
         if option is None:
@@ -97,6 +102,7 @@ class Question(Family):
             return super().skip(t)
         if not question.question.optional:
             return t.notify(tr(s.lang, "not_optional"))
+        t.take()
         t.out.chosen = tr(s.lang, "skip")
         s.answers[question.key] = Answer(skipped=True, lang=t.lang, at=t.ctx.now)
         return advance(t)
@@ -310,6 +316,8 @@ def finish_area(t: Turn) -> Outcome:
 
 
 def record(t: Turn, question: FlowQuestion, option: Option) -> None:
+    """Store the option as their answer to the question (tapped or typed): an answer taken."""
+    t.take()
     t.s.answers[question.key] = Answer(option=option.id, value=option.value, lang=t.lang, at=t.ctx.now)
 
 
