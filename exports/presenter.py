@@ -98,9 +98,8 @@ async def live_state(db: Database, catalog: Catalog, settings: Settings, session
         return state
     n = next(i for i, it in enumerate(area.items, 1) if it.id == item_id)
 
-    def level(k: int) -> dict:
-        found = catalog.common.level(k)
-        return {"level": k, "th": found.name.th if found else "", "en": found.name.en if found else ""}
+    def level(k: int) -> dict:  # named as every screen names a level, in both languages
+        return {"level": k, "th": catalog.common.named(k, "th"), "en": catalog.common.named(k, "en")}
 
     state["item"] = {
         "key": session.open_item,
@@ -172,8 +171,8 @@ SCRIPT = (
     "var qs=$('questions');qs.textContent='';"
     "if(s.item){both($('cap'),s.item.th,s.item.en);both($('area'),s.item.area.th+' \\u00b7 '+s.item.n+'/'+s.item.of,"
     "s.item.area.en+' \\u00b7 '+s.item.n+'/'+s.item.of);"
-    "$('plan').textContent=s.item.current.level+' '+s.item.current.th+'  \\u2192  '+s.item.target.level+' '+s.item.target.th;"
-    "$('plan-en').textContent=s.item.current.level+' '+s.item.current.en+'  \\u2192  '+s.item.target.level+' '+s.item.target.en;}"
+    "$('plan').textContent=s.item.current.th+'  \\u2192  '+s.item.target.th;"
+    "$('plan-en').textContent=s.item.current.en+'  \\u2192  '+s.item.target.en;}"
     "s.questions.forEach(function(q){var box=el('section','q');box.setAttribute('data-q',q.id);"
     "var h=el('h3');both(h,q.th,q.en);box.appendChild(h);var max=1;"
     "q.bars.forEach(function(b){if(b.n>max){max=b.n;}});"

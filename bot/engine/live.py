@@ -62,7 +62,7 @@ def prompt(ctx: Context, question: FlowQuestion, lang: str, title: str, *, compa
         Button(choice_label(t, question, o), buttons.live_question(question.key, o.id))
         for o in ctx.catalog.options(question)
     )
-    card = capability_card(t, question, heading, text)
+    card = capability_card(t, question, text, heading)
     return Reply("\n".join(lines), shown, card=card)
 
 
