@@ -82,18 +82,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "progress": ("ความสามารถ {n}/{total} · {area}", "Capability {n}/{total} · {area}"),
     "progress_closing": ("คำถามท้ายด้าน {n}/{total} · {area}", "Closing question {n}/{total} · {area}"),
-    # a level's button, the plan's level marked (fits LINE's 20 characters), and the line that says so
+    # a level's button, the plan's level marked (fits LINE's 20 characters; the plan lines say what it is)
     "mark_current": ("{level} ✓ตามแผน", "{level} (plan)"),
     "mark_target": ("{level} ✓ตามแผน", "{level} (plan)"),
-    "mark_current_hint": ("(✓ = ระดับที่ประเมินไว้: ระดับ {level})", "(level {level} is the assessed one)"),
-    "mark_target_hint": ("(✓ = เป้าหมายที่แผนเสนอ: ระดับ {level})", "(level {level} is the plan's proposed target)"),
     "capability": ("ขีดความสามารถ: {text}", "{text}"),
     # a maturity level as every screen names it: its number and its stage, from the one level entry
     "level_named": ("ระดับ {level} {name}", "Level {level} {name}"),
     "current": ("ระดับปัจจุบัน: {level}", "Current level: {level}"),
     "target": ("เป้าหมายปี 2570: {level}", "2027 target: {level}"),
-    # the card's heading (the capability is named in the card's body)
-    "card_heading": ("{area} · {n}/{total}", "{area} · {n}/{total}"),
+    # the card's heading: the capability's place in its area (the card's body names it)
+    "card_heading": ("{n}/{total}", "{n}/{total}"),
     # "what do the levels mean": the button (within LINE's 20 characters) and the guide it shows
     "levels_button": ("ระดับหมายถึงอะไร?", "What levels mean?"),
     "levels_title": ("ระดับความพร้อมดิจิทัล", "The maturity levels"),

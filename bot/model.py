@@ -65,9 +65,6 @@ class Reply:
     attachment: Attachment | None = None
     card: Card | None = None
     guide: Guide | None = None
-    # the capability (`area.item`) a question is about, card or not: a channel that edits in place
-    # knows the next question of the capability just answered (Telegram)
-    about: str | None = None
 
 
 @dataclass(frozen=True)

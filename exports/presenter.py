@@ -72,6 +72,11 @@ async def presenter_link(
 # ---- what the page shows ------------------------------------------------------------------------
 
 
+def level_names(catalog: Catalog, k: int) -> dict:
+    """Level `k` as every screen names it, in both languages (the page prints both)."""
+    return {"level": k, "th": catalog.common.named(k, "th"), "en": catalog.common.named(k, "en")}
+
+
 async def live_state(db: Database, catalog: Catalog, settings: Settings, session_id: int, phraser: Phraser) -> dict:
     """The whole state of the page, as the stream sends it."""
     session = await lq.get(db, session_id)
@@ -98,9 +103,6 @@ async def live_state(db: Database, catalog: Catalog, settings: Settings, session
         return state
     n = next(i for i, it in enumerate(area.items, 1) if it.id == item_id)
 
-    def level(k: int) -> dict:  # named as every screen names a level, in both languages
-        return {"level": k, "th": catalog.common.named(k, "th"), "en": catalog.common.named(k, "en")}
-
     state["item"] = {
         "key": session.open_item,
         "n": n,
@@ -108,8 +110,8 @@ async def live_state(db: Database, catalog: Catalog, settings: Settings, session
         "area": {"th": area.title.th, "en": area.title.en},
         "th": item.capability.th,
         "en": item.capability.en,
-        "current": level(item.current),
-        "target": level(item.target),
+        "current": level_names(catalog, item.current),
+        "target": level_names(catalog, item.target),
     }
     answers = 0
     for q in catalog.flow(area_id):

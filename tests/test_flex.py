@@ -165,8 +165,9 @@ def test_the_gauge_marks_the_current_step_and_the_target() -> None:
     assert len({colours[card.current - 1], colours[card.target - 1], colours[4]}) == 3
     # the plan lines below the gauge, each beside a dot in its step's colour
     lines = message["contents"]["body"]["contents"][2:4]
-    assert [texts_in(line)[1] for line in lines] == [card.current_line, card.target_line]
-    assert [line["contents"][0]["color"] for line in lines] == [colours[card.current - 1], colours[card.target - 1]]
+    assert [texts_in(line) for line in lines] == [[card.current_line], [card.target_line]]
+    dots = [line["contents"][0]["backgroundColor"] for line in lines]
+    assert dots == [colours[card.current - 1], colours[card.target - 1]]
 
 
 def test_a_card_whose_current_level_is_its_target_marks_one_step_twice() -> None:

@@ -88,6 +88,7 @@ async def running(
     pacer: Pacer | None = None,
     token: str = TOKEN,
     flood_limit: int = 1000,  # a test taps faster than any participant
+    surveys_dir: Path | None = None,
 ) -> AsyncIterator[Bot]:
     """The channel on a fresh database; a stored update that cannot be processed is retried within 0.2 s."""
     settings = Settings(
@@ -98,6 +99,7 @@ async def running(
         telegram_webhook_url=WEBHOOK_URL if webhook else None,
         telegram_webhook_secret=None,
         flood_limit=flood_limit,
+        surveys_dir=surveys_dir,
     )
     async with open_app(settings) as app:
         channel = TelegramChannel(

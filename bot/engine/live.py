@@ -56,8 +56,6 @@ def prompt(ctx: Context, question: FlowQuestion, lang: str, title: str, *, compa
         lines.append(plan_line(t, "target", item.target))
         lines.append("")
     lines.append(text)
-    if (marks := question.question.marks) is not None:
-        lines.append(tr(lang, f"mark_{marks}_hint", level=question.plan_level))
     shown = tuple(
         Button(choice_label(t, question, o), buttons.live_question(question.key, o.id))
         for o in ctx.catalog.options(question)

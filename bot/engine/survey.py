@@ -153,9 +153,7 @@ def ask_question(t: Turn, question: FlowQuestion) -> Reply:
             tr(lang, "previous_answer", answer=shown_answer if len(shown_answer) <= 200 else shown_answer[:199] + "…")
         )
     lines += tail
-    return Reply(
-        "\n".join(lines), shown, card=card, about=f"{question.area}.{question.item_id}" if question.item else None
-    )
+    return Reply("\n".join(lines), shown, card=card)
 
 
 def fixed_question(
@@ -164,15 +162,13 @@ def fixed_question(
     """The parts of a question's message that are the same for everyone in a language: the lines
     before what they picked and answered, the lines after, the buttons and the card."""
     lang, key = t.lang, question.key
-    heading = progress(t, question)
     item, prompt = question.item, question.question.prompt(lang)
-    head = [heading]
+    # a question after its capability's card (just shown): the question alone, under the card
+    head = [] if item and t.compact else [progress(t, question)]
     if item and not t.compact:
         head += [tr(lang, "capability", text=item.capability(lang)), plan_line(t, "current", item.current)]
-        head.append(plan_line(t, "target", item.target))
-    head += ["", prompt] if item and not t.compact else [prompt]
-    if (marks := question.question.marks) is not None:
-        head.append(tr(lang, f"mark_{marks}_hint", level=question.plan_level))
+        head += [plan_line(t, "target", item.target), ""]
+    head.append(prompt)
     tail = (tr(lang, "type_text", max=MAX_TEXT),) if question.question.kind == "text" else ()
     options = t.catalog.options(question)
     choices = tuple(Button(choice_label(t, question, o), buttons.question(key, o.id)) for o in options)
@@ -201,14 +197,15 @@ def plan_line(t: Turn, which: str, level: int) -> str:
 
 
 def capability_card(t: Turn, question: FlowQuestion, prompt: str, heading: str | None = None) -> Card:
-    """The capability of a question as a card: a short heading (the body names the capability),
-    the two plan lines with the levels named, the question."""
+    """The capability of a question as a card: a short heading (where it stands in its area: the
+    area was just chosen and the body names the capability), the two plan lines with the levels
+    named, the question."""
     item = question.item
     assert item is not None
     area = t.catalog.areas[question.area]
     if heading is None:
         n = next(i for i, it in enumerate(area.items, 1) if it.id == item.id)
-        heading = tr(t.lang, "card_heading", area=area.title(t.lang), n=n, total=len(area.items))
+        heading = tr(t.lang, "card_heading", n=n, total=len(area.items))
     return Card(
         key=f"{question.area}.{item.id}",
         heading=heading,

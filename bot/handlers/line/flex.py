@@ -16,6 +16,7 @@ from linebot.v3.messaging import (
     FlexBubble,
     FlexButton,
     FlexComponent,
+    FlexFiller,
     FlexMessage,
     FlexSeparator,
     FlexText,
@@ -107,11 +108,21 @@ def _legend(card: Card) -> list[FlexComponent]:
     rows = [(REACHED, card.current_line), (TARGET, card.target_line)]
     return [
         FlexBox(
-            layout="baseline",
+            layout="horizontal",
             spacing="sm",
             margin="sm" if n else "md",
+            align_items="center",
             contents=[
-                FlexText(text="●", size="xs", color=colour, flex=0),
+                # a dot in the step's colour, drawn (not a character to read)
+                FlexBox(
+                    layout="vertical",
+                    flex=0,
+                    width="8px",
+                    height="8px",
+                    corner_radius="4px",
+                    background_color=colour,
+                    contents=[FlexFiller()],
+                ),
                 FlexText(text=text, size="xs", color=MUTED, wrap=True, flex=1),
             ],
         )
@@ -187,37 +198,17 @@ def card_message(reply: Reply, quick: QuickReply | None) -> FlexMessage | None:
 
 
 def guide_bubble(guide: Guide) -> FlexBubble:
-    """What the levels mean as one bubble: each level's number, its name, what it means, and the
-    capability's example below it."""
+    """What the levels mean as one bubble: each level named (its number is in its name), what it
+    means, and the capability's example below it."""
     rows: list[FlexComponent] = []
     for n, lv in enumerate(guide.levels):
-        words: list[FlexComponent] = [FlexText(text=lv.name, weight="bold", size="sm", color=INK, wrap=True)]
-        if lv.means:
-            words.append(FlexText(text=lv.means, size="xs", color=INK, wrap=True))
-        if lv.example:
-            words.append(FlexText(text=lv.example, size="xs", color=MUTED, wrap=True, style="italic"))
         rows.append(
-            FlexBox(
-                layout="horizontal",
-                spacing="md",
-                margin="lg" if n else "none",
-                contents=[
-                    FlexBox(
-                        layout="vertical",
-                        flex=0,
-                        width="28px",
-                        height="28px",
-                        corner_radius="14px",
-                        background_color=HEADER,
-                        justify_content="center",
-                        contents=[
-                            FlexText(text=str(lv.level), size="sm", weight="bold", color="#FFFFFF", align="center")
-                        ],
-                    ),
-                    FlexBox(layout="vertical", flex=1, spacing="xs", contents=words),
-                ],
-            )
+            FlexText(text=lv.name, weight="bold", size="sm", color=HEADER, wrap=True, margin="lg" if n else None)
         )
+        if lv.means:
+            rows.append(FlexText(text=lv.means, size="xs", color=INK, wrap=True, margin="xs"))
+        if lv.example:
+            rows.append(FlexText(text=lv.example, size="xs", color=MUTED, wrap=True, style="italic", margin="xs"))
     header: list[FlexComponent] = [FlexText(text=guide.title, size="sm", weight="bold", color="#FFFFFF", wrap=True)]
     if guide.about:
         header.append(FlexText(text=guide.about, size="xs", color="#FFFFFF", wrap=True))

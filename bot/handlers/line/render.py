@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from linebot.v3.messaging import FlexMessage, PostbackAction, QuickReply, QuickReplyItem, TextMessage
 
+from bot.engine.buttons import is_control
 from bot.model import Button, Reply, chunks
 
 from .flex import MAX_DATA, card_message, guide_message, label, numbered
@@ -32,8 +33,9 @@ def split_text(text: str) -> list[str]:
 
 def legend(buttons: Sequence[Button]) -> str:
     """`1 ประชาชนทั่วไป · 2 ผู้ประกอบการ SME · …`, `1 · 2 ✓ตามแผน · 3 · … · 6 ไม่ทราบ`: the choices by
-    the number that answers them, never numbered twice."""
-    return " · ".join(numbered(n, b.label) for n, b in enumerate(buttons, 1))
+    the number that answers them, never numbered twice. The controls (skip, back, what the levels
+    mean) come after the choices and are typed as the words they are labelled with."""
+    return " · ".join(numbered(n, b.label) for n, b in enumerate(buttons, 1) if not is_control(b.data))
 
 
 def quick_replies(buttons: Sequence[Button]) -> QuickReply | None:
@@ -70,7 +72,7 @@ def render(replies: Sequence[Reply]) -> list[Message]:
             continue
         if quick is not None:
             # LINE for PC and Mac shows no quick replies: a one-line legend lets those users type.
-            text = text + "\n\n" + legend(buttons)
+            text = text + "\n\n" + typed if (typed := legend(buttons)) else text
         elif buttons:
             text = text + "\n\n" + "\n".join(f"{n}. {b.label}" for n, b in enumerate(buttons, 1))
         parts = [p for p in split_text(text) if p.strip()]

@@ -59,19 +59,19 @@ def tapped_capability(data: str) -> str | None:
 
 
 def in_place(context: Mapping[str, str], replies: Sequence[Reply]) -> bool:
-    """Whether to edit the tapped message into the first reply: it is the next question (card or
-    not) of the capability whose question was tapped, and an edit can carry it (text within one
-    message, no file)."""
+    """Whether to edit the tapped message into the first reply: it is the card of the capability
+    whose question was tapped (shown again, as after "back"), and an edit can carry it (text within
+    one message, no file). The question that follows a card comes without one, alone: the card
+    stays above it, marked answered."""
     if not replies or not context.get("message_id"):
         return False
     first = replies[0]
-    about = first.card.key if first.card is not None else first.about
     return (
-        about is not None
+        first.card is not None
         and first.attachment is None
         and bool(first.text.strip())
         and len(first.text) <= MAX_TEXT
-        and tapped_capability(context.get("data", "")) == about
+        and tapped_capability(context.get("data", "")) == first.card.key
     )
 
 
