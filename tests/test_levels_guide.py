@@ -209,3 +209,20 @@ async def test_on_the_console_the_guide_is_text_then_the_question(tmp_path: Path
     assert text.count("ระดับความพร้อมดิจิทัล\nตัวอย่างจาก: การรับสมัครเรียนแบบดิจิทัล") == 2  # typed, then its number
     assert text.count("ระดับ 1 รัฐบาลอิเล็กทรอนิกส์: มีข้อมูลและแบบฟอร์มบนเว็บไซต์") == 2
     assert text.rstrip().endswith("  8. ย้อนกลับ") and "  7. ระดับหมายถึงอะไร?" in text
+
+
+async def test_on_telegram_the_card_stays_marked_answered_and_the_next_question_comes_under_it(
+    tmp_path: Path,
+) -> None:
+    async with FakeBotAPI() as api, running(api, tmp_path, surveys_dir=EXAMPLES) as bot:
+        p = bot.participant(5550022)
+        await onboard(p, "en", area="education")
+        calls = await p.tap(f"q.{FIRST}=2")
+        [edit] = [c for c in calls if c.method == "editMessageText"]
+        assert edit.params["text"].startswith("Capability 1/2 · Education\nDigital enrolment\nCurrent level: Level 2")
+        assert edit.params["text"].endswith("\n\n✓ 2 (plan)") and "reply_markup" not in edit.params
+        [sent] = [c.params["text"] for c in calls if c.method == "sendMessage"]
+        assert sent == "Which level is a feasible and appropriate target for 2027?"
+        calls = await p.tap("q.education.enrolment.target_level=~back")  # back: the card again, in place
+        [edit] = [c for c in calls if c.method == "editMessageText"]
+        assert "Current level: Level 2 Developing (Open)" in edit.params["text"] and "reply_markup" in edit.params

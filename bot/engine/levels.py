@@ -25,7 +25,7 @@ def explain(t: Turn, key: str | None) -> Outcome:
     question = t.catalog.step(key) if key else None
     item = question.item if question is not None else None
     t.out.replies.append(guide_reply(t, question.area if question else "", item))
-    t.compact = True  # the question they are on was just shown: ask it without its card
+    t.compact = not t.stranded  # the question they are on was shown: ask it again without its card
     return t.show()
 
 
