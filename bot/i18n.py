@@ -77,19 +77,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Choose an area to comment on (✓ = completed)",
     ),
     "area_intro": (
-        "{intro}\n\nระดับความพร้อม:\n{levels}\n\nกด “ย้อนกลับ” หรือพิมพ์ “ข้าม” ได้ตลอด",
+        "{intro}\n\nระดับความพร้อมดิจิทัล:\n{levels}\n\nกด “ย้อนกลับ” หรือพิมพ์ “ข้าม” ได้ตลอด",
         "{intro}\n\nThe maturity levels:\n{levels}\n\nYou can type “back” or “skip” at any time.",
     ),
     "progress": ("ความสามารถ {n}/{total} · {area}", "Capability {n}/{total} · {area}"),
     "progress_closing": ("คำถามท้ายด้าน {n}/{total} · {area}", "Closing question {n}/{total} · {area}"),
-    # a level's button, the plan's level marked (fits LINE's 20 characters), and the line that says so
-    "mark_current": ("{level} ✓ประเมินไว้", "{level} (assessed)"),
-    "mark_target": ("{level} ✓แผนเสนอ", "{level} (proposed)"),
-    "mark_current_hint": ("(✓ = ระดับที่ประเมินไว้: ระดับ {level})", "(level {level} is the assessed one)"),
-    "mark_target_hint": ("(✓ = เป้าหมายที่แผนเสนอ: ระดับ {level})", "(level {level} is the plan's proposed target)"),
+    # a level's button, the plan's level marked (fits LINE's 20 characters; the plan lines say what it is)
+    "mark_current": ("{level} ✓ตามแผน", "{level} (plan)"),
+    "mark_target": ("{level} ✓ตามแผน", "{level} (plan)"),
     "capability": ("ขีดความสามารถ: {text}", "{text}"),
-    "current": ("สถานภาพปัจจุบัน: ระดับ {level} {name}", "Current status: level {level} {name}"),
-    "target": ("ระดับเป้าหมาย ปี พ.ศ. 2570: ระดับ {level} {name}", "2027 target: level {level} {name}"),
+    # a maturity level as every screen names it: its number and its stage, from the one level entry
+    "level_named": ("ระดับ {level} {name}", "Level {level} {name}"),
+    "current": ("ระดับปัจจุบัน: {level}", "Current level: {level}"),
+    "target": ("เป้าหมายปี 2570: {level}", "2027 target: {level}"),
+    # the card's heading: the capability's place in its area (the card's body names it)
+    "card_heading": ("{n}/{total}", "{n}/{total}"),
+    # "what do the levels mean": the button (within LINE's 20 characters) and the guide it shows
+    "levels_button": ("ระดับหมายถึงอะไร?", "What levels mean?"),
+    "levels_title": ("ระดับความพร้อมดิจิทัล", "The maturity levels"),
+    "levels_about": ("ตัวอย่างจาก: {capability}", "Examples from: {capability}"),
+    "levels_example": ("เช่น {text}", "e.g. {text}"),
     "previous_answer": ("(คำตอบเดิมของท่าน: {answer})", "(your answer so far: {answer})"),
     "type_text": (
         "(พิมพ์คำตอบได้ไม่เกิน {max} ตัวอักษร)",

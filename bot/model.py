@@ -58,30 +58,54 @@ class Button:
 @dataclass(frozen=True)
 class Reply:
     """One message: its text (complete on its own: every channel can show it), its buttons, and
-    optionally a file or a card that a channel may draw instead of the text."""
+    optionally a file, a card or a guide that a channel may draw instead of the text."""
 
     text: str
     buttons: tuple[Button, ...] = ()
     attachment: Attachment | None = None
     card: Card | None = None
+    guide: Guide | None = None
 
 
 @dataclass(frozen=True)
 class Card:
-    """A capability as one card: where the DGA assessed it, where the plan aims for 2027, and the
-    question asked of it now. LINE draws it as a Flex bubble with the reply's buttons inside; a
-    channel without cards shows the reply's text, which says the same. `key` is the capability's
-    (`area.item`): a channel that edits in place knows two cards of one capability apart from two."""
+    """A capability as one card, shown with its first question: where the DGA assessed it, where
+    the plan aims for 2027, and the question asked of it now. LINE draws it as a Flex bubble with
+    the reply's buttons inside; a channel without cards shows the reply's text, which says the
+    same. `key` is the capability's (`area.item`): a channel that edits in place knows two cards of
+    one capability apart from two. The lines come worded in the participant's language."""
 
     key: str
-    heading: str  # e.g. "ความสามารถ 2/5 · ด้านการศึกษา"
+    heading: str  # e.g. "ด้านการศึกษา · 2/5"
     capability: str
     current: int
-    current_name: str
+    current_line: str  # e.g. "ระดับปัจจุบัน: ระดับ 2 เปิดเผยข้อมูล"
     target: int
-    target_name: str
+    target_line: str  # e.g. "เป้าหมายปี 2570: ระดับ 4 ดิจิทัลเต็มรูปแบบ"
     question: str
     levels: int = 5  # the steps of the maturity scale
+
+
+@dataclass(frozen=True)
+class GuideLevel:
+    """One level in the guide: its number, its name as every screen names it ("ระดับ 4 ดิจิทัล
+    เต็มรูปแบบ"), what it means, and what it looks like for the capability asked about (or None)."""
+
+    level: int
+    name: str
+    means: str
+    example: str | None = None
+
+
+@dataclass(frozen=True)
+class Guide:
+    """What the maturity levels mean, as one compact message: a title, the capability the examples
+    come from ("" when there are none) and the levels. LINE draws it as a Flex bubble; other
+    channels show the reply's text, which says the same."""
+
+    title: str  # "ระดับความพร้อมดิจิทัล"
+    about: str  # "ตัวอย่างจาก: การรับสมัคร…", or ""
+    levels: tuple[GuideLevel, ...]
 
 
 @dataclass(frozen=True)

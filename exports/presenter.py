@@ -72,6 +72,11 @@ async def presenter_link(
 # ---- what the page shows ------------------------------------------------------------------------
 
 
+def level_names(catalog: Catalog, k: int) -> dict:
+    """Level `k` as every screen names it, in both languages (the page prints both)."""
+    return {"level": k, "th": catalog.common.named(k, "th"), "en": catalog.common.named(k, "en")}
+
+
 async def live_state(db: Database, catalog: Catalog, settings: Settings, session_id: int, phraser: Phraser) -> dict:
     """The whole state of the page, as the stream sends it."""
     session = await lq.get(db, session_id)
@@ -98,10 +103,6 @@ async def live_state(db: Database, catalog: Catalog, settings: Settings, session
         return state
     n = next(i for i, it in enumerate(area.items, 1) if it.id == item_id)
 
-    def level(k: int) -> dict:
-        found = catalog.common.level(k)
-        return {"level": k, "th": found.name.th if found else "", "en": found.name.en if found else ""}
-
     state["item"] = {
         "key": session.open_item,
         "n": n,
@@ -109,8 +110,8 @@ async def live_state(db: Database, catalog: Catalog, settings: Settings, session
         "area": {"th": area.title.th, "en": area.title.en},
         "th": item.capability.th,
         "en": item.capability.en,
-        "current": level(item.current),
-        "target": level(item.target),
+        "current": level_names(catalog, item.current),
+        "target": level_names(catalog, item.target),
     }
     answers = 0
     for q in catalog.flow(area_id):
@@ -172,8 +173,8 @@ SCRIPT = (
     "var qs=$('questions');qs.textContent='';"
     "if(s.item){both($('cap'),s.item.th,s.item.en);both($('area'),s.item.area.th+' \\u00b7 '+s.item.n+'/'+s.item.of,"
     "s.item.area.en+' \\u00b7 '+s.item.n+'/'+s.item.of);"
-    "$('plan').textContent=s.item.current.level+' '+s.item.current.th+'  \\u2192  '+s.item.target.level+' '+s.item.target.th;"
-    "$('plan-en').textContent=s.item.current.level+' '+s.item.current.en+'  \\u2192  '+s.item.target.level+' '+s.item.target.en;}"
+    "$('plan').textContent=s.item.current.th+'  \\u2192  '+s.item.target.th;"
+    "$('plan-en').textContent=s.item.current.en+'  \\u2192  '+s.item.target.en;}"
     "s.questions.forEach(function(q){var box=el('section','q');box.setAttribute('data-q',q.id);"
     "var h=el('h3');both(h,q.th,q.en);box.appendChild(h);var max=1;"
     "q.bars.forEach(function(b){if(b.n>max){max=b.n;}});"

@@ -287,8 +287,9 @@ class Report:
         return tx(found.label) if found else esc(value)
 
     def level_name(self, n: int) -> str:
-        level = self.catalog.common.level(n)
-        return tx(level.name) if level else ""
+        """Level `n` as every screen names it ("ระดับ 4 ดิจิทัลเต็มรูปแบบ" / "Level 4 Managed (Fully digital)")."""
+        common = self.catalog.common
+        return bi(common.named(n, "th"), common.named(n, "en"))
 
     def question_label(self, area: str, item: str, question: str) -> str:
         if question in SHORT_QUESTION:
@@ -430,14 +431,13 @@ class Report:
             cells.append(f'<span class="lv {cls}">{n}</span>')
         return (
             f'<div class="levels">{"".join(cells)}<span>&nbsp;{bi("สถานภาพปัจจุบัน", "Current")}: '
-            f"<b>{bi('ระดับ', 'level')} {item.current}</b> – {self.level_name(item.current)} → "
-            f"{bi('เป้าหมาย พ.ศ. 2570', '2027 target')}: <b>{bi('ระดับ', 'level')} {item.target}</b> – "
-            f"{self.level_name(item.target)}</span></div>"
+            f"<b>{self.level_name(item.current)}</b> → "
+            f"{bi('เป้าหมาย พ.ศ. 2570', '2027 target')}: <b>{self.level_name(item.target)}</b></span></div>"
         )
 
     def level_text(self, n: int) -> str:
-        level = self.catalog.common.level(n)
-        return f"{level.name.th} / {level.name.en}" if level else ""
+        common = self.catalog.common
+        return f"{common.named(n, 'th')} / {common.named(n, 'en')}"
 
     def legend(self, kinds: set[str]) -> str:
         parts = []

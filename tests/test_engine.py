@@ -192,7 +192,7 @@ def test_a_typed_number_works_for_every_button_shown(catalog: Catalog) -> None:
     convo.send("7")  # the 7th button: Skip
     assert convo.state.step == "menu" and convo.state.age is None
     convo.send("1")
-    convo.send("7")  # Back (levels have no Skip), on the first question: back to the menu
+    convo.send("8")  # Back (levels have no Skip; the 7th is what the levels mean), on the first question: the menu
     assert convo.state.step == "menu"
     convo.send("1")
     convo.send("4")
@@ -215,7 +215,20 @@ def test_every_command_has_one_action_and_its_words_call_it() -> None:
 
 
 def test_the_command_menu_in_each_language() -> None:
-    names = ["start", "areas", "status", "events", "back", "skip", "language", "privacy", "mydata", "deleteme", "help"]
+    names = [
+        "start",
+        "areas",
+        "status",
+        "levels",
+        "events",
+        "back",
+        "skip",
+        "language",
+        "privacy",
+        "mydata",
+        "deleteme",
+        "help",
+    ]
     assert [n for n, _ in commands.menu("th")] == [n for n, _ in commands.menu("en")] == names
     assert commands.menu("en")[0] == ("start", "Start, or continue where you left off")
     assert commands.menu("th")[-1] == ("help", "วิธีใช้")
@@ -325,26 +338,32 @@ def test_the_end_of_an_area_offers_its_sessions_and_the_areas_in_one_set(catalog
     assert 3 in convo.state.registrations
 
 
-def test_a_capability_is_shown_once_and_its_card_comes_with_every_question(catalog: Catalog) -> None:
+def test_a_capability_is_shown_once_and_its_card_comes_with_its_first_question(catalog: Catalog) -> None:
     convo = consented(catalog, "en")
     convo.send("[1]")
     ask = convo.last[-1]
     card = ask.card
     assert card is not None and card.key == "education.learner_data"
     assert (card.current, card.target, card.levels) == (2, 4, 5)
-    assert card.heading == "Capability 1/5 · Education" and card.question in ask.text
-    assert card.capability in ask.text and card.current_name in ask.text and card.target_name in ask.text
-    assert [b.label for b in ask.buttons] == ["1", "2 (assessed)", "3", "4", "5", "Don't know", "Back"]
+    assert card.heading == "1/5" and card.question in ask.text and "Capability 1/5 · Education" in ask.text
+    assert card.current_line == "Current level: Level 2 Developing (Open)"
+    assert card.target_line == "2027 target: Level 4 Managed (Fully digital)"
+    assert card.capability in ask.text and card.current_line in ask.text and card.target_line in ask.text
+    labels = [b.label for b in ask.buttons]
+    assert labels == ["1", "2 (plan)", "3", "4", "5", "Don't know", "What levels mean?", "Back"]
     convo.send("[3]")
     second = convo.last[-1]
-    assert second.card is not None and second.card.key == card.key and second.card.question in second.text
-    assert card.capability not in second.text and card.current_name not in second.text  # not repeated
-    assert "Capability 1/5 · Education" in second.text and "4 (proposed)" in [b.label for b in second.buttons]
+    assert second.card is None  # the card is on screen: only the question
+    assert card.capability not in second.text and card.current_line not in second.text  # not repeated
+    assert second.text == catalog.common.item_questions[1].prompt("en")  # under the card: the question alone
+    assert "4 (plan)" in [b.label for b in second.buttons]
     convo.send("[4]")  # today 3, not the assessed 2: why?
     why = convo.last[-1]
-    assert convo.state.key == "education.learner_data.why" and why.card is not None
+    assert convo.state.key == "education.learner_data.why" and why.card is None
+    convo.send("back")  # back at the target question, which is first shown again: with its card
+    assert convo.last[-1].card is not None and convo.state.key == "education.learner_data.target_level"
     assert "today 3 (assessed 2) · 2027 4 (plan 4)" in why.text
-    for lang, mark in (("th", "2 ✓ประเมินไว้"), ("en", "2 (assessed)")):
+    for lang, mark in (("th", "2 ✓ตามแผน"), ("en", "2 (plan)")):
         other = consented(catalog, lang)
         other.send("[1]")
         assert mark in [b.label for b in other.last[-1].buttons]
@@ -355,9 +374,12 @@ def test_progress_counts_capabilities_and_never_changes_on_the_way(catalog: Cata
     convo.send("[1]")
     seen = []
     for level in ("1", "1", "ข้าม", "2", "3"):  # a "why?" comes and goes: the totals stay
-        seen.append(convo.last[-1].text.splitlines()[0])
+        ask = convo.last[-1]  # under its capability's card, a question comes alone
+        seen.append((ask.text.splitlines()[0], ask.card.heading) if ask.card else None)
         convo.send(level)
-    assert seen == ["ความสามารถ 1/5 · ด้านการศึกษา"] * 3 + ["ความสามารถ 2/5 · ด้านการศึกษา"] * 2
+    assert seen == [("ความสามารถ 1/5 · ด้านการศึกษา", "1/5"), None, None, ("ความสามารถ 2/5 · ด้านการศึกษา", "2/5"), None]
+    convo.send("ย้อนกลับ")  # a question shown again on its own says where it stands
+    assert convo.last[-1].text.splitlines()[0] == "ความสามารถ 2/5 · ด้านการศึกษา"
 
 
 def test_the_consent_notice_fits_in_two_line_messages(catalog: Catalog) -> None:

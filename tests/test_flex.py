@@ -16,7 +16,7 @@ from linebot.v3.messaging.exceptions import ApiException
 
 from bot.handlers.line import render
 from bot.handlers.line.api import LineSender
-from bot.handlers.line.flex import MAX_ALT, bubble, card_message, language_of
+from bot.handlers.line.flex import MAX_ALT, bubble, card_message
 from bot.i18n import tr
 from bot.model import Button, Card, Reply
 from bot.senders import Pacer, RetryPolicy
@@ -42,15 +42,15 @@ def scale_buttons(key: str, lang: str, *, dk: bool = True) -> tuple[Button, ...]
 
 
 def card_for(area: Any, item: Any, lang: str) -> Card:
-    level = CATALOG.common.level
+    named = CATALOG.common.named
     return Card(
         key=f"{area.id}.{item.id}",
-        heading=("ขีดความสามารถ 5/5 · " if lang == "th" else "Capability 5/5 · ") + area.title(lang),
+        heading=tr(lang, "card_heading", area=area.title(lang), n=5, total=5),
         capability=item.capability(lang),
         current=item.current,
-        current_name=level(item.current).name(lang),
+        current_line=tr(lang, "current", level=named(item.current, lang)),
         target=item.target,
-        target_name=level(item.target).name(lang),
+        target_line=tr(lang, "target", level=named(item.target, lang)),
         question=CATALOG.common.item_questions[0].prompt(lang),
     )
 
@@ -60,8 +60,8 @@ def reply_for(card: Card, buttons: tuple[Button, ...], lang: str) -> Reply:
         [
             card.heading,
             tr(lang, "capability", text=card.capability),
-            tr(lang, "current", level=card.current, name=card.current_name),
-            tr(lang, "target", level=card.target, name=card.target_name),
+            card.current_line,
+            card.target_line,
             "",
             card.question,
         ]
@@ -138,11 +138,11 @@ async def test_the_longest_capabilities_are_bubbles_line_accepts(
     assert message["type"] == "flex" and message["contents"]["type"] == "bubble"
     texts = texts_in(message["contents"])
     assert card.capability in texts and card.question in texts and card.heading in texts  # Thai intact
-    # the buttons inside the bubble, in the reply's order, numbered as a typed answer reads them
+    # the buttons inside the bubble, in the reply's order, labelled as the engine labels them (a
+    # bubble's buttons are tapped: no number goes before a label, none is numbered twice)
     inside = [b["action"] for b in buttons_in(message["contents"])]
     assert [a["data"] for a in inside] == [b.data for b in buttons]
-    assert [a["displayText"] for a in inside] == [b.label for b in buttons]
-    assert all(a["label"].startswith(f"{i} ") for i, a in enumerate(inside, 1))
+    assert [a["displayText"] for a in inside] == [a["label"] for a in inside] == [b.label for b in buttons]
     assert all(len(a["label"]) <= 20 for a in inside)
     # and the same as quick replies, for phones
     assert [i["action"]["data"] for i in message["quickReply"]["items"]] == [b.data for b in buttons]
@@ -160,28 +160,30 @@ def test_the_gauge_marks_the_current_step_and_the_target() -> None:
     steps = gauge["contents"]
     assert len(steps) == 5
     numbers = [s["contents"][0]["contents"][0]["text"] for s in steps]
-    assert numbers == ["1", "2", "3", "4", "5"]
-    marks = {n: texts_in(s["contents"][1:]) for n, s in enumerate(steps, 1)}
-    assert marks[card.current] == ["ปัจจุบัน"] and marks[card.target] == ["เป้า 2570"]
-    assert all(not marks[n] for n in marks if n not in (card.current, card.target))
+    assert numbers == ["1", "2", "3", "4", "5"] and texts_in(gauge) == numbers  # the plan lines say the rest
     colours = [s["contents"][0]["backgroundColor"] for s in steps]
     assert len({colours[card.current - 1], colours[card.target - 1], colours[4]}) == 3
+    # the plan lines below the gauge, each beside a dot in its step's colour
+    lines = message["contents"]["body"]["contents"][2:4]
+    assert [texts_in(line) for line in lines] == [[card.current_line], [card.target_line]]
+    dots = [line["contents"][0]["backgroundColor"] for line in lines]
+    assert dots == [colours[card.current - 1], colours[card.target - 1]]
 
 
 def test_a_card_whose_current_level_is_its_target_marks_one_step_twice() -> None:
-    card = Card("x.y", "หัวข้อ", "ความสามารถ", 3, "ระดับสาม", 3, "ระดับสาม", "ถูกต้องหรือไม่")
+    card = Card("x.y", "หัวข้อ", "ความสามารถ", 3, "ปัจจุบัน: ระดับ 3", 3, "เป้าหมาย: ระดับ 3", "ถูกต้องหรือไม่")
     message = as_dict(Reply("ถูกต้องหรือไม่", (Button("1 ใช่", "q.x.y.c=1"),), card=card))
-    step = message["contents"]["body"]["contents"][1]["contents"][2]
-    assert texts_in(step["contents"][1:]) == ["ปัจจุบัน", "เป้า 2570"]
+    step = message["contents"]["body"]["contents"][1]["contents"][2]["contents"][0]
+    assert step["backgroundColor"] == "#06A94D" and step["borderColor"] == "#F5A524"  # the target, edged as current
     assert validate({"to": USER, "messages": [message]}, "push") is None
 
 
 def test_english_cards_are_labelled_in_english() -> None:
     area, item = longest_items("en")[0]
     card = card_for(area, item, "en")
-    assert language_of(card) == "en"
     texts = texts_in(as_dict(reply_for(card, scale_buttons(card.key, "en"), "en"))["contents"])
-    assert "Now" in texts and "2027" in texts and not any("ปัจจุบัน" in t for t in texts)
+    assert card.current_line.startswith("Current level: Level ") and card.current_line in texts
+    assert card.target_line in texts and not any("\u0e00" <= c <= "\u0e7f" for t in texts for c in t)
 
 
 def test_a_reply_without_a_card_stays_text() -> None:

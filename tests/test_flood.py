@@ -105,7 +105,7 @@ async def test_stale_taps_and_stickers_count_but_a_valid_answer_still_gets_throu
     handled = await service.handle("line", "mixed", Inbound("text", text="four-ish?", sent_at=sent), "junk")
     assert handled is not None and handled.replies == []  # text that answers nothing, over the limit: dropped
     handled = await service.handle("line", "mixed", Inbound("text", text="3", sent_at=sent), "typed")
-    assert handled is not None and "Capability 1/5" in handled.replies[-1].text  # a typed answer is taken
+    assert handled is not None and handled.replies[-1].text.startswith("Which level")  # a typed answer is taken
     tap = Inbound("button", data="q.health.info_exchange.target_level=4", sent_at=sent)
     handled = await service.handle("line", "mixed", tap, "tap")
     assert handled is not None and handled.replies  # and so is a tapped one

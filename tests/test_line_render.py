@@ -59,8 +59,14 @@ def test_long_text_is_chunked_with_buttons_on_the_last_chunk() -> None:
 def test_quick_replies_come_with_a_legend_for_line_on_desktop() -> None:
     buttons = (Button("1 ไม่เห็นด้วยมาก", "q.a.i.q=1"), Button("ไม่ทราบ", "q.a.i.q=dk"), Button("ย้อนกลับ", "q.a.i.q=~back"))
     [message] = as_dicts([Reply("ถูกต้องหรือไม่", buttons)])
-    assert message["text"] == "ถูกต้องหรือไม่\n\n1 ไม่เห็นด้วยมาก · 2 ไม่ทราบ · 3 ย้อนกลับ"
+    # the choices by their numbers, never numbered twice; the controls are typed as their words
+    assert message["text"] == "ถูกต้องหรือไม่\n\n1 ไม่เห็นด้วยมาก · 2 ไม่ทราบ"
     assert len(message["quickReply"]["items"]) == 3
+    levels = (Button("1", "q.a.i.q=1"), Button("2 ✓ตามแผน", "q.a.i.q=2"), Button("20–29 ปี", "q.a.i.q=3"))
+    [message] = as_dicts([Reply("ระดับใด", (*levels, Button("ระดับหมายถึงอะไร?", "q.a.i.q=~levels")))])
+    assert message["text"] == "ระดับใด\n\n1 · 2 ✓ตามแผน · 3 20–29 ปี"
+    [message] = as_dicts([Reply("เพราะเหตุใด", (Button("ข้าม", "q.a.i.w=~skip"),))])
+    assert message["text"] == "เพราะเหตุใด" and len(message["quickReply"]["items"]) == 1  # no legend of controls
 
 
 def test_astral_emoji_count_twice_towards_the_limit() -> None:

@@ -88,6 +88,7 @@ async def running(
     pacer: Pacer | None = None,
     token: str = TOKEN,
     flood_limit: int = 1000,  # a test taps faster than any participant
+    surveys_dir: Path | None = None,
 ) -> AsyncIterator[Bot]:
     """The channel on a fresh database; a stored update that cannot be processed is retried within 0.2 s."""
     settings = Settings(
@@ -98,6 +99,7 @@ async def running(
         telegram_webhook_url=WEBHOOK_URL if webhook else None,
         telegram_webhook_secret=None,
         flood_limit=flood_limit,
+        surveys_dir=surveys_dir,
     )
     async with open_app(settings) as app:
         channel = TelegramChannel(
@@ -279,7 +281,7 @@ async def test_stale_and_forged_taps_are_answered_and_refused(api: FakeBotAPI, t
         assert after[first_key][1] == 2
         assert second_key not in after
         assert question_key(p.buttons()) == second_key
-        assert edits(calls)[0].params["text"].endswith("✓ 2 (assessed)")
+        assert edits(calls)[0].params["text"].endswith("✓ 2 (plan)")
 
 
 async def test_deleteme_erases_the_participant(api: FakeBotAPI, tmp_path: Path) -> None:

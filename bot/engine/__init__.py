@@ -25,6 +25,7 @@ then silence.
     sessions.py    focus-group sessions (no step: buttons, the events command, "ลงทะเบียน 2")
     delphi.py      delphi (a Delphi round 2 of an area), and the menu with its open rounds
     live.py        live sessions in the room (no step: checking in, the open capability's taps)
+    levels.py      what the levels mean (no step: a question's `~levels` button, the levels command)
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import replace
 
 from ..i18n import tr
 from ..model import Inbound, Outcome, Reply, State, Step
-from . import buttons, delphi, live, onboarding, privacy, sessions, survey
+from . import buttons, delphi, levels, live, onboarding, privacy, sessions, survey
 from .buttons import BACK, SKIP
 from .commands import COMMANDS, help_text
 from .core import Context, Family, Turn, ready
@@ -82,6 +83,7 @@ ACTIONS: dict[str, Callable[[Turn, str], Outcome]] = {
     "start": onboarding.start,
     "areas": survey.areas,
     "status": survey.status,
+    "levels": levels.command,
     "events": sessions.events,
     "back": _back,
     "skip": _skip,

@@ -6,17 +6,19 @@ a Thai character takes 3, so ids never hold Thai):
     lang=th|en          consent=yes|no        del=yes|no
     group=<id>          region=<id>           age=<id>|~skip
     area=<area>         reg=<session id>      unreg=<session id>
-    q.<area>.<item>.<question>=<option>|~skip|~back
+    q.<area>.<item>.<question>=<option>|~skip|~back|~levels
     d2=<area>           d2.<area>.<item>.<question>=<option>|~keep|~skip|~back   (a Delphi round 2)
     lq.<area>.<item>.<question>=<option>   (a question asked in the room, live session)
 
-`~skip` and `~back` are controls rather than choices; channels may show them apart.
+`~skip`, `~back` and `~levels` (what the levels mean, with the examples of that question's
+capability: it changes nothing, whichever question it was on) are controls rather than choices;
+channels may show them apart.
 """
 
 from __future__ import annotations
 
-SKIP, BACK = "~skip", "~back"
-CONTROLS = (SKIP, BACK)
+SKIP, BACK, LEVELS = "~skip", "~back", "~levels"
+CONTROLS = (SKIP, BACK, LEVELS)
 QUESTION = "q"  # the kind of a survey question's buttons: `q.<question key>=...`
 DELPHI = "d2"  # a Delphi round 2's: `d2=<area>` starts it, `d2.<question key>=...` answers in it
 KEEP = "~keep"  # in round 2: keep the round-1 answer
@@ -64,7 +66,12 @@ def live_question(key: str, value: str) -> str:
     return encode(f"{LIVE}.{key}", value)
 
 
+def levels(key: str) -> str:
+    """The data of a question's "what do the levels mean" button."""
+    return question(key, LEVELS)
+
+
 def is_control(data: str) -> bool:
-    """Whether the button is a control (skip, back) rather than a choice."""
+    """Whether the button is a control (skip, back, what the levels mean) rather than a choice."""
     decoded = decode(data)
     return decoded is not None and decoded[1] in CONTROLS

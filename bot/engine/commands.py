@@ -57,6 +57,22 @@ COMMANDS: tuple[Command, ...] = (
         hint=_hint("สถานะ", "status", "ดูความคืบหน้า", "your progress"),
     ),
     Command(
+        "levels",
+        (
+            "ระดับ",
+            "ระดับหมายถึงอะไร",
+            "ระดับหมายถึงอะไร?",
+            "ความหมายของระดับ",
+            "what do the levels mean",
+            "what do the levels mean?",
+            "what do levels mean",
+            "what do levels mean?",
+            "what levels mean?",
+        ),
+        Bilingual("ระดับความพร้อมดิจิทัลแต่ละระดับหมายถึงอะไร", "What the maturity levels mean"),
+        hint=_hint("ระดับ", "levels", "ดูว่าแต่ละระดับหมายถึงอะไร", "what each maturity level means"),
+    ),
+    Command(
         "events",
         ("focus group", "กิจกรรม", "ประชุม", "การประชุม", "ลงทะเบียน"),
         Bilingual("การประชุมระดมสมองที่เปิดรับลงทะเบียน", "Focus-group sessions you can join"),

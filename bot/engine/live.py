@@ -42,9 +42,9 @@ def questions(catalog: Catalog, item: str) -> tuple[list[FlowQuestion], FlowQues
 
 
 def prompt(ctx: Context, question: FlowQuestion, lang: str, title: str, *, compact: bool = False) -> Reply:
-    """A live question as a card with its buttons (the survey's level rendering: a Flex bubble on
-    LINE, an inline keyboard on Telegram); the same for everyone of a language, so a LINE wave is
-    one multicast per language."""
+    """A live question with its buttons, the capability's first as a card (the survey's level
+    rendering: a Flex bubble on LINE, an inline keyboard on Telegram), the next one under it alone
+    (`compact`); the same for everyone of a language, so a LINE wave is one multicast per language."""
     t = Turn(ctx, Outcome(state=State(lang=lang)), {})  # type: ignore[arg-type]
     item = question.item
     assert item is not None
@@ -56,13 +56,12 @@ def prompt(ctx: Context, question: FlowQuestion, lang: str, title: str, *, compa
         lines.append(plan_line(t, "target", item.target))
         lines.append("")
     lines.append(text)
-    if (marks := question.question.marks) is not None:
-        lines.append(tr(lang, f"mark_{marks}_hint", level=question.plan_level))
     shown = tuple(
         Button(choice_label(t, question, o), buttons.live_question(question.key, o.id))
         for o in ctx.catalog.options(question)
     )
-    card = capability_card(t, question, heading, text)
+    # the card once per capability, as in the survey: the question after it comes under it, alone
+    card = capability_card(t, question, text, heading) if not compact else None
     return Reply("\n".join(lines), shown, card=card)
 
 

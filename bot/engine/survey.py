@@ -1,9 +1,9 @@
 """The survey: the menu of areas, and asking, recording and advancing through an area's questions
 (back, skip, changing an earlier answer, finishing an area with its summary), plus `status`.
 
-Progress is kept by question key and shown by capability ("ความสามารถ 2/5"), a count that never
-changes on the way. A capability's block (its name, assessed level, 2027 target) comes with its
-first question; the questions after it in the same turn of answering show only themselves. A
+Progress is kept by question key and shown by capability ("ขีดความสามารถ 2/5"), a count that never
+changes on the way. A capability's block (its name, assessed level, 2027 target) and its card come
+with its first question; the questions after it in the same turn of answering show only themselves. A
 question that only applies after a low rating (`needs`) or a level pick that differs from the plan
 (`differs`) is asked only then."""
 
@@ -13,7 +13,7 @@ from ..i18n import tr
 from ..model import MAX_TEXT, Answer, Button, Card, Outcome, Reply, State
 from ..surveys import FlowQuestion
 from ..surveys.schema import Option
-from . import buttons
+from . import buttons, levels
 from .core import Family, Turn, ready
 from .input import Choice, clean_text, match_option, says_nothing
 from .sessions import offers, sessions_reply
@@ -115,6 +115,8 @@ def tapped(t: Turn, key: str, value: str) -> Outcome:
     if question is None:
         return t.refuse()
     current = s.step == "survey" and s.key == key and not t.stranded  # not a question they saw
+    if value == buttons.LEVELS:
+        return levels.explain(t, key)
     if value in buttons.CONTROLS:
         if not current:
             return t.refuse()
@@ -129,13 +131,15 @@ def tapped(t: Turn, key: str, value: str) -> Outcome:
     if key in s.answers and not s.answers[key].skipped and applies(t, question):
         t.out.chosen = choice_label(t, question, option)
         record(t, question, option)
-        return t.tell(tr(s.lang, "changed", question=short_question(t, question), choice=t.out.chosen))
+        said = chosen_label(t, question, option)
+        return t.tell(tr(s.lang, "changed", question=short_question(t, question), choice=said))
     return t.refuse()
 
 
 def ask_question(t: Turn, question: FlowQuestion) -> Reply:
     """A survey question: where it stands, the capability it is about (unless it was just shown),
-    its prompt and its buttons; a capability's question also carries its card."""
+    its prompt and its buttons; a capability's question also carries its card, unless the
+    capability was just shown (`compact`)."""
     s, lang, key = t.s, t.lang, question.key
     memo = t.catalog.memo
     fixed = memo.get(("ask", key, lang, t.compact))
@@ -164,21 +168,21 @@ def fixed_question(
     """The parts of a question's message that are the same for everyone in a language: the lines
     before what they picked and answered, the lines after, the buttons and the card."""
     lang, key = t.lang, question.key
-    heading = progress(t, question)
     item, prompt = question.item, question.question.prompt(lang)
-    head = [heading]
+    # a question after its capability's card (just shown): the question alone, under the card
+    head = [] if item and t.compact else [progress(t, question)]
     if item and not t.compact:
         head += [tr(lang, "capability", text=item.capability(lang)), plan_line(t, "current", item.current)]
-        head.append(plan_line(t, "target", item.target))
-    head += ["", prompt] if item and not t.compact else [prompt]
-    if (marks := question.question.marks) is not None:
-        head.append(tr(lang, f"mark_{marks}_hint", level=question.plan_level))
+        head += [plan_line(t, "target", item.target), ""]
+    head.append(prompt)
     tail = (tr(lang, "type_text", max=MAX_TEXT),) if question.question.kind == "text" else ()
     options = t.catalog.options(question)
     choices = tuple(Button(choice_label(t, question, o), buttons.question(key, o.id)) for o in options)
     controls = (Button(tr(lang, "skip"), buttons.question(key, buttons.SKIP)),) if question.question.optional else ()
+    if item:  # what the levels mean, one tap away on every question of a capability
+        controls += (Button(tr(lang, "levels_button"), buttons.levels(key)),)
     controls += (Button(tr(lang, "back"), buttons.question(key, buttons.BACK)),)
-    card = capability_card(t, question, heading, prompt) if item else None
+    card = capability_card(t, question, prompt) if item and not t.compact else None
     return tuple(head), tail, choices + controls, card
 
 
@@ -194,39 +198,46 @@ def progress(t: Turn, question: FlowQuestion) -> str:
 
 
 def plan_line(t: Turn, which: str, level: int) -> str:
-    """ "Current status: level 2 Developing …" or the 2027 target's line."""
-    found = t.catalog.common.level(level)
-    return tr(t.lang, which, level=level, name=found.name(t.lang) if found else "")
+    """ "ระดับปัจจุบัน: ระดับ 2 เปิดเผยข้อมูล" or the 2027 target's line."""
+    return tr(t.lang, which, level=t.catalog.common.named(level, t.lang))
 
 
-def level_name(t: Turn, level: int) -> str:
-    found = t.catalog.common.level(level)
-    return found.name(t.lang) if found else ""
-
-
-def capability_card(t: Turn, question: FlowQuestion, heading: str, prompt: str) -> Card:
+def capability_card(t: Turn, question: FlowQuestion, prompt: str, heading: str | None = None) -> Card:
+    """The capability of a question as a card: a short heading (where it stands in its area: the
+    area was just chosen and the body names the capability), the two plan lines with the levels
+    named, the question."""
     item = question.item
     assert item is not None
+    area = t.catalog.areas[question.area]
+    if heading is None:
+        n = next(i for i, it in enumerate(area.items, 1) if it.id == item.id)
+        heading = tr(t.lang, "card_heading", n=n, total=len(area.items))
     return Card(
         key=f"{question.area}.{item.id}",
         heading=heading,
         capability=item.capability(t.lang),
         current=item.current,
-        current_name=level_name(t, item.current),
+        current_line=plan_line(t, "current", item.current),
         target=item.target,
-        target_name=level_name(t, item.target),
+        target_line=plan_line(t, "target", item.target),
         question=prompt,
         levels=len(t.catalog.common.levels),
     )
 
 
 def choice_label(t: Turn, question: FlowQuestion, option: Option) -> str:
-    """A choice's button: a level shows its number, the plan's level marked ("3 ✓ประเมินไว้")."""
+    """A choice's button: a level is just its number, the plan's level marked ("3 ✓ตามแผน")."""
     if question.question.kind != "level" or option.value is None:
         return option.button(t.lang)
     if option.value == question.plan_level:
         return tr(t.lang, f"mark_{question.question.marks}", level=option.value)
     return str(option.value)
+
+
+def chosen_label(t: Turn, question: FlowQuestion, option: Option) -> str:
+    """A choice said in full: a level named ("ระดับ 3 ใช้ข้อมูลเป็นศูนย์กลาง"), anything else as
+    its button says."""
+    return option.label(t.lang) if question.question.kind == "level" else choice_label(t, question, option)
 
 
 # ---- moving through an area --------------------------------------------------------------------
@@ -239,7 +250,7 @@ def enter_area(t: Turn, area_id: str) -> Outcome:
     first = area_id not in s.started or area_id in s.completed
     open_area(t, area_id)
     if first:
-        levels = "\n".join(f"{lv.level} {lv.name(t.lang)}" for lv in t.catalog.common.levels)
+        levels = "\n".join(lv.named(t.lang) for lv in t.catalog.common.levels)
         t.out.replies.append(Reply(tr(t.lang, "area_intro", intro=area.intro(t.lang), levels=levels)))
     return t.show()
 

@@ -125,7 +125,7 @@ class Catalog:
             Option(
                 id=str(lv.level),
                 value=lv.level,
-                label=Text(th=f"{lv.level} {lv.name.th}", en=f"{lv.level} {lv.name.en}"),
+                label=Text(th=lv.named("th"), en=lv.named("en")),
             )
             for lv in self.common.levels
         )

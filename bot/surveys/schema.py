@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from ..i18n import tr
+
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,19}$")]
 Lang = Literal["th", "en"]
 LANGS: tuple[Lang, ...] = ("th", "en")
@@ -60,6 +62,10 @@ class Level(Strict):
     level: int = Field(ge=1, le=9)
     name: Text
     means: Text | None = None
+
+    def named(self, lang: str) -> str:
+        """The level as every screen names it: "ระดับ 4 ดิจิทัลเต็มรูปแบบ" / "Level 4 Managed (Fully digital)"."""
+        return tr(lang, "level_named", level=self.level, name=self.name(lang))
 
 
 class Option(Strict):
@@ -215,6 +221,11 @@ class Common(Strict):
 
     def level(self, n: int) -> Level | None:
         return next((lv for lv in self.levels if lv.level == n), None)
+
+    def named(self, n: int, lang: str) -> str:
+        """Level `n` named (Level.named), or just "ระดับ n" for a level the scale lacks."""
+        found = self.level(n)
+        return found.named(lang) if found else tr(lang, "level_named", level=n, name="").strip()
 
 
 class Area(Strict):

@@ -1,8 +1,9 @@
 """A capability as one LINE Flex bubble: the heading, the capability, where it stands now and
-where the plan aims for 2027 drawn as a gauge of the maturity scale's steps, the question, and
-the reply's buttons inside the bubble as postbacks (LINE for PC and Mac shows those; it shows no
-quick replies). Built with the SDK's Flex models; None where LINE's limits would refuse it, and
-the caller sends the reply's text instead."""
+where the plan aims for 2027 drawn as a gauge of the maturity scale's steps with the two plan
+lines, the question, and the reply's buttons inside the bubble as postbacks (LINE for PC and Mac
+shows those; it shows no quick replies). And the guide to what the levels mean as one bubble.
+Built with the SDK's Flex models, once per card or guide; None where LINE's limits would refuse
+it, and the caller sends the reply's text instead. Every word comes from the engine."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from linebot.v3.messaging import (
 )
 
 from bot.engine.buttons import is_control
-from bot.model import Button, Card, Reply
+from bot.model import Button, Card, Guide, Reply
 
 MAX_ALT = 400  # characters of altText we send: what a notification or the chat list shows
 MAX_BUBBLE = 30_000  # bytes of a bubble's JSON (LINE: 30 KB)
@@ -34,17 +35,6 @@ MAX_DATA = 300  # postback data, and displayText
 # Steps reached (amber), the planned climb (light green) up to the 2027 target (green), the rest (grey).
 REACHED, CLIMB, TARGET, AHEAD = "#F5A524", "#BDEBCB", "#06A94D", "#E8EAED"
 INK, MUTED, HEADER = "#1F2328", "#5F6368", "#0B3D91"
-
-WORDS = {
-    "th": {"now": "ปัจจุบัน", "target": "เป้า 2570", "now_line": "ปัจจุบัน", "target_line": "เป้าหมาย ปี 2570"},
-    "en": {"now": "Now", "target": "2027", "now_line": "Now", "target_line": "2027 target"},
-}
-
-
-def language_of(card: Card) -> str:
-    """The card's language, told by its own text: any Thai letter makes it Thai."""
-    text = card.capability + card.question + card.heading
-    return "th" if any("\u0e00" <= c <= "\u0e7f" for c in text) else "en"
 
 
 def utf16(text: str) -> int:
@@ -64,8 +54,9 @@ def shorten(text: str, limit: int) -> str:
 
 
 def numbered(n: int, label: str) -> str:
-    """A button's label as the legend of a text message shows it: `n label`, for typing the number."""
-    return label if label.startswith(f"{n} ") else f"{n} {label}"
+    """A button's label as the legend of a text message shows it, for typing the number: `n label`,
+    or the label alone when it already begins with its number ("1", "2 ✓ตามแผน")."""
+    return label if label == str(n) or label.startswith(f"{n} ") else f"{n} {label}"
 
 
 def label(text: str) -> str:
@@ -73,15 +64,15 @@ def label(text: str) -> str:
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
-def postback(n: int, button: Button) -> PostbackAction:
-    return PostbackAction(
-        label=label(numbered(n, button.label)), data=button.data, display_text=button.label[:MAX_DATA]
-    )
+def postback(button: Button) -> PostbackAction:
+    """A button inside a bubble, labelled as the engine labels it: a bubble's buttons are tapped,
+    never answered by typing their number, so no number goes before a label."""
+    return PostbackAction(label=label(button.label), data=button.data, display_text=button.label[:MAX_DATA])
 
 
 def _step(card: Card, step: int) -> FlexBox:
-    """One step of the gauge: a numbered box coloured by where it stands, and its labels below."""
-    words = WORDS[language_of(card)]
+    """One step of the gauge: a numbered box coloured by where it stands (the plan lines below the
+    gauge say what the colours are)."""
     if step == card.target:
         colour, ink = TARGET, "#FFFFFF"
     elif step <= card.current:
@@ -100,12 +91,7 @@ def _step(card: Card, step: int) -> FlexBox:
         border_width="medium" if step == card.current else None,
         border_color=REACHED if step == card.current else None,
     )
-    marks: list[FlexComponent] = []
-    if step == card.current:
-        marks.append(FlexText(text=words["now"], size="xxs", color="#B26A00", align="center", wrap=True))
-    if step == card.target:
-        marks.append(FlexText(text=words["target"], size="xxs", color=TARGET, align="center", wrap=True))
-    return FlexBox(layout="vertical", flex=1, spacing="xs", contents=[box, *(marks or [FlexFiller()])])
+    return FlexBox(layout="vertical", flex=1, contents=[box])
 
 
 def gauge(card: Card) -> FlexBox:
@@ -119,18 +105,24 @@ def gauge(card: Card) -> FlexBox:
 
 
 def _legend(card: Card) -> list[FlexComponent]:
-    words = WORDS[language_of(card)]
-    rows = [
-        (REACHED, f"{words['now_line']}: {card.current} {card.current_name}".strip()),
-        (TARGET, f"{words['target_line']}: {card.target} {card.target_name}".strip()),
-    ]
+    rows = [(REACHED, card.current_line), (TARGET, card.target_line)]
     return [
         FlexBox(
-            layout="baseline",
+            layout="horizontal",
             spacing="sm",
             margin="sm" if n else "md",
+            align_items="center",
             contents=[
-                FlexText(text="●", size="xs", color=colour, flex=0),
+                # a dot in the step's colour, drawn (not a character to read)
+                FlexBox(
+                    layout="vertical",
+                    flex=0,
+                    width="8px",
+                    height="8px",
+                    corner_radius="4px",
+                    background_color=colour,
+                    contents=[FlexFiller()],
+                ),
                 FlexText(text=text, size="xs", color=MUTED, wrap=True, flex=1),
             ],
         )
@@ -140,16 +132,13 @@ def _legend(card: Card) -> list[FlexComponent]:
 
 def _footer(buttons: Sequence[Button]) -> FlexBox | None:
     """Choices one a row in the reply's order (the order the numbers answer); skip and back below."""
-    numbered_buttons = list(enumerate(buttons, 1))
     choices = [
-        FlexButton(action=postback(n, b), style="secondary", height="sm", adjust_mode="shrink-to-fit")
-        for n, b in numbered_buttons
+        FlexButton(action=postback(b), style="secondary", height="sm", adjust_mode="shrink-to-fit")
+        for b in buttons
         if not is_control(b.data)
     ]
     controls = [
-        FlexButton(action=postback(n, b), style="link", height="sm", flex=1)
-        for n, b in numbered_buttons
-        if is_control(b.data)
+        FlexButton(action=postback(b), style="link", height="sm", flex=1) for b in buttons if is_control(b.data)
     ]
     contents: list[FlexComponent] = list(choices)
     if controls:
@@ -206,3 +195,46 @@ def card_message(reply: Reply, quick: QuickReply | None) -> FlexMessage | None:
         return None
     alt = shorten(reply.text.strip() or f"{card.capability}\n{card.question}", MAX_ALT)
     return FlexMessage(alt_text=alt, contents=container, quick_reply=quick)
+
+
+def guide_bubble(guide: Guide) -> FlexBubble:
+    """What the levels mean as one bubble: each level named (its number is in its name), what it
+    means, and the capability's example below it."""
+    rows: list[FlexComponent] = []
+    for n, lv in enumerate(guide.levels):
+        rows.append(
+            FlexText(text=lv.name, weight="bold", size="sm", color=HEADER, wrap=True, margin="lg" if n else None)
+        )
+        if lv.means:
+            rows.append(FlexText(text=lv.means, size="xs", color=INK, wrap=True, margin="xs"))
+        if lv.example:
+            rows.append(FlexText(text=lv.example, size="xs", color=MUTED, wrap=True, style="italic", margin="xs"))
+    header: list[FlexComponent] = [FlexText(text=guide.title, size="sm", weight="bold", color="#FFFFFF", wrap=True)]
+    if guide.about:
+        header.append(FlexText(text=guide.about, size="xs", color="#FFFFFF", wrap=True))
+    return FlexBubble(
+        size="mega",
+        header=FlexBox(layout="vertical", background_color=HEADER, padding_all="12px", spacing="xs", contents=header),
+        body=FlexBox(layout="vertical", contents=rows),
+    )
+
+
+@lru_cache(maxsize=256)
+def fitting_guide(guide: Guide) -> FlexBubble | None:
+    """The guide's bubble, or None when it is too large for one: made once per guide (one per
+    capability and language), as cards are."""
+    container = guide_bubble(guide)
+    return container if size(container) <= MAX_BUBBLE else None
+
+
+def guide_message(reply: Reply, quick: QuickReply | None) -> FlexMessage | None:
+    """The reply's guide as a Flex message, or None when it has none or LINE would refuse it."""
+    guide = reply.guide
+    if guide is None or not guide.title.strip() or any(not lv.name.strip() for lv in guide.levels):
+        return None
+    container = fitting_guide(guide)
+    if container is None:
+        return None
+    return FlexMessage(
+        alt_text=shorten(reply.text.strip() or guide.title, MAX_ALT), contents=container, quick_reply=quick
+    )

@@ -8,9 +8,10 @@ from functools import lru_cache
 
 from linebot.v3.messaging import FlexMessage, PostbackAction, QuickReply, QuickReplyItem, TextMessage
 
+from bot.engine.buttons import is_control
 from bot.model import Button, Reply, chunks
 
-from .flex import MAX_DATA, card_message, label
+from .flex import MAX_DATA, card_message, guide_message, label, numbered
 
 Message = TextMessage | FlexMessage
 
@@ -31,8 +32,10 @@ def split_text(text: str) -> list[str]:
 
 
 def legend(buttons: Sequence[Button]) -> str:
-    """`1 ประชาชนทั่วไป · 2 ผู้ประกอบการ SME · …`: the choices by the number that answers them."""
-    return " · ".join(b.label if b.label.startswith(f"{n} ") else f"{n} {b.label}" for n, b in enumerate(buttons, 1))
+    """`1 ประชาชนทั่วไป · 2 ผู้ประกอบการ SME · …`, `1 · 2 ✓ตามแผน · 3 · … · 6 ไม่ทราบ`: the choices by
+    the number that answers them, never numbered twice. The controls (skip, back, what the levels
+    mean) come after the choices and are typed as the words they are labelled with."""
+    return " · ".join(numbered(n, b.label) for n, b in enumerate(buttons, 1) if not is_control(b.data))
 
 
 def quick_replies(buttons: Sequence[Button]) -> QuickReply | None:
@@ -57,19 +60,19 @@ def _quick_replies(buttons: tuple[Button, ...]) -> QuickReply | None:
 
 def render(replies: Sequence[Reply]) -> list[Message]:
     """Replies as LINE messages. A reply with a card becomes one Flex bubble with its buttons
-    inside (and as quick replies too, for phones). Otherwise buttons become quick replies on a
+    inside (and as quick replies too, for phones); a reply with a guide, one Flex bubble. Otherwise buttons become quick replies on a
     reply's last message; more than fit become a numbered list instead. Typing the number (or the
     label) answers either way, as it does on LINE for desktop, which shows no quick replies.
     Attachments cannot be sent: the text goes."""
     messages: list[Message] = []
     for reply in replies:
         text, buttons, quick = reply.text, reply.buttons, quick_replies(reply.buttons)
-        if (card := card_message(reply, quick)) is not None:
-            messages.append(card)
+        if (flex := card_message(reply, quick) or guide_message(reply, quick)) is not None:
+            messages.append(flex)
             continue
         if quick is not None:
             # LINE for PC and Mac shows no quick replies: a one-line legend lets those users type.
-            text = text + "\n\n" + legend(buttons)
+            text = text + "\n\n" + typed if (typed := legend(buttons)) else text
         elif buttons:
             text = text + "\n\n" + "\n".join(f"{n}. {b.label}" for n, b in enumerate(buttons, 1))
         parts = [p for p in split_text(text) if p.strip()]

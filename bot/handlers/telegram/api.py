@@ -59,8 +59,10 @@ def tapped_capability(data: str) -> str | None:
 
 
 def in_place(context: Mapping[str, str], replies: Sequence[Reply]) -> bool:
-    """Whether to edit the tapped message into the first reply: it is the next card of the capability
-    whose question was tapped, and an edit can carry it (text within one message, no file)."""
+    """Whether to edit the tapped message into the first reply: it is the card of the capability
+    whose question was tapped (shown again, as after "back"), and an edit can carry it (text within
+    one message, no file). The question that follows a card comes without one, alone: the card
+    stays above it, marked answered."""
     if not replies or not context.get("message_id"):
         return False
     first = replies[0]
