@@ -334,17 +334,17 @@ def test_a_capability_is_shown_once_and_its_card_comes_with_every_question(catal
     assert (card.current, card.target, card.levels) == (2, 4, 5)
     assert card.heading == "Capability 1/5 · Education" and card.question in ask.text
     assert card.capability in ask.text and card.current_name in ask.text and card.target_name in ask.text
-    assert [b.label for b in ask.buttons] == ["1", "2 (assessed)", "3", "4", "5", "Don't know", "Back"]
+    assert [b.label for b in ask.buttons] == ["1", "2 (plan)", "3", "4", "5", "Don't know", "Back"]
     convo.send("[3]")
     second = convo.last[-1]
     assert second.card is not None and second.card.key == card.key and second.card.question in second.text
     assert card.capability not in second.text and card.current_name not in second.text  # not repeated
-    assert "Capability 1/5 · Education" in second.text and "4 (proposed)" in [b.label for b in second.buttons]
-    convo.send("[4]")  # today 3, not the assessed 2: why?
+    assert "Capability 1/5 · Education" in second.text and "4 (plan)" in [b.label for b in second.buttons]
+    convo.send("[4]")  # 3, not the current level 2: why?
     why = convo.last[-1]
     assert convo.state.key == "education.learner_data.why" and why.card is not None
-    assert "today 3 (assessed 2) · 2027 4 (plan 4)" in why.text
-    for lang, mark in (("th", "2 ✓ประเมินไว้"), ("en", "2 (assessed)")):
+    assert "current level 3 (plan 2) · 2027 target 4 (plan 4)" in why.text
+    for lang, mark in (("th", "2 ✓ตามแผน"), ("en", "2 (plan)")):
         other = consented(catalog, lang)
         other.send("[1]")
         assert mark in [b.label for b in other.last[-1].buttons]
@@ -357,7 +357,7 @@ def test_progress_counts_capabilities_and_never_changes_on_the_way(catalog: Cata
     for level in ("1", "1", "ข้าม", "2", "3"):  # a "why?" comes and goes: the totals stay
         seen.append(convo.last[-1].text.splitlines()[0])
         convo.send(level)
-    assert seen == ["ความสามารถ 1/5 · ด้านการศึกษา"] * 3 + ["ความสามารถ 2/5 · ด้านการศึกษา"] * 2
+    assert seen == ["ขีดความสามารถ 1/5 · ด้านการศึกษา"] * 3 + ["ขีดความสามารถ 2/5 · ด้านการศึกษา"] * 2
 
 
 def test_the_consent_notice_fits_in_two_line_messages(catalog: Catalog) -> None:

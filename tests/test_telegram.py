@@ -279,7 +279,7 @@ async def test_stale_and_forged_taps_are_answered_and_refused(api: FakeBotAPI, t
         assert after[first_key][1] == 2
         assert second_key not in after
         assert question_key(p.buttons()) == second_key
-        assert edits(calls)[0].params["text"].endswith("✓ 2 (assessed)")
+        assert edits(calls)[0].params["text"].endswith("✓ 2 (plan)")
 
 
 async def test_deleteme_erases_the_participant(api: FakeBotAPI, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The survey: the menu of areas, and asking, recording and advancing through an area's questions
 (back, skip, changing an earlier answer, finishing an area with its summary), plus `status`.
 
-Progress is kept by question key and shown by capability ("ความสามารถ 2/5"), a count that never
+Progress is kept by question key and shown by capability ("ขีดความสามารถ 2/5"), a count that never
 changes on the way. A capability's block (its name, assessed level, 2027 target) comes with its
 first question; the questions after it in the same turn of answering show only themselves. A
 question that only applies after a low rating (`needs`) or a level pick that differs from the plan
@@ -215,7 +215,7 @@ def capability_card(t: Turn, question: FlowQuestion, heading: str, prompt: str) 
 
 
 def choice_label(t: Turn, question: FlowQuestion, option: Option) -> str:
-    """A choice's button: a level shows its number, the plan's level marked ("3 ✓ประเมินไว้")."""
+    """A choice's button: a level shows its number, the plan's level marked ("3 ✓ตามแผน")."""
     if question.question.kind != "level" or option.value is None:
         return option.button(t.lang)
     if option.value == question.plan_level:
@@ -233,7 +233,9 @@ def enter_area(t: Turn, area_id: str) -> Outcome:
     first = area_id not in s.started or area_id in s.completed
     open_area(t, area_id)
     if first:
-        levels = "\n".join(f"{lv.level} {lv.name(t.lang)}" for lv in t.catalog.common.levels)
+        levels = "\n".join(
+            tr(t.lang, "level_named", level=lv.level, name=lv.name(t.lang)) for lv in t.catalog.common.levels
+        )
         t.out.replies.append(Reply(tr(t.lang, "area_intro", intro=area.intro(t.lang), levels=levels)))
     return t.show()
 
@@ -289,14 +291,16 @@ def advance(t: Turn) -> Outcome:
 
 
 def finish_area(t: Turn) -> Outcome:
-    """The area is done: its summary, its sessions, and another area to choose (or thanks)."""
+    """The area is done: its summary, its sessions, and another area to choose beside a pause (or
+    thanks)."""
     s, lang = t.s, t.lang
     area = t.catalog.areas[s.area or ""]
     s.completed[area.id] = t.ctx.now
     leave(t)
     t.out.replies.append(Reply(tr(lang, "area_done", area=area.title(lang)) + "\n" + summary(t, area.id)))
     # one set of choices (LINE shows quick replies on the last message only): the areas to go on
-    # with, then the area's sessions to register for, on one message
+    # with, then the area's sessions to register for, then a pause, on one message (in the order a
+    # typed number reads them: bot.engine.typed)
     if all(a in s.completed for a in t.catalog.areas):
         texts, shown = [tr(lang, "all_done")], ()
     else:
@@ -305,6 +309,8 @@ def finish_area(t: Turn) -> Outcome:
         listed = sessions_reply(t, None)
         texts.insert(0, listed.text)
         shown += listed.buttons
+    if shown:
+        shown += (pause_button(lang),)
     t.out.replies.append(Reply("\n\n".join(texts), shown))
     return t.out
 
@@ -350,6 +356,21 @@ def next_unanswered(t: Turn, area: str, after: str | None) -> FlowQuestion | Non
 
 
 # ---- commands and texts ------------------------------------------------------------------------
+
+
+def pause_button(lang: str) -> Button:
+    """ "That's all for now": the `pause` command as a button (what typing its word does)."""
+    return Button(tr(lang, "pause_button"), buttons.command("pause"))
+
+
+def pause(t: Turn, arg: str) -> Outcome:
+    """The `pause` command: their answers are saved; say how to carry on, and offer nothing to tap
+    (their place stays as it is, so "เริ่ม" / "start" resumes it)."""
+    if t.s.consent != "given":  # nothing of theirs is saved: just where they are
+        return t.show()
+    t.out.chosen = tr(t.lang, "pause_button")
+    t.out.replies.append(Reply(tr(t.lang, "paused")))
+    return t.out
 
 
 def areas(t: Turn, arg: str) -> Outcome:
