@@ -74,7 +74,7 @@ class Card:
     (`area.item`): a channel that edits in place knows two cards of one capability apart from two."""
 
     key: str
-    heading: str  # e.g. "ความสามารถ 2/5 · ด้านการศึกษา"
+    heading: str  # e.g. "ขีดความสามารถ 2/5 · ด้านการศึกษา"
     capability: str
     current: int
     current_name: str

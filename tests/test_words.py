@@ -125,6 +125,11 @@ def test_every_thai_message_to_a_participant_ends_politely(key: str) -> None:
     assert ends_politely(th), f"{key}: {th!r} ends without ค่ะ / คะ"
 
 
+def test_every_question_the_shipped_surveys_ask_in_chat_ends_politely(catalog: Catalog) -> None:
+    prompts = {q.key: q.question.prompt.th for area in catalog.areas for q in catalog.flow(area)}
+    assert prompts and not [k for k, th in prompts.items() if not ends_politely(th)]
+
+
 def test_the_politeness_rule_can_fail() -> None:
     assert not ends_politely("ข้อนี้ข้ามไม่ได้ แต่เลือก “ไม่ทราบ” ได้")
     assert not ends_politely("กรุณาเลือกภาษา")
