@@ -16,6 +16,7 @@ from bot.engine.delphi import closes_text, invitation, overview
 from bot.engine.privacy import notice_text
 from bot.i18n import MESSAGES, NOTICE_VERSION, REASK_VERSIONS, day, tr, when
 from bot.model import GroupResult, Inbound, RoundView, State
+from bot.service import Service
 from bot.surveys import Catalog
 from storage.delphi import group_result
 
@@ -430,3 +431,28 @@ def test_the_area_intro_says_what_skip_and_dont_know_are_for(catalog: Catalog) -
     assert convo.state.key.endswith(".why")  # type: ignore[union-attr]
     convo.send("ข้าม")
     assert convo.state.answers["education.learner_data.why"].skipped
+
+
+async def test_an_earlier_consent_stored_is_asked_again_and_the_new_one_recorded(service: Service) -> None:
+    """Through the service and a real database: a participant whose row holds a consent to the
+    2026-12-02 notice is asked again, and agreeing stores the current version and time."""
+
+    async def say(data: str) -> str:
+        kind = "button" if "=" in data else "text"
+        handled = await service.handle("telegram", "7", Inbound(kind, text=data, data=data))
+        return "\n".join(r.text for r in handled.replies) if handled else ""
+
+    for data in ("hi", "lang=th", "consent=yes", "group=citizen", "region=north", "age=~skip", "area=education"):
+        await say(data)
+    db = service.db
+    async with db.transaction() as conn:  # as a row written before this notice holds it
+        await conn.execute("UPDATE participants SET consent_version = '2026-12-02'")
+    state = await db.load_state("telegram", "7")
+    assert state.consent_version == "2026-12-02" and state.step == "survey"
+    assert "ประกาศความเป็นส่วนตัวมีฉบับใหม่" in await say("3")
+    assert await db.fetch_all("SELECT count(*) FROM answers") == [(0,)]  # the answer waits for consent
+    assert "ทำต่อจากข้อเดิม" in await say("consent=yes")
+    ((version,),) = await db.fetch_all("SELECT consent_version FROM participants")
+    assert version == NOTICE_VERSION
+    await say("3")
+    assert await db.fetch_all("SELECT question, value FROM answers") == [("current_level", 3)]
