@@ -91,14 +91,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "• Contact: {contact}",
     ),
     "privacy_title": ("ประกาศความเป็นส่วนตัว (ฉบับวันที่ {version})", "Privacy notice (version of {version})"),
-    # a participant who consented to an earlier notice (REASK_VERSIONS), on their next message
-    "notice_changed": (
+    # the consent question again, for a participant who consented to an earlier notice (REASK_VERSIONS)
+    "consent_again": (
         "ประกาศความเป็นส่วนตัวมีฉบับใหม่ (ฉบับวันที่ {version}) ที่เพิ่มเรื่องการยกข้อคิดเห็นเป็นตัวอย่างในรายงาน "
-        "โดยไม่ระบุผู้เขียน และการใช้รหัสบัญชีแชตของท่าน คำตอบเดิมของท่านยังอยู่ครบ "
-        "กรุณาอ่านแล้วตอบอีกครั้งนะคะ",
+        "โดยไม่ระบุผู้เขียน และการใช้รหัสบัญชีแชตของท่าน คำตอบเดิมของท่านยังอยู่ครบ กรุณาอ่านแล้วตอบอีกครั้งนะคะ"
+        "\n\n{notice}\n\nท่านยินยอมให้เก็บและใช้ข้อมูลของท่านตามประกาศฉบับนี้หรือไม่คะ",
         "The privacy notice has a new version (of {version}): reports may quote comments as examples, "
         "without their writer, and it says how your chat account's id is used. Your answers are all still "
-        "here. Please read it and answer again.",
+        "here. Please read it and answer again.\n\n{notice}\n\nDo you agree that your data is kept and used "
+        "as this notice describes?",
     ),
     "consent_yes": ("ยินยอม", "I agree"),
     "consent_no": ("ไม่ยินยอม", "I do not agree"),

@@ -332,7 +332,7 @@ def test_a_consent_to_an_earlier_notice_is_asked_again_then_they_carry_on(catalo
     convo = outdated_in_survey(catalog)
     key, answers = convo.state.key, dict(convo.state.answers)
     out = convo.send("4")  # an answer: not taken until they agree to the notice as it is now
-    assert "ประกาศความเป็นส่วนตัวมีฉบับใหม่" in out and "ท่านยินยอมให้เก็บและใช้ข้อมูลของท่านตามนี้หรือไม่คะ" in out
+    assert "ประกาศความเป็นส่วนตัวมีฉบับใหม่" in out and "ตามประกาศฉบับนี้หรือไม่คะ" in out and "ก่อนเริ่ม" not in out
     assert convo.state.answers == answers and convo.state.step == "consent"
     convo.send(f"[data:q.{key}=4]")  # nor a tap on the question's old button
     assert convo.state.answers == answers and convo.state.step == "consent"

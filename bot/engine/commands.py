@@ -50,7 +50,7 @@ COMMANDS: tuple[Command, ...] = (
         ("พอแค่นี้ก่อน", "พอก่อน", "พักก่อน", "ไว้ก่อน", "that's all for now", "that’s all for now", "stop for now"),
         Bilingual("พอแค่นี้ก่อน (คำตอบบันทึกไว้แล้ว)", "That's all for now (your answers are saved)"),
         in_menu=False,
-        hint=_hint("พอแค่นี้ก่อน", "that's all for now", "พักไว้ก่อน คำตอบบันทึกไว้แล้ว", "stop for now: your answers are saved"),
+        hint=_hint("พอแค่นี้ก่อน", "that's all for now", "พักไว้ก่อน คำตอบบันทึกไว้แล้ว", "stop here; your answers are saved"),
     ),
     Command(
         "areas",

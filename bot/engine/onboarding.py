@@ -56,8 +56,12 @@ class Consent(Family):
     owns = ("consent",)
 
     def ask(self, t: Turn) -> Reply:
-        lang = t.lang
-        return Reply(tr(lang, "consent", notice=notice_text(t.ctx, lang)), (agree(lang), disagree(lang)))
+        lang, notice = t.lang, notice_text(t.ctx, t.lang)
+        if outdated(t.s):  # asked again: what changed first
+            text = tr(lang, "consent_again", version=day(NOTICE_VERSION, lang), notice=notice)
+        else:
+            text = tr(lang, "consent", notice=notice)
+        return Reply(text, (agree(lang), disagree(lang)))
 
     def button(self, t: Turn, name: str, value: str) -> Outcome:
         if value not in ("yes", "no"):
@@ -176,14 +180,13 @@ def passes(s: State, command: str | None, tap: str | None) -> bool:
 
 
 def reask(t: Turn) -> Outcome:
-    """Ask for consent to the current notice, saying why, then return to where they were."""
-    s, lang = t.s, t.lang
-    if s.step == "consent":  # asked already: the question again
-        return t.show()
+    """Ask for consent to the current notice, saying what changed; agreeing returns them to where
+    they were (`resume`)."""
+    s = t.s
     if s.step not in PASS_STEPS:
         s.resume = s.step
     s.step = "consent"
-    return t.tell(tr(lang, "notice_changed", version=day(NOTICE_VERSION, lang)))
+    return t.show()
 
 
 def after_consent(t: Turn) -> str:
