@@ -25,7 +25,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.i18n import when
+from bot.i18n import REASK_VERSIONS, when
 from bot.surveys import Catalog
 from bot.surveys.schema import Area, Item, Text
 from storage import Database
@@ -683,7 +683,8 @@ async def write_report(
         with atomic_file(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             report = Report(catalog, fh, stats, counts, themes, changes)
             _head(report, areas, lang, now)
-            async with aclosing(aiter(snap.comments(flt, order))) as rows:
+            # quoted: none of those who agreed to a notice that promised aggregate results only
+            async with aclosing(aiter(snap.comments(flt, order, unquotable=REASK_VERSIONS))) as rows:
                 comments = Peekable(rows)
                 for a in areas:
                     await report.area(a, comments)

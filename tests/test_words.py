@@ -456,3 +456,38 @@ async def test_an_earlier_consent_stored_is_asked_again_and_the_new_one_recorded
     assert version == NOTICE_VERSION
     await say("3")
     assert await db.fetch_all("SELECT question, value FROM answers") == [("current_level", 3)]
+
+
+async def test_a_report_quotes_no_comment_of_someone_who_agreed_to_an_earlier_notice(
+    service: Service, catalog: Catalog, tmp_path: Path
+) -> None:
+    """The notices before 2026-12-07 promised aggregate results only: until those who agreed to
+    them agree again, their comments are counted but never quoted (the comment list, the themes'
+    examples); staff's comments.csv still has them."""
+    from exports import write_export
+    from exports.report import write_report
+
+    async def answer(user: str, comment: str) -> None:
+        async def say(data: str) -> None:
+            kind = "button" if "=" in data and " " not in data else "text"
+            await service.handle("telegram", user, Inbound(kind, text=data, data=data))
+
+        for data in ("hi", "lang=th", "consent=yes", "group=citizen", "region=north", "age=~skip", "area=education"):
+            await say(data)
+        for _ in range(40):
+            state = await service.db.load_state("telegram", user)
+            step = catalog.step(state.key or "") if state.step == "survey" else None
+            if step is None:
+                break
+            await say(comment if step.question.kind == "text" else f"q.{step.key}={step.plan_level}")
+
+    await answer("1", "ครูในโรงเรียนห่างไกลยังขาดอินเทอร์เน็ตที่เสถียร")
+    await answer("2", "ครูในโรงเรียนห่างไกลยังขาดอุปกรณ์และอินเทอร์เน็ต")
+    async with service.db.transaction() as conn:
+        await conn.execute("UPDATE participants SET consent_version = '2026-12-02' WHERE user_ref = '2'")
+    html = (await write_report(service.db, catalog, tmp_path / "r.html")).read_text(encoding="utf-8")
+    assert "ครูในโรงเรียนห่างไกลยังขาดอินเทอร์เน็ตที่เสถียร" in html
+    assert "อุปกรณ์และอินเทอร์เน็ต" not in html
+    await write_export(service.db, tmp_path / "e", catalog=catalog)
+    staff = (tmp_path / "e" / "comments.csv").read_text(encoding="utf-8-sig")
+    assert "อุปกรณ์และอินเทอร์เน็ต" in staff
