@@ -66,7 +66,8 @@ def add_sessions_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def closes_arg(value: str) -> datetime:
-    """When a round closes: ISO 8601 (no zone = Bangkok time); a bare date includes that whole day."""
+    """When a round closes: ISO 8601 (no zone = Bangkok time); a bare date includes that whole day
+    (it closes at 00:00 the day after, written as 23:59 of that day: bot.i18n.when(until=True))."""
     parsed = when_arg(value)
     return parsed + timedelta(days=1) if len(value) == 10 else parsed
 
@@ -216,7 +217,7 @@ class Admin:
             lines = []
             for r in found:
                 state = f"closed {when(r.closed_at, 'en')}" if r.closed_at else "open"
-                closes = f", closes {when(r.closes_at, 'en')}" if r.closes_at and not r.closed_at else ""
+                closes = f" until {when(r.closes_at, 'en', until=True)}" if r.closes_at and not r.closed_at else ""
                 lines.append(f"{r.area}\tround {r.round}\t{state}{closes}\topened {when(r.opened_at, 'en')}")
             return "\n".join(lines)
         area = args.area or args.where
@@ -244,7 +245,7 @@ class Admin:
             self.db, rounds.INVITATION, rounds.invitation_ref(area, r.round), await rounds.invitees(self.db, area)
         )
         self.doorbell.ring()  # invite now rather than at the next sweep
-        until = f" until {when(r.closes_at, 'en')} (Bangkok)" if r.closes_at else ""
+        until = f" until {when(r.closes_at, 'en', until=True)} (Bangkok)" if r.closes_at else ""
         if not opened:
             return (
                 f"round {r.round} of {area} is already open{until}; "

@@ -214,7 +214,8 @@ def quantile(counts: tuple[int, ...] | list[int], p: float) -> float | None:
 
 class GroupResult(BaseModel):
     """The anonymised group result of one question in round 1, as a Delphi round 2 shows it: how
-    many answered 1..5 (don't know and skips excluded), the median and the quartiles."""
+    many answered 1..5 (don't know and skips excluded), the median and the quartiles, and how many
+    answered each level (`counts[0]` level 1; empty in rounds opened before it was stored)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -222,6 +223,7 @@ class GroupResult(BaseModel):
     median: float | None = None
     q1: float | None = None
     q3: float | None = None
+    counts: tuple[int, ...] = ()
 
 
 class RoundView(BaseModel):

@@ -23,8 +23,8 @@ def subject(f: Finding, label: Pair) -> Pair:
     m = f.measure
     if m.kind == "level" and m.plan is not None:
         if m.marks == "target":
-            return f"เป้าหมายระดับ {m.plan}", f"Target level {m.plan}"
-        return f"สถานภาพปัจจุบันระดับ {m.plan}", f"Current level {m.plan}"
+            return f"เป้าหมายปี 2570 ตามร่างแผน (ระดับ {m.plan})", f"The draft plan's 2027 target (level {m.plan})"
+        return f"ระดับปัจจุบันตามร่างแผน (ระดับ {m.plan})", f"The draft plan's current level (level {m.plan})"
     return label
 
 
@@ -65,7 +65,7 @@ def most_picked(f: Finding) -> Pair:
 
 
 def sentence(f: Finding, label: Pair) -> Pair:
-    """The finding of one question, e.g. "Target level 4 — 38% find it feasible and appropriate
+    """The finding of one question, e.g. "The draft plan's 2027 target (level 4) — 38% find it feasible and appropriate
     (95% CI 29–48%, n = 96); 50% pick lower, 12% higher; most often picked: level 3 (45%)"."""
     th, en = subject(f, label)
     if not f.n:
@@ -88,7 +88,7 @@ def sentence(f: Finding, label: Pair) -> Pair:
     if m.marks == "target":
         head_th, head_en = f"ร้อยละ {p} เห็นว่าเป็นไปได้และเหมาะสม", f"{p}% find it feasible and appropriate"
     else:
-        head_th, head_en = f"ร้อยละ {p} เห็นว่าตรงกับที่ประเมิน", f"{p}% agree with the assessment"
+        head_th, head_en = f"ร้อยละ {p} เลือกระดับเดียวกัน", f"{p}% pick the same level"
     return (
         f"{th} — {head_th} {ci_th}; ร้อยละ {lower} เลือกระดับที่ต่ำกว่า ร้อยละ {higher} สูงกว่า; {mode_th}",
         f"{en} — {head_en} {ci_en}; {lower}% pick lower, {higher}% higher; {mode_en}",

@@ -254,14 +254,14 @@ def page(title_th: str, title_en: str, code: str, joins: dict[str, str]) -> str:
             "<header>",
             f'<div><h1>{escape(title_th)}<span class="en">{escape(title_en)}</span></h1>'
             '<div class="over-note">การประชุมจบแล้ว · The session has ended</div></div>',
-            f'<div class="join">{qrs}<div><small>ส่งรหัสนี้ในแชท · send this code in the chat</small>'
+            f'<div class="join">{qrs}<div><small>ส่งรหัสนี้ในแชต · send this code in the chat</small>'
             f'<div class="code" id="code">{escape(code)}</div><small>live {escape(code)}</small></div></div>',
             "</header>",
             '<main id="live">',
-            '<p class="waiting">รอผู้ดำเนินการเปิดหัวข้อ<span class="en">Waiting for the facilitator to open a capability</span></p>',
+            '<p class="waiting">รอผู้ดำเนินการเปิดขีดความสามารถ<span class="en">Waiting for the facilitator to open a capability</span></p>',
             '<div class="capability">',
             '<div id="area"></div><div id="cap"></div>',
-            '<div class="plan-line">ระดับปัจจุบัน → เป้าหมาย 2570: <span id="plan"></span><span id="plan-en"></span></div>',
+            '<div class="plan-line">ระดับปัจจุบัน → เป้าหมายปี 2570: <span id="plan"></span><span id="plan-en"></span></div>',
             '<div id="questions"></div>',
             '<h3>ประเด็นจากความเห็น <span class="en" style="display:inline">· themes of the comments</span></h3>',
             '<ul id="themes"></ul>',

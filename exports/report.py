@@ -25,12 +25,13 @@ from html import escape
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.i18n import REASK_VERSIONS, when
 from bot.surveys import Catalog
 from bot.surveys.schema import Area, Item, Text
 from storage import Database
 from storage.queries import Filter, snapshot
 
-from .csvfiles import BANGKOK, atomic_file, private_dir
+from .csvfiles import atomic_file, private_dir
 from .findings import Pair, convergence, sentence, small_warning, whole
 from .summary import (
     CLOSED,
@@ -52,11 +53,11 @@ FONT_STACK = (
     '"Tahoma", "Loma", "Garuda", "Waree", "Umpush", "Tlwg Typo", "Norasi", sans-serif'
 )
 SHORT_QUESTION = {
-    "current": ("สถานภาพปัจจุบันถูกต้องและครบถ้วน", "Current status correct and complete"),
+    "current": ("ระดับปัจจุบันถูกต้องและครบถ้วน", "Current level correct and complete"),
     "feasible": ("เป้าหมายปี 2570 เป็นไปได้", "2027 target feasible"),
     "appropriate": ("เป้าหมายปี 2570 เหมาะสม", "2027 target appropriate"),
     "current_level": ("ระดับปัจจุบัน", "Current level"),
-    "target_level": ("ระดับเป้าหมายปี 2570", "2027 target level"),
+    "target_level": ("เป้าหมายปี 2570", "2027 target"),
 }
 # The dimensions each capability's findings are compared by; "round" (Delphi) only when answers carry one.
 COMPARE = ("round", "stakeholder_group", "region")
@@ -66,7 +67,7 @@ COMPARE_TITLES = {
     "region": ("แยกตามภูมิภาค", "By region"),
 }
 COMPARE_HEADS = {"round": ("รอบ", "Round"), "stakeholder_group": ("กลุ่ม", "Group"), "region": ("ภูมิภาค", "Region")}
-PLAN_MARK = {"current": ("ตามที่ประเมิน", "as assessed"), "target": ("ตามที่เสนอ", "as proposed")}
+PLAN_MARK = ("ตามร่างแผน", "the draft plan")  # the plan's level, current or 2027 target (docs/glossary.md)
 CHANNEL_NAMES = {"line": ("LINE", "LINE"), "telegram": ("Telegram", "Telegram"), "console": ("คอนโซล", "Console")}
 NOT_GIVEN = ("ไม่ระบุ", "Not given")
 SCALE = (
@@ -260,7 +261,7 @@ class Report:
         self.w(f"<section><h2>{bi('คำตอบในห้องประชุม (การประชุมแบบสด)', 'Answers in the room (live sessions)')}</h2>")
         head = "".join(f'<th class="num">{esc(v)}</th>' for v in ("1", "2", "3", "4", "5", "?"))
         for th, en, questions in sessions.values():
-            self.w(f"<h3>{bi(th, en)}</h3><table><tr><th>{bi('ความสามารถ · คำถาม', 'Capability · question')}</th>")
+            self.w(f"<h3>{bi(th, en)}</h3><table><tr><th>{bi('ขีดความสามารถ · คำถาม', 'Capability · question')}</th>")
             self.w(f'{head}<th class="num">n</th></tr>')
             for (area, item, question), by in questions.items():
                 step = self.catalog.step(f"{area}.{item}.{question}")
@@ -402,7 +403,7 @@ class Report:
             side = "higher" if m.plan is None or level > m.plan else "plan" if level == m.plan else "lower"
             mark = ""
             if level == m.plan and m.marks:
-                mark = f' <span class="mark">◀ {bi(*PLAN_MARK[m.marks])}</span>'
+                mark = f' <span class="mark">◀ {bi(*PLAN_MARK)}</span>'
             rows.append(
                 f'<div class="row{" is-plan" if level == m.plan else ""}">'
                 f'<span class="lab" title="{esc(self.level_text(level))}">{bi("ระดับ", "Level")} {level}</span>'
@@ -451,9 +452,9 @@ class Report:
         if "level" in kinds:
             parts.append(
                 '<div class="legend">'
-                f'<span><i class="dist-lower"></i>{bi("ต่ำกว่าแผน", "Lower than the plan")}</span>'
-                f'<span><i class="dist-plan"></i>◆ {bi("ระดับตามแผน", "The plan’s level")}</span>'
-                f'<span><i class="dist-higher"></i>{bi("สูงกว่าแผน", "Higher than the plan")}</span></div>'
+                f'<span><i class="dist-lower"></i>{bi("ต่ำกว่าร่างแผน", "Lower than the draft plan")}</span>'
+                f'<span><i class="dist-plan"></i>◆ {bi("ระดับตามร่างแผน", "The draft plan’s level")}</span>'
+                f'<span><i class="dist-higher"></i>{bi("สูงกว่าร่างแผน", "Higher than the draft plan")}</span></div>'
             )
         return "".join(parts)
 
@@ -481,7 +482,7 @@ class Report:
         if "rating" in kinds:
             what.append(("ร้อยละที่เห็นด้วย (4–5)", "% agree (4–5)"))
         if "level" in kinds:
-            what.append(("ร้อยละที่เลือกระดับตามแผน", "% picking the plan’s level"))
+            what.append(("ร้อยละที่เลือกระดับตามร่างแผน", "% picking the draft plan’s level"))
         th_title, en_title = COMPARE_TITLES.get(dimension, (dimension, dimension))
         caption = bi(
             f"{th_title}: {' / '.join(w[0] for w in what)} (ช่วงความเชื่อมั่น 95%), n",
@@ -599,7 +600,7 @@ class Report:
             f'<div class="tables">{self.count_table(area.id, "channel")}{self.count_table(area.id, "region")}</div>',
             f'<h3 id="themes-{esc(area.id)}">{bi("ประเด็นที่พบบ่อยในความคิดเห็น", "Recurring themes in the comments")}</h3>',
             self.theme_table(self.themes.of("area", area.id)),
-            f"<h3>{bi('ขีดความสามารถและระดับเป้าหมาย', 'Capabilities and targets')}</h3>",
+            f"<h3>{bi('ขีดความสามารถ ระดับปัจจุบัน และเป้าหมายปี 2570', 'Capabilities, current levels and 2027 targets')}</h3>",
         )
         flow = self.catalog.flow(area.id)
         kinds = {s.question.kind for s in flow if s.item is not None}
@@ -682,7 +683,8 @@ async def write_report(
         with atomic_file(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             report = Report(catalog, fh, stats, counts, themes, changes)
             _head(report, areas, lang, now)
-            async with aclosing(aiter(snap.comments(flt, order))) as rows:
+            # quoted: none of those who agreed to a notice that promised aggregate results only
+            async with aclosing(aiter(snap.comments(flt, order, unquotable=REASK_VERSIONS))) as rows:
                 comments = Peekable(rows)
                 for a in areas:
                     await report.area(a, comments)
@@ -706,7 +708,7 @@ def _head(r: Report, areas: list[Area], lang: str, now: datetime) -> None:
         '<button type="button" data-set-lang="th" lang="th">ไทย</button>',
         '<button type="button" data-set-lang="en" lang="en">English</button></div>',
         f"<h1>{bi(title_th, title_en)}</h1>",
-        f'<p class="muted">{bi("จัดทำเมื่อ", "Generated")} {esc(now.astimezone(BANGKOK).isoformat(timespec="minutes"))}',
+        f'<p class="muted">{bi("จัดทำเมื่อ " + when(now, "th"), "Generated " + when(now, "en") + " (Bangkok time)")}',
         f" · {bi('ข้อมูลจากผู้ที่ให้ความยินยอมแล้วเท่านั้น', 'consenting participants only')}</p>",
     )
     rows = []
@@ -728,14 +730,14 @@ def _foot(r: Report) -> None:
         "<footer><p>",
         bi(
             "n คือจำนวนคำตอบ 1–5 (ไม่รวม “ไม่ทราบ” ซึ่งนับแยก); คำถามความเห็นด้วย: ร้อยละที่เห็นด้วยคือสัดส่วนผู้ให้คะแนน 4 "
-            "หรือ 5 จาก n; คำถามเลือกระดับ: ร้อยละของผู้ที่เลือกระดับตามแผน (ระดับปัจจุบันที่ประเมิน หรือเป้าหมายที่เสนอ) "
+            "หรือ 5 จาก n; คำถามเลือกระดับ: ร้อยละของผู้ที่เลือกระดับตามร่างแผน (ระดับปัจจุบัน หรือเป้าหมายปี 2570) "
             "จาก n และร้อยละที่เลือกระดับต่ำกว่าหรือสูงกว่า; ช่วงความเชื่อมั่น 95% คำนวณด้วยวิธี Wilson score; "
             f"ตัวเลขจากคำตอบน้อยกว่า {SMALL_N} มีเครื่องหมาย ⚠ ควรตีความอย่างระมัดระวัง; "
             "ผู้ตอบหนึ่งคนอาจตอบได้หลายด้าน; ผู้ตอบเลือกเข้าร่วมเอง จึงไม่ใช่กลุ่มตัวอย่างสุ่ม; "
             "ข้อความแสดงตามที่ผู้ตอบพิมพ์ โดยไม่ระบุตัวตน",
             "n counts answers 1–5 (don't know is counted apart); agreement questions: % agree is the share of 4 or "
-            "5 among n; level picks: the share of n who pick the plan's level (the assessed current level or the "
-            "proposed target), and the shares picking lower and higher; 95% confidence intervals are Wilson score "
+            "5 among n; level picks: the share of n who pick the draft plan's level (its current level or 2027 "
+            "target), and the shares picking lower and higher; 95% confidence intervals are Wilson score "
             f"intervals; figures from fewer than {SMALL_N} answers are marked ⚠, read them with care; one person "
             "may answer several areas; participants chose to take part, so they are not a random sample; comments "
             "are shown as typed, without identities.",

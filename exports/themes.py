@@ -51,6 +51,7 @@ from functools import cache
 from itertools import pairwise
 from typing import Any
 
+from bot.i18n import REASK_VERSIONS
 from bot.surveys import Catalog
 from storage.queries import Filter, Snapshot
 
@@ -365,7 +366,8 @@ async def _examples(
     picked: dict[tuple[Key, Phrase], list[str]] = {}
     if not wanted:
         return picked
-    async with aclosing(aiter(snap.comments(flt, order))) as rows:
+    # an example is quoted: none of those who agreed to a notice that promised aggregate results only
+    async with aclosing(aiter(snap.comments(flt, order, unquotable=REASK_VERSIONS))) as rows:
         async for row in rows:
             _who, _channel, group, _region, area, item, _question, text, *_ = row
             keys = [k for k in keys_of(area, item, group) if wanted.get(k)]

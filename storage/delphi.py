@@ -30,9 +30,14 @@ def invitation_ref(area: str, round: int) -> str:
 
 
 def group_result(counts: list[int]) -> GroupResult:
-    """n, median and quartiles of counts of the values 1..len(counts)."""
+    """n, median and quartiles of counts of the values 1..len(counts), and the counts themselves
+    (what a participant is shown in whole levels: bot.engine.delphi.overview)."""
     return GroupResult(
-        n=sum(counts), median=quantile(counts, 0.5), q1=quantile(counts, 0.25), q3=quantile(counts, 0.75)
+        n=sum(counts),
+        median=quantile(counts, 0.5),
+        q1=quantile(counts, 0.25),
+        q3=quantile(counts, 0.75),
+        counts=tuple(counts),
     )
 
 

@@ -146,11 +146,20 @@ class Snapshot:
         where, params = flt.where()
         return await self._scalar(f"SELECT count(*) {_ANSWERS} WHERE a.skipped = 0 AND {where}", params)
 
-    def comments(self, flt: Filter, order: Sequence[tuple[str, str, str]] = ()) -> Rows:
+    def comments(
+        self, flt: Filter, order: Sequence[tuple[str, str, str]] = (), *, unquotable: Iterable[str] = ()
+    ) -> Rows:
         """Every free-text answer, grouped by question in survey `order` (unknown questions last):
-        (pseudonym, channel, stakeholder, region, area, item, question, text, lang, answered_at)."""
+        (pseudonym, channel, stakeholder, region, area, item, question, text, lang, answered_at).
+        `unquotable`: notice versions whose consenters' comments are left out (what is quoted in a
+        report: those notices promised aggregate results only)."""
         cte, cte_params = _order_cte(order)
         where, params = flt.where()
+        versions = sorted(unquotable)
+        if versions:
+            marks = ", ".join("?" * len(versions))
+            where += f" AND (p.consent_version IS NULL OR p.consent_version NOT IN ({marks}))"
+            params = [*params, *versions]
         sql = (
             f"WITH {cte} SELECT p.pseudonym, p.channel, p.stakeholder, p.region, a.area, a.item, a.question,"
             f" a.text, a.lang, a.answered_at {_ANSWERS}"

@@ -18,7 +18,6 @@ import pytest
 from bot.cli import main
 from bot.config import Settings
 from bot.engine.privacy import notice_text
-from bot.i18n import tr
 from bot.model import Inbound, quantile
 from bot.outreach import Outreach
 from bot.service import Service
@@ -52,13 +51,16 @@ def quartiles(values: list[int]) -> tuple[float, float, float]:
     return q1, median, q3
 
 
-def shown(x: float) -> str:
-    return f"{x:g}"
+# round 1's overview as a participant reads it, for PICKS (levels 1, 2, 2, 3 and 3, 4, 4, 5): two of
+# four answered the middle level, which is no majority, and the middle half (ranks 2 and 3) answered it
+OVERVIEW_CURRENT = "ภาพรวมคำตอบรอบแรก: ผู้ตอบ 4 คน ตอบระดับ 2 มากที่สุด (อย่างน้อยครึ่งหนึ่งตอบระดับ 2)"
+OVERVIEW_TARGET = "ภาพรวมคำตอบรอบแรก: ผู้ตอบ 4 คน ตอบระดับ 4 มากที่สุด (อย่างน้อยครึ่งหนึ่งตอบระดับ 4)"
+STATISTICS = ("มัธยฐาน", "IQR", "n =", "ผลรวม", ".25", ".5", ".75")  # what a citizen is never shown
 
 
-def group_line(values: list[int], lang: str = "th") -> str:
-    q1, median, q3 = quartiles(values)
-    return tr(lang, "delphi_group", n=len(values), median=shown(median), q1=shown(q1), q3=shown(q3))
+def plain(text: str) -> bool:
+    """Whether a participant's message is free of statistics: no n, median, IQR or fractional level."""
+    return not any(word in text for word in STATISTICS)
 
 
 def answer_for(data: str, pick: tuple[int, int]) -> str:
@@ -102,7 +104,7 @@ def test_the_privacy_notice_says_a_second_round_may_be_offered(catalog: Catalog)
     from bot.engine.core import Context
 
     ctx = Context(catalog, DAYTIME)
-    assert "รอบที่ 2" in notice_text(ctx, "th") and "second round" in notice_text(ctx, "en")
+    assert "รอบที่ 2" in notice_text(ctx, "th") and "Round 2" in notice_text(ctx, "en")
 
 
 # ---- LINE, end to end -------------------------------------------------------------------------
@@ -163,11 +165,11 @@ async def test_a_delphi_round_on_line_invited_by_multicast_kept_changed_and_clos
             first_key = f"{AREA}.farmer_registry.current_level"
             question = text_of(replies[-1])
             assert "คำตอบรอบแรกของท่าน: 1" in question
-            assert group_line([p[0] for p in PICKS]) in question  # median 2, IQR 1.75–2.25, n = 4
+            assert OVERVIEW_CURRENT in question and plain(question)  # (staff read: median 2, IQR 1.75–2.25)
             await line.send(alice.tap(lambda a: a["data"] == f"d2.{first_key}=~keep"))
             target_key = f"{AREA}.farmer_registry.target_level"
             question = text_of(alice.messages()[-1])
-            assert group_line([p[1] for p in PICKS]) in question
+            assert OVERVIEW_TARGET in question and plain(question)
             await line.send(alice.tap(lambda a: a["data"] == f"d2.{target_key}=4"))  # changed: 3 -> 4
             assert "เพราะเหตุใด" in text_of(alice.messages()[-1])
             await line.send(alice.text("ได้ข้อมูลเพิ่มจากผลรวมของทุกคน"))
@@ -253,7 +255,7 @@ async def test_a_delphi_round_on_telegram_invited_kept_changed_and_late_refused(
 
         calls = await alice.tap(f"d2={AREA}")
         shown = "\n".join(alice.texts(calls))
-        assert "คำตอบรอบแรกของท่าน: 1" in shown and group_line([p[0] for p in PICKS]) in shown
+        assert "คำตอบรอบแรกของท่าน: 1" in shown and OVERVIEW_CURRENT in shown and plain(shown)
         first_key = f"{AREA}.farmer_registry.current_level"
         await alice.tap(f"d2.{first_key}=2")  # changed: 1 -> 2
         assert "เพราะเหตุใด" in alice.texts()[-1]
@@ -310,7 +312,8 @@ def test_delphi_open_and_close_on_the_command_line(
     assert "already open" in capsys.readouterr().out
     assert main(["delphi", "list"]) == 0
     listed = capsys.readouterr().out
-    assert "agriculture\tround 2\topen, closes" in listed and "21 Dec 2030, 00:00" in listed
+    # a bare date closes at the end of that day, and says so (not "Sat 21 Dec 2030, 00:00")
+    assert "agriculture\tround 2\topen until Fri 20 Dec 2030, 23:59" in listed
     assert main(["delphi", "open", "--area", "space"]) == 2
     assert "unknown area 'space'" in capsys.readouterr().err
     assert main(["delphi", "close", "--area", AREA]) == 0
@@ -362,7 +365,7 @@ async def test_a_round_closes_at_its_closing_time(
     clock.now += timedelta(hours=2)  # past its closing time, before any sweep closed it
     late = await say(service, "0", f"d2.{AREA}.farmer_registry.target_level=~keep")
     assert "ปิดรับคำตอบแล้ว" in late[0]
-    assert (await say(service, "1", f"d2={AREA}"))[0].startswith("ขออภัย รอบที่ 2")
+    assert (await say(service, "1", f"d2={AREA}"))[0].startswith("ขออภัยค่ะ รอบที่ 2")
     stored = await db.fetch_all("SELECT participant_id, question FROM answers WHERE round = 2")
     assert stored == [(1, "current_level")]
     outreach = Outreach(db, catalog, settings, {}, lambda: clock.now)

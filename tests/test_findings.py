@@ -244,13 +244,14 @@ def findings(html: str, lang: str) -> Findings:
 
 
 LEVEL_EN = re.compile(
-    r"^(?P<which>Current|Target) level (?P<plan>\d) — (?P<pct>\d+)% (?:agree with the assessment|find it "
+    r"^The draft plan's (?P<which>current level|2027 target) \(level (?P<plan>\d)\) — (?P<pct>\d+)% (?:pick the same level|find it "
     r"feasible and appropriate) \(95% CI (?P<lo>\d+)–(?P<hi>\d+)%, n = (?P<n>\d+)(?:; (?P<dk>\d+) don't know)?\); "
     r"(?P<lower>\d+)% pick lower, (?P<higher>\d+)% higher; (?:most pick level (?P<major>\d)|most often picked: "
     r"levels? (?P<modes>[\d, and]+?)) \((?P<mode_pct>\d+)%(?: each)?\)$"
 )
 LEVEL_TH = re.compile(
-    r"^(?:สถานภาพปัจจุบัน|เป้าหมาย)ระดับ (?P<plan>\d) — ร้อยละ (?P<pct>\d+) เห็นว่า(?:ตรงกับที่ประเมิน|เป็นไปได้และเหมาะสม) "
+    r"^(?:ระดับปัจจุบัน|เป้าหมายปี 2570 )ตามร่างแผน \(ระดับ (?P<plan>\d)\) — ร้อยละ (?P<pct>\d+) "
+    r"(?:เลือกระดับเดียวกัน|เห็นว่าเป็นไปได้และเหมาะสม) "
     r"\(ช่วงความเชื่อมั่น 95%: (?P<lo>\d+)–(?P<hi>\d+)%, n = (?P<n>\d+)(?:; ไม่ทราบ (?P<dk>\d+))?\); "
     r"ร้อยละ (?P<lower>\d+) เลือกระดับที่ต่ำกว่า ร้อยละ (?P<higher>\d+) สูงกว่า; "
 )
@@ -345,7 +346,7 @@ async def test_report_findings_match_an_independent_computation(
         step = filled.step(key)
         assert step is not None and step.item is not None
         assert int(m["plan"]) == (step.item.target if q == "target_level" else step.item.current)
-        assert m["which"] == ("Target" if q == "target_level" else "Current")
+        assert m["which"] == ("2027 target" if q == "target_level" else "current level")
         modes = [int(v) for v in re.findall(r"\d", m["major"] or m["modes"])]
         assert modes == e.modes
         assert close(m["mode_pct"], 100 * e.counts[e.modes[0]] / e.n, 0)
@@ -413,7 +414,7 @@ async def test_thai_text_is_intact_in_the_report_and_the_csv(
     assert {r["capability"] for r in comments} == {"การแลกเปลี่ยนข้อมูลสุขภาพระหว่างสถานพยาบาล"}
     th = findings(html, "th")
     sentence = th.sentences[("item-health-info_exchange", "target_level")]
-    assert sentence.startswith("เป้าหมายระดับ 4 — ร้อยละ ") and "เห็นว่าเป็นไปได้และเหมาะสม" in sentence
+    assert sentence.startswith("เป้าหมายปี 2570 ตามร่างแผน (ระดับ 4) — ร้อยละ ") and "เห็นว่าเป็นไปได้และเหมาะสม" in sentence
     assert "ระดับ 4 – ระดับดิจิทัลเต็มรูปแบบ (Fully digital)" in parse(html).text
 
 
@@ -439,7 +440,9 @@ async def test_report_renders_in_both_languages_and_prints_on_a4(db: Database, f
         assert dom.returncode == 0, dom.stderr[-2000:]
         assert f'data-lang="{lang}"' in dom.stdout  # the page's own switch ran under the CSP
         said = findings(dom.stdout, lang).sentences[("item-health-info_exchange", "target_level")]
-        assert said.startswith("เป้าหมายระดับ 4 — ร้อยละ " if lang == "th" else "Target level 4 — ")
+        assert said.startswith(
+            "เป้าหมายปี 2570 ตามร่างแผน (ระดับ 4) — ร้อยละ " if lang == "th" else "The draft plan's 2027 target (level 4) — "
+        )
         shot = ARTIFACTS / f"report-levels-{lang}.png"
         shot.unlink(missing_ok=True)
         result = run("--window-size=1200,3000", f"--screenshot={shot}", url=url, profile=f"shot-{lang}")

@@ -215,7 +215,7 @@ async def test_nudges_once_per_area_outside_quiet_hours(service, db, clock, outr
     await out.sweep()
     assert (
         len(sender.texts("quiet")) == 1
-        and "ยังตอบด้านสุขภาพและการแพทย์ไม่ครบ (ตอบแล้ว 1/5 ความสามารถ)" in sender.texts("quiet")[0]
+        and "ยังตอบด้านสุขภาพและการแพทย์ไม่ครบ (ตอบแล้ว 1/5 ขีดความสามารถ)" in sender.texts("quiet")[0]
     )
     assert sender.texts("done") == [] and sender.texts("gone") == []
     state = await db.fetch_all("SELECT active FROM participants WHERE user_ref = 'gone'")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine import Context, Engine
-from bot.i18n import NOTICE_VERSION
+from bot.i18n import NOTICE_VERSION, day
 from bot.model import Inbound, State
 from exports import write_export
 from storage import outreach as q
@@ -62,7 +62,7 @@ async def test_consent_copy_erasure_and_no_trace(line: Harness, tmp_path: Path, 
 
     await line.send(alice.text("ลบข้อมูล"))
     done = await line.send(alice.tap(lambda a: a["data"] == "del=yes"))
-    assert any("ลบข้อมูลทั้งหมดของท่านแล้ว" in m["text"] for m in done)
+    assert any("ลบข้อมูลทั้งหมดของท่าน" in m["text"] for m in done)
 
     assert await line.sql("SELECT channel, answers FROM deletions") == [("line", 4)]
     assert await line.sql("SELECT count(*) FROM registrations") == [(0,)]
@@ -87,8 +87,17 @@ async def test_consent_copy_erasure_and_no_trace(line: Harness, tmp_path: Path, 
 def test_privacy_notice_states_what_the_law_asks_in_both_languages(catalog) -> None:  # type: ignore[no-untyped-def]
     engine = Engine(Context(catalog, datetime(2026, 11, 25, tzinfo=UTC), retention_days=180, contact="dpo@dga.or.th"))
     for lang, words in {
-        "th": ("วัตถุประสงค์", "180 วัน", "ผู้เห็นข้อมูล", "สิทธิ", "ลบ", "ติดต่อ", "dpo@dga.or.th", NOTICE_VERSION),
-        "en": ("Purpose", "180 days", "Who sees it", "rights", "delete", "Contact", "dpo@dga.or.th", NOTICE_VERSION),
+        "th": ("วัตถุประสงค์", "180 วัน", "ผู้เห็นข้อมูล", "สิทธิ", "ลบ", "ติดต่อ", "dpo@dga.or.th", day(NOTICE_VERSION, "th")),
+        "en": (
+            "Purpose",
+            "180 days",
+            "Who sees it",
+            "rights",
+            "delete",
+            "Contact",
+            "dpo@dga.or.th",
+            day(NOTICE_VERSION, "en"),
+        ),
     }.items():
         out = engine.decide(State(lang=lang, step="menu", consent="given"), Inbound("text", text="/privacy"))
         text = out.replies[0].text

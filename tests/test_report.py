@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -77,6 +78,16 @@ async def report(db: Database, catalog: Catalog, tmp_path: Path) -> Path:
     return await write_report(db, catalog, tmp_path / "out" / "report.html", now=at(100))
 
 
+async def test_the_report_header_gives_its_date_as_people_read_it(
+    db: Database, catalog: Catalog, tmp_path: Path
+) -> None:
+    out = await write_report(db, catalog, tmp_path / "r.html", now=datetime(2026, 12, 7, 11, 54, tzinfo=UTC))
+    html = out.read_text(encoding="utf-8")
+    assert "จัดทำเมื่อ จ. 7 ธ.ค. 2569 เวลา 18:54 น." in parse(html).text  # Bangkok time, Buddhist Era
+    assert "Generated Mon 7 Dec 2026, 18:54 (Bangkok time)" in parse(html, "en").text
+    assert "2026-12-07T18:54" not in html
+
+
 async def test_report_is_self_contained_and_escaped(report: Path) -> None:
     html = report.read_text(encoding="utf-8")
     doc = parse(html)
@@ -101,7 +112,7 @@ async def test_report_numbers_and_items(report: Path, catalog: Catalog) -> None:
         assert item.capability.th in text and item.capability.en in english
     # education / learner_data: current 4,2,3 → n 3, 33% agree, Wilson 95% CI 6–79%; feasible 5,4,1 → 67%
     # (21–94%); appropriate dk,4,5 → n 2 and 1 don't know, 100% (34–100%); each flagged as n < 30
-    assert "สถานภาพปัจจุบันถูกต้องและครบถ้วน — เห็นด้วยร้อยละ 33 (ช่วงความเชื่อมั่น 95%: 6–79%, n = 3) ⚠" in text
+    assert "ระดับปัจจุบันถูกต้องและครบถ้วน — เห็นด้วยร้อยละ 33 (ช่วงความเชื่อมั่น 95%: 6–79%, n = 3) ⚠" in text
     assert "เป้าหมายปี 2570 เป็นไปได้ — เห็นด้วยร้อยละ 67 (ช่วงความเชื่อมั่น 95%: 21–94%, n = 3)" in text
     assert "เป้าหมายปี 2570 เหมาะสม — เห็นด้วยร้อยละ 100 (ช่วงความเชื่อมั่น 95%: 34–100%, n = 2; ไม่ทราบ 1)" in text
     assert "2027 target appropriate — 100% agree (95% CI 34–100%, n = 2; 1 don't know) ⚠ fewer than 30" in english
@@ -112,7 +123,7 @@ async def test_report_numbers_and_items(report: Path, catalog: Catalog) -> None:
     # the stakeholder breakdown: citizens rated current 4 and 3 → 50%, Wilson 9–91%, n 2, flagged
     assert "ประชาชนทั่วไป50% ⚠9–91%n = 2" in text
     # comments grouped per question, in survey order (after the area's themes, which quote some of them)
-    listed = text[text.index("ขีดความสามารถและระดับเป้าหมาย") :]
+    listed = text[text.index("ขีดความสามารถ ระดับปัจจุบัน และเป้าหมายปี 2570") :]
     assert listed.index("-2+3+cmd") < listed.index("ข้อมูลไม่ครบ") < listed.index("=HYPERLINK") < listed.index("@SUM(1+1)")
     # counts by channel and region for education: 3 respondents, 2 completed
     assert "ผู้ตอบ: 3 · ตอบครบทั้งด้าน: 2" in text

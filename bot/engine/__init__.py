@@ -81,6 +81,7 @@ def _skip(t: Turn, arg: str) -> Outcome:
 
 ACTIONS: dict[str, Callable[[Turn, str], Outcome]] = {
     "start": onboarding.start,
+    "pause": survey.pause,
     "areas": survey.areas,
     "status": survey.status,
     "levels": levels.command,
@@ -140,6 +141,8 @@ class Engine:
         return out
 
     def _route(self, t: Turn, event: Inbound) -> Outcome:
+        if onboarding.outdated(t.s) and not passes_reask(t.s, event):  # consent to an earlier notice
+            return onboarding.reask(t)
         if event.kind == "follow":
             return onboarding.start(t, "")
         if event.kind == "unsupported":
@@ -160,6 +163,16 @@ class Engine:
         return Turn(self.ctx, Outcome(state=state), STEPS).ask()
 
 
+def passes_reask(s: State, event: Inbound) -> bool:
+    """Whether an event goes through while a consent to an earlier notice is asked again."""
+    if event.kind == "button":
+        decoded = buttons.decode(event.data)
+        return onboarding.passes(s, None, buttons.kind(decoded[0]) if decoded else "")
+    if event.kind == "text":
+        return onboarding.passes(s, parse_command(event.text)[0], None)
+    return event.kind != "follow"  # something unreadable or forwarded is answered as always
+
+
 def one_choice_set(replies: list[Reply]) -> list[Reply]:
     """At most the last reply carries buttons: an earlier reply's join the last one's, after them
     (so a typed number still means the step's own button), each once."""
@@ -175,6 +188,8 @@ def one_choice_set(replies: list[Reply]) -> list[Reply]:
 def tap(t: Turn, data: str) -> Outcome:
     """A tapped button, given to the family that issued it."""
     decoded = buttons.decode(data)
+    if decoded is not None and decoded[0] == buttons.COMMAND and decoded[1] in ACTIONS:
+        return ACTIONS[decoded[1]](t, "")  # a command's button: as if its word were typed
     family = TAPS.get(buttons.kind(decoded[0])) if decoded else None
     if decoded is None or family is None:
         return t.refuse()
@@ -199,8 +214,12 @@ def typed(t: Turn, raw: str) -> Outcome:
         shown = t.ask().buttons
         if 1 <= n <= len(shown):
             return tap(t, shown[n - 1].data)
-        # on the menu, the sessions' buttons follow the areas' (the end of an area, `events`)
-        extra = sessions.sessions_reply(t, None).buttons if t.s.step == "menu" and ready(t.s) else ()
+        # on the menu, the sessions' buttons follow the areas', then the pause (the end of an area)
+        extra = (
+            (*sessions.sessions_reply(t, None).buttons, survey.pause_button(t.lang))
+            if t.s.step == "menu" and ready(t.s)
+            else ()
+        )
         if 1 <= n - len(shown) <= len(extra):
             return tap(t, extra[n - len(shown) - 1].data)
     return family.typed(t, raw)

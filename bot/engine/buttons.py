@@ -9,6 +9,7 @@ a Thai character takes 3, so ids never hold Thai):
     q.<area>.<item>.<question>=<option>|~skip|~back|~levels
     d2=<area>           d2.<area>.<item>.<question>=<option>|~keep|~skip|~back   (a Delphi round 2)
     lq.<area>.<item>.<question>=<option>   (a question asked in the room, live session)
+    cmd=<command>       a command of bot/engine/commands.py as a button ("พอแค่นี้ก่อน": cmd=pause)
 
 `~skip`, `~back` and `~levels` (what the levels mean, with the examples of that question's
 capability: it changes nothing, whichever question it was on) are controls rather than choices;
@@ -23,6 +24,7 @@ QUESTION = "q"  # the kind of a survey question's buttons: `q.<question key>=...
 DELPHI = "d2"  # a Delphi round 2's: `d2=<area>` starts it, `d2.<question key>=...` answers in it
 KEEP = "~keep"  # in round 2: keep the round-1 answer
 LIVE = "lq"  # the kind of a live session's question buttons: `lq.<question key>=...`
+COMMAND = "cmd"  # a command's button: `cmd=<name>` does what typing the command's word does
 
 
 def encode(name: str, value: str | int) -> str:
@@ -38,6 +40,11 @@ def question(key: str, value: str) -> str:
 def delphi(key: str, value: str) -> str:
     """The data of a round-2 question's button: an option id, KEEP, SKIP (the reason) or BACK."""
     return encode(f"{DELPHI}.{key}", value)
+
+
+def command(name: str) -> str:
+    """The data of a button that calls the command `name`."""
+    return encode(COMMAND, name)
 
 
 def decode(data: str) -> tuple[str, str] | None:

@@ -43,6 +43,14 @@ COMMANDS: tuple[Command, ...] = (
         "start",
         ("เริ่ม", "เริ่มต้น", "เริ่มใหม่", "สวัสดี", "hi", "hello"),
         Bilingual("เริ่มหรือทำต่อจากข้อเดิม", "Start, or continue where you left off"),
+        hint=_hint("เริ่ม", "start", "ทำต่อจากข้อที่ค้างไว้", "carry on where you left off"),
+    ),
+    Command(
+        "pause",
+        ("พอแค่นี้ก่อน", "พอก่อน", "พักก่อน", "ไว้ก่อน", "that's all for now", "that’s all for now", "stop for now"),
+        Bilingual("พอแค่นี้ก่อน (คำตอบบันทึกไว้แล้ว)", "That's all for now (your answers are saved)"),
+        in_menu=False,
+        hint=_hint("พอแค่นี้ก่อน", "that's all for now", "พักไว้ก่อน คำตอบบันทึกไว้แล้ว", "stop here; your answers are saved"),
     ),
     Command(
         "areas",

@@ -1,6 +1,8 @@
 """A Delphi round 2 of an area (the `delphi` step): per capability, each closed question again,
-the participant's round-1 answer beside round 1's anonymised group result (median, interquartile
-range, n), kept with one tap or changed, with an optional reason when changed.
+the participant's round-1 answer beside round 1's anonymised group result in plain words and whole
+levels (`overview`: how many answered, the level answered most, the levels half of them answered
+between; staff read the median and IQR in the report), kept with one tap or changed, with an
+optional reason when changed.
 
 The rounds come with the state (`State.rounds`, loaded with every event like the sessions on
 offer); a round's group result was fixed when it opened (storage.delphi). A round-2 answer is kept
@@ -16,7 +18,7 @@ round 2 of every area the participant completed."""
 from __future__ import annotations
 
 from ..i18n import tr, when
-from ..model import MAX_TEXT, Answer, Button, Outcome, Reply, RoundView, answer_key
+from ..model import MAX_TEXT, Answer, Button, GroupResult, Outcome, Reply, RoundView, answer_key
 from ..surveys import FlowQuestion
 from ..surveys.schema import Option
 from . import buttons, survey
@@ -73,7 +75,8 @@ def invitation(lang: str | None, area_title: str, area: str, closes_at_text: str
 
 
 def closes_text(r: RoundView, lang: str | None) -> str:
-    return when(r.closes_at, lang if lang == "en" else "th") if r.closes_at else ""
+    """When the round closes, as its last minute ("อา. 20 ธ.ค. 2569 เวลา 23:59 น." for 00:00 on the 21st)."""
+    return when(r.closes_at, lang if lang == "en" else "th", until=True) if r.closes_at else ""
 
 
 class Menu(survey.Menu):
@@ -296,8 +299,61 @@ def label20(text: str) -> str:
     return text if len(text) <= 20 else text[:19] + "…"
 
 
-def number(x: float | None) -> str:
-    return "–" if x is None else f"{x:g}"
+def overview(lang: str, result: GroupResult) -> str:
+    """Round 1's result of a question as a citizen reads it, in whole levels only: "ภาพรวมคำตอบรอบแรก:
+    ผู้ตอบ 23 คน ส่วนใหญ่ตอบระดับ 3 (ครึ่งหนึ่งตอบระหว่างระดับ 3–4)".
+
+    From the counts per level fixed when the round opened (storage.delphi.group_result):
+    - the level answered most is the mode; "ส่วนใหญ่" / "most" only when more than half answered it
+      (as the report's findings word it), "answered most often" when fewer did, every tied level
+      named when several share it;
+    - "half answered between" is the middle half of the answers: with the n answers in order, ranks
+      ⌊n/4⌋+1 to n−⌊n/4⌋ (at least half of the answers, the same number cut from each end) lie between
+      the levels at those two ranks. Unlike the interpolated quartiles staff read (q1 = 2, q3 = 2.25),
+      both ends are levels someone answered. When both ends are one level, at least half answered it
+      (said only when "most" does not say it already).
+    A round opened before the counts were stored has only the median: it is said as "the middle
+    answer is level 3" (or "between levels 2 and 3"), which the median means, in whole levels."""
+    n, counts = result.n, result.counts
+    if sum(counts) != n:  # stored before the counts were: the median only
+        return tr(lang, "delphi_group", n=n, most=_middle(lang, result.median))
+    top = max(counts)
+    modes = [level for level, c in enumerate(counts, 1) if c == top]
+    if top == n:  # one level only: nothing more to say
+        return tr(lang, "delphi_group", n=n, most=tr(lang, "delphi_one" if n == 1 else "delphi_all", level=modes[0]))
+    if len(modes) > 1:
+        *head, last = map(str, modes)
+        most = tr(lang, "delphi_most_tied", levels=tr(lang, "delphi_and", head=", ".join(head), last=last))
+    else:
+        most = tr(lang, "delphi_most" if 2 * top > n else "delphi_most_often", level=modes[0])
+    cut = n // 4
+    low, high = _nth(counts, cut), _nth(counts, n - 1 - cut)
+    if low == high:  # then it is the mode, answered by at least half
+        if 2 * top > n:
+            return tr(lang, "delphi_group", n=n, most=most)
+        half = tr(lang, "delphi_half_one", level=low)
+    else:
+        half = tr(lang, "delphi_half", low=low, high=high)
+    return tr(lang, "delphi_group", n=n, most=tr(lang, "delphi_group_half", most=most, half=half))
+
+
+def _nth(counts: tuple[int, ...], k: int) -> int:
+    """The level of the k-th answer in order (from 0)."""
+    seen = 0
+    for level, c in enumerate(counts, 1):
+        seen += c
+        if seen > k:
+            return level
+    raise ValueError(k)
+
+
+def _middle(lang: str, median: float | None) -> str:
+    """The median in whole levels: one level, or the two it lies between."""
+    if median is None:
+        return ""
+    if median == int(median):
+        return tr(lang, "delphi_middle", level=int(median))
+    return tr(lang, "delphi_middle_between", low=int(median), high=int(median) + 1)
 
 
 def answer_label(t: Turn, question: FlowQuestion, option_id: str | None) -> str:
@@ -327,19 +383,7 @@ def ask_pick(t: Turn, question: FlowQuestion) -> Reply:
     first_label = answer_label(t, question, first.option if first and not first.skipped else None)
     lines.append(tr(lang, "delphi_yours", answer=first_label))
     result = round_of(t, question.area).feedback.get(question.key)  # type: ignore[union-attr]
-    if result is None or not result.n:
-        lines.append(tr(lang, "delphi_group_none"))
-    else:
-        lines.append(
-            tr(
-                lang,
-                "delphi_group",
-                n=result.n,
-                median=number(result.median),
-                q1=number(result.q1),
-                q3=number(result.q3),
-            )
-        )
+    lines.append(overview(lang, result) if result is not None and result.n else tr(lang, "delphi_group_none"))
     second = s.answers.get(answer_key(question.key, ROUND))
     if second is not None:
         lines.append(tr(lang, "delphi_yours_now", answer=answer_label(t, question, second.option)))

@@ -1,10 +1,16 @@
 """Onboarding: choosing a language, the consent question (with the privacy notice), and the three
-profile questions (group, region, optional age band), then the menu or a deep link's area."""
+profile questions (group, region, optional age band), then the menu or a deep link's area.
+
+A consent given to an earlier notice that promised less than the current one (REASK_VERSIONS) is
+asked again on the participant's next message (`outdated`, `reask`): until they agree, only reading
+the notice or their data, deleting it, changing language and help go through; agreeing returns them
+to where they were, declining withdraws their consent (their answers are no longer used and go with
+the short purge of those who never consented)."""
 
 from __future__ import annotations
 
-from ..i18n import NOTICE_VERSION, tr
-from ..model import Button, Outcome, Reply
+from ..i18n import NOTICE_VERSION, REASK_VERSIONS, day, tr
+from ..model import Button, Outcome, Reply, State
 from . import buttons, live
 from .core import PROFILE_STEPS, Family, Turn, choice_buttons, profile_option, profile_options, ready
 from .input import Choice, match_option, normalize, yes_or_no
@@ -50,13 +56,17 @@ class Consent(Family):
     owns = ("consent",)
 
     def ask(self, t: Turn) -> Reply:
-        lang = t.lang
-        return Reply(tr(lang, "consent", notice=notice_text(t.ctx, lang)), (agree(lang), disagree(lang)))
+        lang, notice = t.lang, notice_text(t.ctx, t.lang)
+        if outdated(t.s):  # asked again: what changed first
+            text = tr(lang, "consent_again", version=day(NOTICE_VERSION, lang), notice=notice)
+        else:
+            text = tr(lang, "consent", notice=notice)
+        return Reply(text, (agree(lang), disagree(lang)))
 
     def button(self, t: Turn, name: str, value: str) -> Outcome:
         if value not in ("yes", "no"):
             return t.refuse()
-        if t.s.consent == "given":
+        if t.s.consent == "given" and not outdated(t.s):
             return t.tell(tr(t.s.lang, "already_consented"))
         if t.s.step in ("consent", "declined"):
             return consent(t, value == "yes")
@@ -132,11 +142,17 @@ def consent(t: Turn, yes: bool) -> Outcome:
     s, lang = t.s, t.lang
     t.take()
     t.out.chosen = tr(lang, "consent_yes" if yes else "consent_no")
+    again = outdated(s)  # asked again after a new notice: they have answers, and a place to return to
     if not yes:
-        s.consent, s.step = "declined", "declined"
-        t.out.replies.append(Reply(tr(lang, "declined", days=t.ctx.unconsented_days), (agree(lang),)))
+        s.consent, s.step, s.resume = "declined", "declined", None
+        said = "reconsent_declined" if again else "declined"
+        t.out.replies.append(Reply(tr(lang, said, days=t.ctx.unconsented_days), (agree(lang),)))
         return t.out
     s.consent, s.consent_at, s.consent_version = "given", t.ctx.now, NOTICE_VERSION
+    if again and s.resume and ready(s):
+        s.step, s.resume = s.resume, None
+        return t.tell(tr(lang, "reconsent_thanks"))
+    s.resume = None
     s.step = after_consent(t)  # type: ignore[assignment]
     if s.step == "menu" and s.pending_live:  # profiled before: a live session's code brought them back
         t.out.replies.append(Reply(tr(lang, "consent_thanks")))
@@ -144,6 +160,36 @@ def consent(t: Turn, yes: bool) -> Outcome:
             return checked
         t.out.replies.pop()
     return t.tell(tr(lang, "consent_thanks"))
+
+
+def outdated(s: State) -> bool:
+    """Whether they consented to an earlier notice that the current one says more than."""
+    return s.consent == "given" and s.consent_version in REASK_VERSIONS
+
+
+# What goes through while a consent is asked again: the notice, their data, deleting it, changing
+# language, help, and answering the steps these lead to (consent, the language, the deletion)
+PASS_COMMANDS = frozenset({"privacy", "mydata", "deleteme", "language", "help"})
+PASS_TAPS = frozenset({"consent", "del", "lang"})
+PASS_STEPS = frozenset({"consent", "lang", "confirm_delete"})
+
+
+def passes(s: State, command: str | None, tap: str | None) -> bool:
+    """Whether an event goes through while their consent is asked again (`tap`: the kind of a
+    tapped button; `command`: the command typed, None for a typed answer)."""
+    if tap is not None:
+        return tap in PASS_TAPS
+    return command in PASS_COMMANDS or (command is None and s.step in PASS_STEPS)
+
+
+def reask(t: Turn) -> Outcome:
+    """Ask for consent to the current notice, saying what changed; agreeing returns them to where
+    they were (`resume`)."""
+    s = t.s
+    if s.step not in PASS_STEPS:
+        s.resume = s.step
+    s.step = "consent"
+    return t.show()
 
 
 def after_consent(t: Turn) -> str:

@@ -3,7 +3,7 @@ messages taken back or edited (PDPA)."""
 
 from __future__ import annotations
 
-from ..i18n import NOTICE_VERSION, tr, when
+from ..i18n import NOTICE_VERSION, day, tr, when
 from ..model import MAX_TEXT, Answer, Attachment, Button, Outcome, Reply, State, chunks, key_parts
 from . import buttons
 from .core import Context, Family, Turn, profile_option
@@ -69,7 +69,7 @@ def privacy(t: Turn, arg: str) -> Outcome:
     """The `privacy` command: the notice (the consent question already carries it)."""
     s = t.s
     if s.step not in ("consent", "declined"):
-        title = tr(s.lang, "privacy_title", version=NOTICE_VERSION)
+        title = tr(s.lang, "privacy_title", version=day(NOTICE_VERSION, t.lang))
         t.out.replies.append(Reply(title + "\n\n" + notice_text(t.ctx, t.lang)))
     return t.show()
 
@@ -84,7 +84,7 @@ SHORT_QUESTION, SHORT_ANSWER = 70, 100  # characters of a question and of its an
 def mydata(t: Turn, arg: str) -> Outcome:
     """The `mydata` command: everything kept about them, within one reply."""
     s, lang = t.s, t.lang
-    if s.consent != "given":
+    if s.consent != "given" and not (s.answers or s.group):  # (answers kept after a consent withdrawn)
         return t.tell(mydata_text(t))
     head, answers = mydata_parts(t)
     lines = [f"• {question}: {value}" for question, value in answers]

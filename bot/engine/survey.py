@@ -306,14 +306,16 @@ def advance(t: Turn) -> Outcome:
 
 
 def finish_area(t: Turn) -> Outcome:
-    """The area is done: its summary, its sessions, and another area to choose (or thanks)."""
+    """The area is done: its summary, its sessions, and another area to choose beside a pause (or
+    thanks)."""
     s, lang = t.s, t.lang
     area = t.catalog.areas[s.area or ""]
     s.completed[area.id] = t.ctx.now
     leave(t)
     t.out.replies.append(Reply(tr(lang, "area_done", area=area.title(lang)) + "\n" + summary(t, area.id)))
     # one set of choices (LINE shows quick replies on the last message only): the areas to go on
-    # with, then the area's sessions to register for, on one message
+    # with, then the area's sessions to register for, then a pause, on one message (in the order a
+    # typed number reads them: bot.engine.typed)
     if all(a in s.completed for a in t.catalog.areas):
         texts, shown = [tr(lang, "all_done")], ()
     else:
@@ -322,6 +324,8 @@ def finish_area(t: Turn) -> Outcome:
         listed = sessions_reply(t, None)
         texts.insert(0, listed.text)
         shown += listed.buttons
+    if shown:
+        shown += (pause_button(lang),)
     t.out.replies.append(Reply("\n\n".join(texts), shown))
     return t.out
 
@@ -369,6 +373,21 @@ def next_unanswered(t: Turn, area: str, after: str | None) -> FlowQuestion | Non
 
 
 # ---- commands and texts ------------------------------------------------------------------------
+
+
+def pause_button(lang: str) -> Button:
+    """ "That's all for now": the `pause` command as a button (what typing its word does)."""
+    return Button(tr(lang, "pause_button"), buttons.command("pause"))
+
+
+def pause(t: Turn, arg: str) -> Outcome:
+    """The `pause` command: their answers are saved; say how to carry on, and offer nothing to tap
+    (their place stays as it is, so "เริ่ม" / "start" resumes it)."""
+    if t.s.consent != "given":  # nothing of theirs is saved: just where they are
+        return t.show()
+    t.out.chosen = tr(t.lang, "pause_button")
+    t.out.replies.append(Reply(tr(t.lang, "paused")))
+    return t.out
 
 
 def areas(t: Turn, arg: str) -> Outcome:

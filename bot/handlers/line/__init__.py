@@ -53,7 +53,7 @@ __all__ = [
 WEBHOOK_PATH = "/webhooks/line"
 
 ONE_TO_ONE = (
-    "ขออภัย “รับฟัง” ตอบได้เฉพาะในแชตส่วนตัว (1:1) เท่านั้น กรุณาเพิ่มเป็นเพื่อนแล้วทักมาในแชตส่วนตัวค่ะ\n"
+    "ขออภัยค่ะ “รับฟัง” ตอบได้เฉพาะในแชตส่วนตัว (1:1) เท่านั้น กรุณาเพิ่มเป็นเพื่อนแล้วทักมาในแชตส่วนตัวค่ะ\n"
     "Sorry, rabfang works in one-to-one chat only. Please add it as a friend and message it directly."
 )
 

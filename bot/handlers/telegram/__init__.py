@@ -62,7 +62,7 @@ WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 PRIVATE_ONLY = (
-    "รับฟังตอบแบบสอบถามได้ในแชตส่วนตัวเท่านั้น กรุณาเปิดแชตกับบอตโดยตรงแล้วพิมพ์ /start "
+    "ขออภัยค่ะ “รับฟัง” ตอบแบบสอบถามได้เฉพาะในแชตส่วนตัว กรุณาเปิดแชตกับบอตโดยตรงแล้วพิมพ์ /start ค่ะ "
     "(บอตไม่เก็บข้อมูลใดจากกลุ่มนี้)\n\n"
     "rabfang works in private chat only: please open a chat with the bot and send /start. "
     "Nothing from this group is stored."
