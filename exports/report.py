@@ -431,9 +431,9 @@ class Report:
             cls = "cur" if n <= item.current else "tgt" if n <= item.target else ""
             cells.append(f'<span class="lv {cls}">{n}</span>')
         return (
-            f'<div class="levels">{"".join(cells)}<span>&nbsp;{bi("สถานภาพปัจจุบัน", "Current")}: '
+            f'<div class="levels">{"".join(cells)}<span>&nbsp;{bi("ระดับปัจจุบัน", "Current level")}: '
             f"<b>{self.level_name(item.current)}</b> → "
-            f"{bi('เป้าหมาย พ.ศ. 2570', '2027 target')}: <b>{self.level_name(item.target)}</b></span></div>"
+            f"{bi('เป้าหมายปี 2570', '2027 target')}: <b>{self.level_name(item.target)}</b></span></div>"
         )
 
     def level_text(self, n: int) -> str:

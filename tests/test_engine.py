@@ -362,7 +362,7 @@ def test_a_capability_is_shown_once_and_its_card_comes_with_its_first_question(c
     assert convo.state.key == "education.learner_data.why" and why.card is None
     convo.send("back")  # back at the target question, which is first shown again: with its card
     assert convo.last[-1].card is not None and convo.state.key == "education.learner_data.target_level"
-    assert "today 3 (assessed 2) · 2027 4 (plan 4)" in why.text
+    assert "current level 3 (plan 2) · 2027 target 4 (plan 4)" in why.text
     for lang, mark in (("th", "2 ✓ตามแผน"), ("en", "2 (plan)")):
         other = consented(catalog, lang)
         other.send("[1]")
@@ -377,9 +377,9 @@ def test_progress_counts_capabilities_and_never_changes_on_the_way(catalog: Cata
         ask = convo.last[-1]  # under its capability's card, a question comes alone
         seen.append((ask.text.splitlines()[0], ask.card.heading) if ask.card else None)
         convo.send(level)
-    assert seen == [("ความสามารถ 1/5 · ด้านการศึกษา", "1/5"), None, None, ("ความสามารถ 2/5 · ด้านการศึกษา", "2/5"), None]
+    assert seen == [("ขีดความสามารถ 1/5 · ด้านการศึกษา", "1/5"), None, None, ("ขีดความสามารถ 2/5 · ด้านการศึกษา", "2/5"), None]
     convo.send("ย้อนกลับ")  # a question shown again on its own says where it stands
-    assert convo.last[-1].text.splitlines()[0] == "ความสามารถ 2/5 · ด้านการศึกษา"
+    assert convo.last[-1].text.splitlines()[0] == "ขีดความสามารถ 2/5 · ด้านการศึกษา"
 
 
 def test_the_consent_notice_fits_in_two_line_messages(catalog: Catalog) -> None:

@@ -116,8 +116,8 @@ async def test_report_numbers_and_items(report: Path, catalog: Catalog) -> None:
     assert "เป้าหมายปี 2570 เป็นไปได้ — เห็นด้วยร้อยละ 67 (ช่วงความเชื่อมั่น 95%: 21–94%, n = 3)" in text
     assert "เป้าหมายปี 2570 เหมาะสม — เห็นด้วยร้อยละ 100 (ช่วงความเชื่อมั่น 95%: 34–100%, n = 2; ไม่ทราบ 1)" in text
     assert "2027 target appropriate — 100% agree (95% CI 34–100%, n = 2; 1 don't know) ⚠ fewer than 30" in english
-    assert "ระดับ 2 เปิดเผยข้อมูล → เป้าหมาย พ.ศ. 2570: ระดับ 4 ดิจิทัลเต็มรูปแบบ" in text
-    assert "Current: Level 2 Developing (Open) → 2027 target: Level 4 Managed (Fully digital)" in english
+    assert "ระดับปัจจุบัน: ระดับ 2 เปิดเผยข้อมูล → เป้าหมายปี 2570: ระดับ 4 ดิจิทัลเต็มรูปแบบ" in text
+    assert "Current level: Level 2 Developing (Open) → 2027 target: Level 4 Managed (Fully digital)" in english
     # the diverging bars' numbers: feasible 5,4,1 → 1 of 3 disagrees, 2 agree
     assert "ไม่เห็นด้วย 33% · เห็นด้วย 67%" in text and "disagree 0% · agree 100% · DK 1" in english
     # the stakeholder breakdown: citizens rated current 4 and 3 → 50%, Wilson 9–91%, n 2, flagged

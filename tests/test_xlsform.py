@@ -501,7 +501,7 @@ def test_a_user_edits_the_workbook_and_the_bot_asks_the_new_capability(tmp_path:
     demo = rabfang("demo", stdin="\n".join(answers) + "\n", RABFANG_SURVEYS_DIR=str(tmp_path / "dir"))
     assert "การเชื่อมโยงข้อมูลผู้เรียนทุกกระทรวง" in demo.stdout
     assert "ครูผู้ช่วยปัญญาประดิษฐ์" in demo.stdout
-    assert "ขีดความสามารถ 3/6 · ด้านการศึกษา\nขีดความสามารถ: ครูผู้ช่วยปัญญาประดิษฐ์\nระดับปัจจุบัน: ระดับ 1 " in demo.stdout
+    assert "ขีดความสามารถ 3/6 · ด้านการศึกษา\nครูผู้ช่วยปัญญาประดิษฐ์\nระดับปัจจุบัน: ระดับ 1 " in demo.stdout
     assert "เป้าหมายปี 2570: ระดับ 2 " in demo.stdout
     assert "เป้าหมายปี 2570: ระดับ 5 " in demo.stdout  # lifelong platform's new target
 
