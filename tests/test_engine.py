@@ -377,7 +377,13 @@ def test_progress_counts_capabilities_and_never_changes_on_the_way(catalog: Cata
         ask = convo.last[-1]  # under its capability's card, a question comes alone
         seen.append((ask.text.splitlines()[0], ask.card.heading) if ask.card else None)
         convo.send(level)
-    assert seen == [("ขีดความสามารถ 1/5 · ด้านการศึกษา", "1/5"), None, None, ("ขีดความสามารถ 2/5 · ด้านการศึกษา", "2/5"), None]
+    assert seen == [
+        ("ขีดความสามารถ 1/5 · ด้านการศึกษา", "1/5"),
+        None,
+        None,
+        ("ขีดความสามารถ 2/5 · ด้านการศึกษา", "2/5"),
+        None,
+    ]
     convo.send("ย้อนกลับ")  # a question shown again on its own says where it stands
     assert convo.last[-1].text.splitlines()[0] == "ขีดความสามารถ 2/5 · ด้านการศึกษา"
 
