@@ -254,7 +254,7 @@ def test_the_table_covers_every_question_type_in_both_languages() -> None:
     ],
 )
 def test_readings(typed: str, reads: list[str]) -> None:
-    assert readings(typed) == reads
+    assert list(readings(typed)) == reads
 
 
 def test_nothing_that_says_no_is_a_yes() -> None:

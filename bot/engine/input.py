@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..surveys.schema import Option
 from . import commands
@@ -85,12 +86,21 @@ def unpolite(word: str) -> list[str]:
     return out
 
 
-def readings(raw: str) -> list[str]:
-    """The ways to read what was typed, most literal first (see the module's docstring)."""
+def readings(raw: str) -> tuple[str, ...]:
+    """The ways to read what was typed, most literal first (see the module's docstring). Short
+    texts are read once: the same few answers ("2", "ข้ามค่ะ") come from everyone, and an event
+    asks for them several times (a command? a number? an option?)."""
+    return _readings(raw) if len(raw) <= 2 * LONGEST else _read(raw)
+
+
+def _read(raw: str) -> tuple[str, ...]:
     out = unpolite(key(raw))
     for pattern in (LEADING, NUMBERED):
         out += [w[m.end() :] for w in list(out) if len(w) <= LONGEST and (m := pattern.match(w))]
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
+
+
+_readings = lru_cache(maxsize=4096)(_read)
 
 
 def says_nothing(raw: str) -> bool:
