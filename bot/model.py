@@ -199,17 +199,18 @@ def quantile(counts: tuple[int, ...] | list[int], p: float) -> float | None:
         return None
     h = (n - 1) * p
     lo = int(h)
+    low = nth_value(counts, lo)
+    return float(low) if h == lo else low + (h - lo) * (nth_value(counts, lo + 1) - low)
 
-    def nth(k: int) -> int:  # the k-th smallest value, from 0
-        seen = 0
-        for value, c in enumerate(counts, 1):
-            seen += c
-            if seen > k:
-                return value
-        raise ValueError(k)
 
-    low = nth(lo)
-    return float(low) if h == lo else low + (h - lo) * (nth(lo + 1) - low)
+def nth_value(counts: tuple[int, ...] | list[int], k: int) -> int:
+    """The k-th smallest (from 0) of values 1..len(counts) given as counts."""
+    seen = 0
+    for value, c in enumerate(counts, 1):
+        seen += c
+        if seen > k:
+            return value
+    raise ValueError(k)
 
 
 class GroupResult(BaseModel):

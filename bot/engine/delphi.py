@@ -18,7 +18,7 @@ round 2 of every area the participant completed."""
 from __future__ import annotations
 
 from ..i18n import tr, when
-from ..model import MAX_TEXT, Answer, Button, GroupResult, Outcome, Reply, RoundView, answer_key
+from ..model import MAX_TEXT, Answer, Button, GroupResult, Outcome, Reply, RoundView, answer_key, nth_value
 from ..surveys import FlowQuestion
 from ..surveys.schema import Option
 from . import buttons, survey
@@ -327,7 +327,7 @@ def overview(lang: str, result: GroupResult) -> str:
     else:
         most = tr(lang, "delphi_most" if 2 * top > n else "delphi_most_often", level=modes[0])
     cut = n // 4
-    low, high = _nth(counts, cut), _nth(counts, n - 1 - cut)
+    low, high = nth_value(counts, cut), nth_value(counts, n - 1 - cut)
     if low == high:  # then it is the mode, answered by at least half
         if 2 * top > n:
             return tr(lang, "delphi_group", n=n, most=most)
@@ -335,16 +335,6 @@ def overview(lang: str, result: GroupResult) -> str:
     else:
         half = tr(lang, "delphi_half", low=low, high=high)
     return tr(lang, "delphi_group", n=n, most=tr(lang, "delphi_group_half", most=most, half=half))
-
-
-def _nth(counts: tuple[int, ...], k: int) -> int:
-    """The level of the k-th answer in order (from 0)."""
-    seen = 0
-    for level, c in enumerate(counts, 1):
-        seen += c
-        if seen > k:
-            return level
-    raise ValueError(k)
 
 
 def _middle(lang: str, median: float | None) -> str:
