@@ -155,3 +155,32 @@ async def test_a_fast_telegram_participant_two_taps_a_capability(tmp_path: Path)
             answers = await bot.answers(5550777)
             picked = [k for k in answers if k.endswith("_level")]
             assert len(picked) == sum(taps.values())
+
+
+async def test_a_telegram_participant_who_types_with_particles_at_the_bots_pace_loses_nothing(tmp_path: Path) -> None:
+    """Typed as Thai people type ("ยินยอมค่ะ", "๓", "ข้ามครับ"), each message sent as soon as the bot
+    answered the last, at the default flood limits: every answer is stored, no "too fast" notice."""
+    async with FakeBotAPI() as api:
+        folder = tmp_path / "tg"
+        folder.mkdir()
+        async with running(api, folder, flood_limit=Settings(_env_file=None).flood_limit) as bot:
+            p = bot.participant(5550888)
+            for typed in ("สวัสดีค่ะ", "ไทยค่ะ", "ยินยอมค่ะ", "๑", "ภาคอีสานค่ะ", "ข้ามค่ะ", "การศึกษาค่ะ"):
+                await p.say(typed)
+            picks = iter(["๓ ครับ", "ระดับ ๔ ค่ะ", "ข้ามครับ"] + ["๒ค่ะ", "ข้อ ๓ ค่ะ"] * 4)
+            for _ in range(40):
+                data = [d for _, d in p.buttons() if d.startswith(f"q.{AREA}.")]
+                if not data:
+                    break
+                if any(d.endswith("=1") for d in data):
+                    await p.say(next(picks))
+                else:  # "why?" or a closing question
+                    await p.say("ข้ามครับ" if "why" in data[0] else "ครูยังขาดอุปกรณ์ค่ะ")
+            assert not any("เร็วเกินไป" in t for t in p.texts())
+            answers = await bot.answers(5550888)
+            levels = {k: v[1] for k, v in answers.items() if k.endswith("_level")}
+            assert levels["education.learner_data.current_level"] == 3
+            assert levels["education.learner_data.target_level"] == 4
+            assert answers["education.learner_data.why"][3] == 1  # skipped, not a reason "ข้ามครับ"
+            assert len(levels) == 10 and all(v is not None for v in levels.values()), levels
+            assert await bot.rows("SELECT area FROM progress WHERE completed_at IS NOT NULL") == [(AREA,)]
