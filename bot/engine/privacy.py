@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from ..i18n import NOTICE_VERSION, day, tr, when
 from ..model import MAX_TEXT, Answer, Attachment, Button, Outcome, Reply, State, chunks, key_parts
-from . import buttons
+from . import buttons, delphi
 from .core import Context, Family, Turn, profile_option
 from .input import clean_text, match_option, normalize, number, yes_or_no
-from .survey import applies, rating_label, record, short_question
+from .survey import applies, rating_label, short_question
 
 
 class ConfirmDelete(Family):
@@ -211,33 +211,52 @@ def unsent(t: Turn, ref: str) -> Outcome:
 
 def edited(t: Turn, ref: str, raw: str) -> Outcome:
     """They edited a message: the answer it gave takes the new text, while that answer is still the
-    one stored (a later answer to the same question is theirs too, and newer)."""
+    one stored (a later answer to the same question is theirs too, and newer). The answer keeps its
+    round, source and live session; once its Delphi round or its live capability has closed, the
+    edit is politely refused and nothing changes (an answer is never given after the close)."""
     s, lang = t.s, t.lang
     key = _answer_of(s, ref)
     question = t.catalog.step(key_parts(key)[0]) if key else None
     if key is None or question is None:
         return t.out
     label = short_question(t, question)
-    if key_parts(key)[1] != 1:  # the reason given in a Delphi round takes the new text
+    given, (base, round, source) = s.answers[key], key_parts(key)
+    if closed_to_edits(t, base, round, source, given):
+        t.out.refused = True
+        return t.notify(tr(lang, "edit_closed", question=label))
+    if round != 1:  # the reason given in a Delphi round takes the new text
         text = clean_text(raw)
         if not text or len(text) > MAX_TEXT:
             return t.notify(tr(lang, "edit_unclear", question=label))
-        s.answers[key] = s.answers[key].model_copy(update={"text": text, "at": t.ctx.now})
+        s.answers[key] = given.model_copy(update={"text": text, "at": t.ctx.now})
         return t.notify(tr(lang, "changed", question=label, choice=text if len(text) <= 60 else text[:59] + "…"))
     if question.question.kind == "text":
         text = clean_text(raw)
         if not text or len(text) > MAX_TEXT:
             return t.notify(tr(lang, "edit_unclear", question=label))
-        s.answers[key] = Answer(text=text, lang=s.answers[key].lang, at=t.ctx.now, ref=ref)
+        s.answers[key] = Answer(text=text, lang=given.lang, at=t.ctx.now, ref=ref, session=given.session)
         shown = text if len(text) <= 60 else text[:59] + "…"
     else:
         option = match_option(raw, t.catalog.options(question))
         if option is None:
             return t.notify(tr(lang, "edit_unclear", question=label))
-        record(t, question, option)  # type: ignore[arg-type]
-        s.answers[key] = s.answers[key].model_copy(update={"ref": ref})
+        t.take()
+        s.answers[key] = Answer(
+            option=option.id, value=option.value, lang=lang, at=t.ctx.now, ref=ref, session=given.session
+        )
         shown = option.button(lang)
     return t.notify(tr(lang, "changed", question=label, choice=shown))
+
+
+def closed_to_edits(t: Turn, base: str, round: int, source: str, given: Answer) -> bool:
+    """Whether the answer was given where answers are no longer taken: a Delphi round that has
+    closed, or a live capability (of the session it was given in) that the facilitator closed."""
+    if round != 1 and not delphi.is_open(t, base.split(".", 1)[0]):
+        return True
+    if source == "live":
+        item = base.rsplit(".", 1)[0]
+        return not any(v.open_item == item and v.session_id == given.session for v in t.s.live)
+    return False
 
 
 CONFIRM_DELETE = ConfirmDelete()
