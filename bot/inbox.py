@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 
-from storage import StorageError
+from storage import Rejected, StorageError
 from storage import inbox as rows
 
 from .model import Incoming, Reply, utcnow
@@ -294,10 +294,19 @@ class Inbox:
     async def handle(self, item: Incoming, *, seq: int | None = None, key: str | None = None) -> bool:
         """Handle one event and send its answer; False when it could not be stored and must come
         again (the inbox retries its row; polling leaves the update unconfirmed). An event that
-        fails for a bug is logged and dropped, so it never stalls the chat's later events."""
+        fails for a bug, or carries a value the database refuses (storage.Rejected: it would fail
+        at every try), is logged and dropped, so it never stalls the chat's later events."""
         key = key or str(uuid.uuid5(uuid.NAMESPACE_URL, f"rabfang:{self.channel}:{item.event_id}"))
         try:
             handled = await self.service.handle(self.channel, item.user_ref, item.inbound, item.event_id, inbox_seq=seq)
+        except Rejected as exc:  # a poison event: it would fail every time, so it is not waited out
+            log.error("the database refused a value of %s event %r (%s); dropped", self.channel, item.event_id, exc)
+            if seq is not None:
+                with contextlib.suppress(StorageError):
+                    await rows.mark_processed(self._db, self.channel, seq, self._clock())
+            if self._first_telling(f"rejected:{item.event_id}"):
+                self._send(item.user_ref, lambda: self._tell(item, kept=False, key=key, rejected=True))
+            return True
         except StorageError:
             log.warning(
                 "could not store a %s event from %s; it will come again",
@@ -367,9 +376,11 @@ class Inbox:
         elif lang:
             await self.sender.link_menu(user_ref, lang)
 
-    async def _tell(self, item: Incoming, *, kept: bool, key: str = "") -> None:
-        """Say that the event could not be stored: kept (it comes again) or lost (a bug)."""
-        reply = Service.try_later(await self.service.language(self.channel, item.user_ref), kept=kept)
+    async def _tell(self, item: Incoming, *, kept: bool, key: str = "", rejected: bool = False) -> None:
+        """Say that the event could not be stored: kept (it comes again), lost (a bug), or
+        `rejected` (the database refused a value in it)."""
+        lang = await self.service.language(self.channel, item.user_ref)
+        reply = Service.not_recorded(lang) if rejected else Service.try_later(lang, kept=kept)
         later = str(uuid.uuid5(uuid.UUID(key), "later")) if key else ""
         await self.sender.answer(item.user_ref, [reply], item.context, chosen=None, key=later)
 

@@ -320,8 +320,10 @@ def chunks(text: str, limit: int) -> list[str]:
 
 
 def storable(text: str) -> str:
-    """`text` with any lone surrogate (a JSON escape that is no character) as U+FFFD: the rest of
-    what the participant wrote is kept, and it can be stored and sent (both need valid UTF-8)."""
+    """`text` with any lone surrogate (a JSON escape that is no character) as U+FFFD and no NUL
+    (PostgreSQL's text cannot hold one): the rest of what the participant wrote is kept, and it
+    can be stored and sent (both need valid UTF-8)."""
+    text = text.replace("\x00", "") if "\x00" in text else text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

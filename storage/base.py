@@ -25,6 +25,12 @@ class StorageError(Exception):
     the webhook answers with a status that makes the platform redeliver."""
 
 
+class Rejected(StorageError):
+    """The database refused a value (PostgreSQL: a NUL character in text, a number out of range;
+    SQLite: an integer beyond 64 bits): the same unit of work would fail every time, so it is not
+    an outage to wait out. The event that carried it is dropped, and its sender told so once."""
+
+
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 

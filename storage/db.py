@@ -29,12 +29,12 @@ from typing import Any, TypeVar
 from bot.model import Answer, GroupResult, Outcome, RoundView, SessionView, State, answer_key, key_parts
 
 from . import live
-from .base import StorageError, iso, parse_time
+from .base import Rejected, StorageError, iso, parse_time
 from .conn import Conn
 from .retention import erasures
 from .sqlite import BUSY_TIMEOUT_MS, PRAGMAS, SqliteBackend, WriterLock
 
-__all__ = ["BUSY_TIMEOUT_MS", "PRAGMAS", "Database", "StorageError", "UnsupportedDatabase", "WriterLock"]
+__all__ = ["BUSY_TIMEOUT_MS", "PRAGMAS", "Database", "Rejected", "StorageError", "UnsupportedDatabase", "WriterLock"]
 
 T = TypeVar("T")
 
@@ -321,9 +321,11 @@ class Database:
             return await self._b.fetch_all(sql, params)
         except StorageError:
             raise
+        except OverflowError as exc:  # sqlite3 binding an integer beyond 64 bits
+            raise Rejected(str(exc)) from exc
         except Exception as exc:
             if type(exc).__module__.startswith(("sqlite3", "psycopg")):
-                raise StorageError(str(exc)) from exc
+                raise (Rejected if type(exc).__name__ == "DataError" else StorageError)(str(exc)) from exc
             raise
 
     async def set_trace(self, callback: Callable[[str], None] | None) -> None:

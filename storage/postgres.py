@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg_pool
 
-from .base import StorageError, iso
+from .base import Rejected, StorageError, iso
 from .conn import Conn, PgConn, Result
 from .dialect import POSTGRES
 from .leases import chat_key
@@ -119,6 +119,8 @@ class PostgresBackend:
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             self._unreachable = True
             raise StorageError(str(exc)) from exc
+        except psycopg.DataError as exc:  # a NUL in text, a number out of range: it fails every time
+            raise Rejected(str(exc)) from exc
         except psycopg.Error as exc:
             raise StorageError(str(exc)) from exc
         self._unreachable = False

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from .base import PRIVATE_FILE, StorageError, database_files, iso, private_dir, private_file
+from .base import PRIVATE_FILE, Rejected, StorageError, database_files, iso, private_dir, private_file
 from .conn import Conn, HopConn, Result, States, SyncConn, run_sync
 from .dialect import SQLITE
 
@@ -107,6 +107,10 @@ class WriterLock:
 
 
 def _storage_error(exc: BaseException) -> BaseException:
+    """The driver's error as storage's: a value SQLite refuses (an integer beyond 64 bits, which
+    the sqlite3 module raises as OverflowError while binding it) is Rejected, any other StorageError."""
+    if isinstance(exc, (sqlite3.DataError, OverflowError)):
+        return Rejected(str(exc))
     return StorageError(str(exc)) if isinstance(exc, sqlite3.Error) else exc
 
 
@@ -211,8 +215,8 @@ class SqliteBackend:
         async with self._turn(urgent):
             try:
                 return await self._hop(self._run_one, unit, states)
-            except sqlite3.Error as exc:
-                raise StorageError(str(exc)) from exc
+            except (sqlite3.Error, OverflowError) as exc:
+                raise _storage_error(exc) from exc
 
     def _run_one(self, unit: Unit[T], keeps_states: bool = False) -> T:
         sync = self._sync
@@ -237,8 +241,8 @@ class SqliteBackend:
         async with self._turn():
             try:
                 return await self._hop(self._read_one, unit)
-            except sqlite3.Error as exc:
-                raise StorageError(str(exc)) from exc
+            except (sqlite3.Error, OverflowError) as exc:
+                raise _storage_error(exc) from exc
 
     def _read_one(self, unit: Unit[T]) -> T:
         sync = self._sync
@@ -384,8 +388,8 @@ class SqliteBackend:
             except BaseException as exc:
                 with suppress(sqlite3.Error):
                     await conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StorageError(str(exc)) from exc
+                if isinstance(exc, (sqlite3.Error, OverflowError)):
+                    raise _storage_error(exc) from exc
                 raise
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:

@@ -40,7 +40,7 @@ def to_inbound(event: dict) -> Inbound | None:
         if isinstance(message, dict) and message.get("type") == "text":
             ref, text = text_value(message.get("id")), message.get("text")
             if ref and isinstance(text, str):
-                return Inbound("edited", text=text, sent_at=sent_at, ref=ref)
+                return Inbound("edited", text=storable(text), sent_at=sent_at, ref=ref)
         return None
     if kind == "postback":
         postback = event.get("postback")
@@ -61,8 +61,9 @@ def _sent_at(stamp: object) -> datetime | None:
 
 def text_value(value: object) -> str | None:
     """A non-empty string that can be stored: SQLite (and every platform) takes only valid UTF-8,
-    and JSON escapes can carry lone surrogates that are not. Anything else is None."""
-    if not isinstance(value, str) or not value:
+    and JSON escapes can carry lone surrogates that are not; PostgreSQL takes no NUL (an id with
+    one would be refused at every try). Anything else is None."""
+    if not isinstance(value, str) or not value or "\x00" in value:
         return None
     try:
         value.encode("utf-8")
