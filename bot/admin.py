@@ -16,7 +16,8 @@ from storage import delphi as rounds
 from storage import outreach as q
 
 from .config import Settings
-from .i18n import BANGKOK, when
+from .engine.input import clean_text
+from .i18n import BANGKOK, tr, when
 from .live import LiveControl, LiveError
 from .model import Reply
 from .outreach import in_quiet_hours
@@ -25,25 +26,57 @@ from .surveys import Catalog
 ADMIN_COMMANDS = ("sessions", "broadcast", "stats", "export", "delphi", "live")
 
 
+MAX_ID = 2**63 - 1  # both backends' integer: a larger id names nothing (and SQLite cannot even bind it)
+MAX_CAPACITY = 100_000  # seats in one session: more is a typo
+YEARS = range(2000, 2101)  # a consultation's dates: outside them a typo (year 0001 or 9999 overflows)
+
+
 class UsageError(Exception):
-    """Bad arguments to an admin command; the message says how to use it."""
+    """Bad arguments to an admin command; the message says how to use it. `syntax`: the words do
+    not fit the command (told with the command's usage in the admin's language)."""
+
+    def __init__(self, message: str, *, syntax: bool = False):
+        super().__init__(message)
+        self.syntax = syntax
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message}\n\n{self.format_usage()}")
+        raise UsageError(f"{message}\n\n{self.format_usage()}", syntax=True)
 
     def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
         raise UsageError(message or self.format_help())
 
 
 def when_arg(value: str) -> datetime:
-    """ISO 8601; a time without a zone is Bangkok time."""
+    """ISO 8601 in the years a consultation can mean; a time without a zone is Bangkok time."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from exc
+    if parsed.year not in YEARS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not between {YEARS.start} and {YEARS.stop - 1}")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=BANGKOK)
+
+
+def whole(value: str, low: int, high: int, what: str) -> int:
+    """A whole number from `low` to `high` (Thai digits too: int() reads them; '²' it refuses)."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be a whole number: {value!r}") from None
+    if not low <= n <= high:
+        raise argparse.ArgumentTypeError(f"{what} must be from {low} to {high}: {value!r}")
+    return n
+
+
+def id_arg(value: str) -> int:
+    """A session's id: checked here, so both backends answer a huge one alike (as a usage error)."""
+    return whole(value, 1, MAX_ID, "an id")
+
+
+def capacity_arg(value: str) -> int:
+    return whole(value, 1, MAX_CAPACITY, "--capacity")
 
 
 def add_sessions_commands(parser: argparse.ArgumentParser) -> None:
@@ -55,12 +88,12 @@ def add_sessions_commands(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--starts", required=True, type=when_arg, help="ISO 8601; no zone = Bangkok time")
     add.add_argument("--ends", type=when_arg)
     add.add_argument("--place", help="a place or an online link")
-    add.add_argument("--capacity", type=int)
+    add.add_argument("--capacity", type=capacity_arg)
     sub.add_parser("list", help="sessions with their registrations")
     cancel = sub.add_parser("cancel", help="cancel a session; its registrants are told")
-    cancel.add_argument("id", type=int)
+    cancel.add_argument("id", type=id_arg)
     move = sub.add_parser("move", help="move a session; its registrants are told")
-    move.add_argument("id", type=int)
+    move.add_argument("id", type=id_arg)
     move.add_argument("--starts", required=True, type=when_arg)
     move.add_argument("--ends", type=when_arg)
 
@@ -90,20 +123,29 @@ def add_delphi_commands(parser: argparse.ArgumentParser) -> None:
 def add_live_commands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     start = sub.add_parser("start", help="run a session live: its code, check-in links and QR codes")
-    start.add_argument("id", type=int)
+    start.add_argument("id", type=id_arg)
     stop = sub.add_parser("stop", help="end a live session")
-    stop.add_argument("id", type=int, nargs="?")
+    stop.add_argument("id", type=id_arg, nargs="?")
     nxt = sub.add_parser("next", help="open the next capability of the session's area")
-    nxt.add_argument("--session", type=int)
+    nxt.add_argument("--session", type=id_arg)
     opened = sub.add_parser("open", help="open a capability: area.item, its id, or its number in the area")
     opened.add_argument("capability")
-    opened.add_argument("--session", type=int)
+    opened.add_argument("--session", type=id_arg)
     close = sub.add_parser("close", help="close the capability open now")
-    close.add_argument("--session", type=int)
+    close.add_argument("--session", type=id_arg)
+
+
+def audience_arg(value: str) -> str:
+    """`all`, `area:<id>` or `session:<id>`, the session's id a number in range, written in ASCII
+    digits as storage reads it ('session:²' was a crash)."""
+    kind, _, ref = value.partition(":")
+    if kind == "session":
+        return f"session:{id_arg(ref)}"
+    return value
 
 
 def add_broadcast_command(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--to", required=True, help="all | area:<id> | session:<id>")
+    parser.add_argument("--to", required=True, type=audience_arg, help="all | area:<id> | session:<id>")
     parser.add_argument("--th", required=True, help="the message in Thai")
     parser.add_argument("--en", required=True, help="the message in English")
 
@@ -202,7 +244,7 @@ class Admin:
         if not (
             args.to == "all" or (kind == "area" and ref in self.catalog.areas) or (kind == "session" and ref.isdigit())
         ):
-            raise UsageError("--to must be all, area:<id> or session:<id>")
+            raise UsageError("--to must be all, area:<id> or session:<id>", syntax=True)
         people = await q.audience(self.db, args.to)
         bid = await q.create_broadcast(self.db, args.to, args.th, args.en, requested_by, self.now())
         self.doorbell.ring()  # start sending now rather than at the next sweep
@@ -292,12 +334,15 @@ class Admin:
             return Reply("exports are not available here")
         return await self._export(channel)
 
-    async def chat(self, command: str, arg: str, requested_by: str) -> list[Reply]:
-        """An admin command typed in chat, e.g. `/sessions cancel 3`."""
+    async def chat(self, command: str, arg: str, requested_by: str, lang: str | None = None) -> list[Reply]:
+        """An admin command typed in chat, e.g. `/sessions cancel 3`: its text cleaned as a
+        participant's is (no NUL or other control character reaches storage); words that do not fit
+        the command are answered with its usage in the admin's language (`lang`; None: both)."""
+        arg = clean_text(arg)
         try:
             words = shlex.split(arg.replace("“", '"').replace("”", '"'))
         except ValueError as exc:
-            return [Reply(f"{exc}")]
+            return [usage(lang, command, str(exc))]
         try:
             if command == "sessions":
                 parser = _Parser(prog="/sessions")
@@ -320,5 +365,11 @@ class Admin:
             if command == "export":
                 return [await self.export(requested_by.partition(":")[0])]
         except UsageError as exc:
-            return [Reply(str(exc))]
+            return [usage(lang, command, str(exc)) if exc.syntax else Reply(str(exc))]
         return []
+
+
+def usage(lang: str | None, command: str, detail: str) -> Reply:
+    """What an admin is told when a command's words do not fit it: how to write it, in their
+    language, then what did not fit (argparse's words)."""
+    return Reply(tr(lang, "admin_usage", command=command, usage=tr(lang, f"admin_usage_{command}"), detail=detail))

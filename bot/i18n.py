@@ -250,6 +250,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ข้อความที่แก้ไขใช้เป็นคำตอบของข้อนี้ไม่ได้ จึงยังเก็บคำตอบเดิมไว้ค่ะ ({question})",
         "Your edited message can't be used as the answer, so the earlier answer stays ({question}).",
     ),
+    "edit_closed": (
+        "ขออภัยค่ะ ข้อนี้ปิดรับคำตอบแล้ว จึงแก้ไขคำตอบไม่ได้ คำตอบเดิมของท่านยังอยู่ค่ะ ({question})",
+        "Sorry, this question has closed, so your edit was not applied: your earlier answer stays ({question}).",
+    ),
     "delete_cancelled": ("ยกเลิกการลบแล้วค่ะ", "Deletion cancelled."),
     "mydata": ("ข้อมูลของท่านที่เราเก็บไว้มีดังนี้ค่ะ", "The data we keep about you:"),
     "mydata_profile": (
@@ -333,6 +337,51 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "try_later_lost": (
         "ขออภัยค่ะ ระบบบันทึกคำตอบไม่ได้ชั่วคราว คำตอบล่าสุดยังไม่ถูกบันทึก กรุณาลองใหม่ภายหลังค่ะ",
         "Sorry, we can't save answers right now; your last answer was not saved. Please try again later.",
+    ),
+    "rejected": (
+        "ขออภัยค่ะ ระบบบันทึกข้อความล่าสุดของท่านไม่ได้ เพราะมีอักขระหรือค่าที่ระบบเก็บไม่ได้ ข้อความนั้นจึงไม่ถูกบันทึก กรุณาพิมพ์ใหม่อีกครั้งค่ะ",
+        "Sorry, your last message could not be recorded: it holds a character or value we cannot store, "
+        "so it was not saved. Please type it again.",
+    ),
+    # ---- organizers' commands in chat (bot/admin.py): to the admin, in their language ----
+    "admin_usage": (
+        "คำสั่ง /{command} ใช้ไม่ได้ ไม่ได้ดำเนินการใด ๆ\n{usage}\n\n({detail})",
+        "/{command} could not run; nothing was done.\n{usage}\n\n({detail})",
+    ),
+    "admin_usage_sessions": (
+        'วิธีใช้: /sessions list · /sessions add --area พื้นที่ --title-th "ชื่อ" --title-en "title" '
+        "--starts 2026-12-20T13:30 [--ends …] [--place …] [--capacity 1–100000] · /sessions cancel หมายเลข · "
+        "/sessions move หมายเลข --starts … (วันเวลาแบบ ISO ปี ค.ศ. 2000–2100 ไม่ระบุเขตเวลาคือเวลากรุงเทพฯ)",
+        'Usage: /sessions list · /sessions add --area AREA --title-th "…" --title-en "…" '
+        "--starts 2026-12-20T13:30 [--ends …] [--place …] [--capacity 1–100000] · /sessions cancel ID · "
+        "/sessions move ID --starts … (ISO 8601, years 2000–2100; no zone = Bangkok time)",
+    ),
+    "admin_usage_broadcast": (
+        'วิธีใช้: /broadcast --to all|area:พื้นที่|session:หมายเลข --th "ข้อความภาษาไทย" --en "English text"',
+        'Usage: /broadcast --to all|area:AREA|session:ID --th "Thai text" --en "English text"',
+    ),
+    "admin_usage_delphi": (
+        "วิธีใช้: /delphi list · /delphi open พื้นที่ [วันปิด เช่น 2026-12-20] · /delphi close พื้นที่",
+        "Usage: /delphi list · /delphi open AREA [closing date, e.g. 2026-12-20] · /delphi close AREA",
+    ),
+    "admin_usage_live": (
+        "วิธีใช้: /live start หมายเลข · /live next · /live open ขีดความสามารถ · /live close · /live stop [หมายเลข] "
+        "(--session หมายเลข เมื่อมีหลายการประชุม)",
+        "Usage: /live start ID · /live next · /live open CAPABILITY · /live close · /live stop [ID] "
+        "(--session ID when several are live)",
+    ),
+    "admin_usage_stats": ("วิธีใช้: /stats", "Usage: /stats"),
+    "admin_usage_export": ("วิธีใช้: /export", "Usage: /export"),
+    "admin_rejected": (
+        "คำสั่ง /{command} ไม่ได้ดำเนินการ: ฐานข้อมูลไม่รับค่าบางค่าในคำสั่ง (เช่น อักขระควบคุมหรือตัวเลขที่ใหญ่เกินไป) กรุณาตรวจคำสั่งแล้วส่งใหม่",
+        "/{command} was not run: the database refused a value in it (a control character, a number too large). "
+        "Check it and send it again.",
+    ),
+    "admin_failed": (
+        "คำสั่ง /{command} ไม่สำเร็จ: ฐานข้อมูลขัดข้องชั่วคราว คำสั่งนี้จะไม่ถูกทำซ้ำให้เอง "
+        "กรุณาตรวจด้วย /sessions list หรือ /stats แล้วส่งใหม่ภายหลัง",
+        "/{command} did not complete: the database is unavailable for now, and the command will not be retried. "
+        "Check with /sessions list or /stats, then send it again later.",
     ),
     "not_given": ("ไม่ระบุ", "not given"),
     "dk_short": ("ไม่ทราบ", "don't know"),

@@ -149,7 +149,7 @@ class LiveControl:
         """A capability by `area.item`, its item id in the session's area, or its number there."""
         mine = self.capabilities(session.area)
         everything = [c for a in self.catalog.areas for c in self.capabilities(a)]
-        if name.isdigit() and 1 <= int(name) <= len(mine):
+        if name.isdecimal() and len(name) <= 4 and 1 <= int(name) <= len(mine):  # '²' is a digit int() refuses
             return mine[int(name) - 1]
         for candidates in (everything, mine):
             for c in candidates:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from storage import Database, StorageError
+from storage import Database, Rejected, StorageError
 
 from .admin import ADMIN_COMMANDS, Admin
 from .config import Settings
@@ -149,8 +149,11 @@ class Service:
         if admin is not None:
             if not await self.db.claim_event(channel, event_id, now, inbox_seq=inbox_seq):
                 return None
-            replies = await self.admin.chat(*admin, requested_by=f"{channel}:{user_ref}")
-            return Handled(replies=replies, lang=None, pseudonym=self.pseudonym(channel, user_ref))
+            return Handled(
+                replies=await self._run_admin(*admin, channel, user_ref, event_id),
+                lang=None,
+                pseudonym=self.pseudonym(channel, user_ref),
+            )
         key = (channel, user_ref)
         sent_at = event.sent_at or now
         # the console is one person at a local terminal: nothing to guard against
@@ -175,6 +178,21 @@ class Service:
             refused=outcome.refused,
             erased=outcome.erase,
         )
+
+    async def _run_admin(
+        self, command: str, arg: str, channel: str, user_ref: str, event_id: str | None
+    ) -> list[Reply]:
+        """An admin command, its event already claimed: it is never tried again, so a storage
+        failure is told as what it is (not run; send it again), never as "we will record it"."""
+        lang = await self.language(channel, user_ref)
+        try:
+            return await self.admin.chat(command, arg, requested_by=f"{channel}:{user_ref}", lang=lang)
+        except Rejected as exc:
+            log.warning("admin /%s (event %r): the database refused a value (%s); not run", command, event_id, exc)
+            return [Reply(tr(lang, "admin_rejected", command=command))]
+        except StorageError:
+            log.warning("admin /%s (event %r): storage unavailable; not run", command, event_id)
+            return [Reply(tr(lang, "admin_failed", command=command))]
 
     def pseudonym(self, channel: str, user_ref: str) -> str:
         """How logs and exports name a participant: never their platform id."""
@@ -208,3 +226,9 @@ class Service:
         """What a participant is told when their message could not be stored: `kept` where the
         channel holds on to it and retries (the inbox, Telegram's unconfirmed update)."""
         return Reply(tr(lang, "try_later" if kept else "try_later_lost"))
+
+    @staticmethod
+    def not_recorded(lang: str | None) -> Reply:
+        """What a participant is told when the database refused something in their message (a NUL,
+        a number out of range): it was dropped, and sending it again as it was would not help."""
+        return Reply(tr(lang, "rejected"))

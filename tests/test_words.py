@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Messages only organizers and admins read (bot/admin.py, the live session's facilitator, the
 # broadcast report): plain statements, no persona.
 ORGANIZER_ONLY = frozenset({"broadcast_report", "quota_refused", "quota_low", "live_wave"})
+ORGANIZER_ONLY |= {k for k in MESSAGES if k.startswith("admin_")}  # to admins: commands' usage and failures
 # Not a message's end: button labels, lines and headings inside a longer message (a card, a list, a
 # summary), fragments put into other messages, and the notice (a document inside the consent question).
 PARTS = frozenset(
