@@ -3,13 +3,14 @@ quiet-hour nudges, broadcasts, admin-only commands. The clock is injected: nothi
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.admin import Admin, Doorbell, when_arg
+from bot.admin import Admin, Doorbell, add_sessions_commands, when_arg
 from bot.config import Settings
 from bot.i18n import BANGKOK
 from bot.model import Inbound, Reply
@@ -295,3 +296,17 @@ async def test_admin_commands_are_refused_like_unknown_ones(
 def test_times_without_a_zone_are_bangkok_time() -> None:
     assert when_arg("2026-12-01T09:00") == T0
     assert when_arg("2026-12-01T02:00+00:00") == T0
+
+
+def test_dates_and_ids_out_of_range_are_usage_errors_not_crashes() -> None:
+    """The CLI and chat share the parsers: a year 0001 or 9999 (which overflows on the way to UTC or
+    a day later) and an id past 64 bits are refused as arguments, never reach storage."""
+    for odd in ("0001-01-01T09:00", "9999-12-31", "1999-12-31T23:00"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            when_arg(odd)
+    parser = argparse.ArgumentParser()
+    add_sessions_commands(parser)
+    for words in (["cancel", str(10**20)], ["cancel", "0"], ["cancel", "²"], ["move", "3", "--starts", "0001-01-01"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(words)
+    assert parser.parse_args(["cancel", "๓"]).id == 3  # Thai digits are a number
