@@ -4,12 +4,18 @@ typed or tapped, always passes and is never counted."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import timedelta
+
+import pytest
 
 from bot.model import Inbound
 from bot.service import Service
+from storage.retention import purge_before
 
 from .conftest import Clock
+
+pytestmark = pytest.mark.backends
 
 
 async def test_excess_messages_are_dropped_with_one_notice(db, catalog, settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
@@ -43,14 +49,32 @@ async def test_a_backlog_is_judged_by_when_it_was_sent(db, catalog, settings, cl
         assert handled is not None and handled.replies and "too fast" not in handled.replies[0].text
 
 
-def test_the_gate_forgets_quiet_senders_as_it_goes() -> None:
-    from bot.service import FloodGate
-
-    gate = FloodGate(5, timedelta(seconds=10))
-    start = datetime(2026, 12, 1, tzinfo=UTC)
-    for n in range(20_000):  # 1,000 new participants a second, for 20 s
-        assert gate.check(("line", f"U{n}"), start + timedelta(milliseconds=n)) == "ok"
-    assert len(gate._seen) <= 10_001  # only those heard from in the last window
+async def test_the_counts_are_stored_small_and_go_with_the_window_and_with_erasure(
+    db, catalog, settings, clock: Clock
+) -> None:  # type: ignore[no-untyped-def]
+    """The marks live in the database (every worker reads them), hold no more than the limit, are
+    purged once stale, and go when their sender asks to be forgotten."""
+    service = flood_service(db, catalog, settings, clock)
+    for n in range(12):
+        sent = clock() + timedelta(milliseconds=100 * n)
+        await service.handle("line", "chatty", Inbound("text", text="hi", sent_at=sent), f"k{n}")
+    [(seen, noticed)] = await db.fetch_all("SELECT seen, noticed_at FROM flood WHERE user_ref = 'chatty'")
+    assert len(json.loads(seen)) == 5 and noticed is not None
+    # a new Service (a restart, another worker) sees the same counts: still over the limit
+    again = flood_service(db, catalog, settings, clock)
+    handled = await again.handle("line", "chatty", Inbound("text", text="hi", sent_at=clock()), "k12")
+    assert handled is not None and handled.replies == []
+    await purge_before(db, clock() - timedelta(days=365), unconsented_before=clock() - timedelta(seconds=1))
+    assert len(await db.fetch_all("SELECT 1 FROM flood")) == 1  # written just now: kept
+    await purge_before(db, clock() - timedelta(days=365), unconsented_before=clock() + timedelta(seconds=1))
+    assert await db.fetch_all("SELECT 1 FROM flood") == []
+    # erasure: the sender's row goes with everything else of theirs
+    await service.handle("line", "leaving", Inbound("text", text="hi", sent_at=clock()), "l0")
+    assert len(await db.fetch_all("SELECT 1 FROM flood WHERE user_ref = 'leaving'")) == 1
+    await service.handle("line", "leaving", Inbound("text", text="/deleteme", sent_at=clock()), "l1")
+    erased = await service.handle("line", "leaving", Inbound("button", data="del=yes", sent_at=clock()), "l2")
+    assert erased is not None and erased.erased
+    assert await db.fetch_all("SELECT 1 FROM flood WHERE user_ref = 'leaving'") == []
 
 
 def flood_service(db, catalog, settings, clock: Clock) -> Service:  # type: ignore[no-untyped-def]
