@@ -12,8 +12,10 @@ its own database pool, as each `rabfang run` process has, all on one database.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +27,10 @@ from storage import Database
 from storage import outreach as q
 
 from .conftest import Clock
+from .fakes.line_api import FakeLineApi
+from .reliability import report
 from .test_organizers import PROFILE, T0
+from .workers import Spread, Sql, Workers
 
 REGISTERED = ("ลงทะเบียนแล้วค่ะ", "You are registered")  # the engine's own words, Thai and English
 FULL = ("มีผู้ลงทะเบียนเต็มแล้ว", "is full.")
@@ -65,13 +70,13 @@ async def onboard(services: list[Service], users: list[str]) -> None:
     await asyncio.gather(*(one(n, u) for n, u in enumerate(users)))
 
 
-async def session(db: Database, clock: Clock, capacity: int) -> int:
+async def session(db: Database, clock: Clock, capacity: int, starts: datetime = T0) -> int:
     return await q.add_session(
         db,
         area="health",
         title_th="ประชุมกลุ่มย่อยด้านสุขภาพ",
         title_en="Health focus group",
-        starts_at=T0,
+        starts_at=starts,
         ends_at=None,
         place="สพร. กรุงเทพฯ",
         capacity=capacity,
@@ -152,3 +157,54 @@ async def test_a_flood_gets_the_same_answers_however_many_workers(
     assert tap is not None and tap.replies[0].text == "Language set to English."
     [(seen,)] = await pools[0].fetch_all("SELECT seen FROM flood")
     assert seen.count(",") == 4  # five times kept, whatever worker counted them
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("n", [2, 4], ids=["2 workers", "4 workers"])
+async def test_real_workers_behind_a_proxy_keep_one_limit(
+    tmp_path: Path, url: str, clock: Clock, n: int, request: pytest.FixtureRequest
+) -> None:
+    """`rabfang run` processes behind the round-robin proxy, with the default flood limits: a flood
+    of 30 messages in 3 s is answered 5 times and noticed once, and four people tapping register
+    for the last seat at once get one seat and three "full"."""
+    async with FakeLineApi() as api:
+        workers = Workers(tmp_path, api, url, n, RABFANG_FLOOD_LIMIT="5", RABFANG_FLOOD_WINDOW="10")
+        spread = Spread(api, workers)
+        spread.platforms[0].pace = 0.1  # LINE's timestamps: a message every 100 ms
+        try:
+            await workers.start_all()
+            flooder = spread.user("Uf100d" + "0" * 27)
+            for k in range(30):
+                await spread.deliver(flooder.text(f"spam {k}"))
+            spread.platforms[0].pace = 3.0  # the people who register type at a human pace
+            people = [spread.user(f"U{k:04d}5ea7" + "0" * 24) for k in range(4)]
+            for p in people:
+                for said in ("hi", *PROFILE[1:]):
+                    await spread.deliver(p.postback(said) if "=" in said else p.text(said))
+            async with await Database.open(url) as db:
+                sid = await session(db, clock, capacity=1, starts=datetime.now(UTC) + timedelta(days=7))
+            await asyncio.gather(*(spread.deliver(p.postback(f"reg={sid}")) for p in people))
+            sql = Sql(url)
+            try:
+                async with asyncio.timeout(60):
+                    while sql.execute("SELECT count(*) FROM inbox WHERE processed = 0").fetchone()[0]:
+                        await asyncio.sleep(0.1)
+                registered = sql.execute("SELECT count(*) FROM registrations WHERE session_id = ?", (sid,)).fetchone()
+            finally:
+                sql.close()
+            await asyncio.sleep(1.0)  # the last replies on their way
+
+            def texts(user: str) -> list[str]:
+                return [m.get("text", "") for c in api.calls if c.to == user and c.status == 200 for m in c.messages]
+
+            flood_calls = [c for c in api.calls if c.to == flooder.user_id and c.status == 200]
+            notices = [t for t in texts(flooder.user_id) if FLOOD_TH in t]
+            heard = [" ".join(texts(p.user_id)) for p in people]
+        finally:
+            await workers.stop_all()
+            await spread.aclose()
+    assert (len(flood_calls), len(notices)) == (6, 1), texts(flooder.user_id)
+    assert registered == (1,)
+    told = [(REGISTERED[0] in t, FULL[0] in t) for t in heard]
+    assert sorted(told) == [(False, True)] * 3 + [(True, False)], heard
+    report(request, f"{n} real workers", {"flood answered": len(flood_calls) - 1, "seats given": registered[0]})
