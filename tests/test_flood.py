@@ -1,9 +1,12 @@
 """Flood control: 5 messages per 10 s per participant by default; one notice, then silence;
 other participants unaffected; a redelivered event is not counted; an answer the engine takes,
-typed or tapped, always passes and is never counted."""
+typed or tapped, always passes and is never counted. The counts are stored (table `flood`),
+judged and kept in the event's own unit of work, on both backends; several workers:
+tests/test_limits.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -111,6 +114,22 @@ async def test_thirty_typed_messages_in_three_seconds_get_a_handful_of_replies(
         handled = await service.handle("line", "typist", Inbound("text", text=f"spam {n}", sent_at=sent), f"s{n}")
         answered += bool(handled and handled.replies)
     assert answered == 6  # five answered, one notice, then silence
+
+
+async def test_a_burst_handled_side_by_side_is_counted_as_one(db, catalog, settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    """30 messages handled at once in one process: each is judged after the one before is counted
+    (the check and the count are one unit of work), so still 5 answered and one notice."""
+    service = flood_service(db, catalog, settings, clock)
+    sent = [clock() + timedelta(milliseconds=100 * n) for n in range(30)]
+    handled = await asyncio.gather(
+        *(
+            service.handle("line", "burst", Inbound("text", text=f"spam {n}", sent_at=sent[n]), f"b{n}")
+            for n in range(30)
+        )
+    )
+    said = [[r.text for r in h.replies] if h else [] for h in handled]
+    notices = [s for s in said if s and "too fast" in s[0]]
+    assert (sum(map(bool, said)), len(notices)) == (6, 1), said
 
 
 async def test_stale_taps_and_stickers_count_but_a_valid_answer_still_gets_through(
