@@ -306,6 +306,15 @@ class Outcome:
     accepted: bool = False  # an answer taken, typed or tapped: flood control never drops it nor counts it
 
 
+@dataclass(frozen=True)
+class FloodMarks:
+    """What flood control keeps of one sender (storage's `flood` table, so every worker sees it):
+    when the messages it counted were sent, and when the sender was last told to slow down."""
+
+    seen: tuple[datetime, ...] = ()
+    noticed: datetime | None = None
+
+
 def chunks(text: str, limit: int) -> list[str]:
     """Split text for a platform's message limit, preferring line breaks."""
     out: list[str] = []

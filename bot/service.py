@@ -6,7 +6,6 @@ Channels call `handle` and render what comes back; they never see state or stora
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +17,7 @@ from .admin import ADMIN_COMMANDS, Admin
 from .config import Settings
 from .engine import Context, Engine
 from .i18n import tr
-from .model import Inbound, Outcome, Reply, State, utcnow
+from .model import FloodMarks, Inbound, Outcome, Reply, State, utcnow
 from .surveys import Catalog
 
 log = logging.getLogger("rabfang.service")
@@ -40,45 +39,34 @@ class FloodGate:
     """At most `limit` messages per `window` per participant; past it the engine still takes the
     answers it accepts (the answer to the question asked, typed or tapped, however fast), and the
     rest get a notice once, then silence. Only what the engine did not take as an answer is
-    counted: commands, text that answers nothing, stickers, stale or forged taps. Counts by the platform's timestamps, so a backlog drained
-    after a restart is judged by when it was sent, not when it is processed. Senders are kept
-    in order of their last message, so forgetting the quiet ones costs only what it forgets.
+    counted: commands, text that answers nothing, stickers, stale or forged taps. Counts by the
+    platform's timestamps, so a backlog drained after a restart is judged by when it was sent, not
+    when it is processed.
 
-    `check` only looks; `record` counts an event once storage has claimed it, so a redelivered
-    event is never counted twice."""
+    A pure policy over a sender's `FloodMarks`, which storage keeps in the event's own unit of work
+    (Database.handle_event): every worker counts the same marks, and a redelivered event, never
+    claimed again, is never counted twice."""
 
     def __init__(self, limit: int, window: timedelta):
         self.limit = limit
         self.window = window
-        self._seen: OrderedDict[tuple[str, str], deque[datetime]] = OrderedDict()
-        self._noticed: dict[tuple[str, str], datetime] = {}
 
-    def check(self, key: tuple[str, str], at: datetime) -> Literal["ok", "notice", "drop"]:
+    def check(self, marks: FloodMarks, at: datetime) -> Literal["ok", "notice", "drop"]:
         """'ok', 'notice' (drop it and say so once), or 'drop'."""
-        times = self._seen.get(key)
-        if times is None or sum(1 for t in times if at - t < self.window) < self.limit:
+        if sum(1 for t in marks.seen if at - t < self.window) < self.limit:
             return "ok"
-        last = self._noticed.get(key)
+        last = marks.noticed
         return "drop" if last is not None and at - last < self.window else "notice"
 
-    def record(self, key: tuple[str, str], at: datetime, verdict: str) -> None:
-        self._forget_before(at - self.window)
-        times = self._seen.pop(key, None) or deque()
-        self._seen[key] = times  # now the most recent sender
-        while times and at - times[0] >= self.window:
-            times.popleft()
+    def record(self, marks: FloodMarks, at: datetime, verdict: str) -> FloodMarks:
+        """The marks to keep after `verdict` on a message sent `at`: only what the window still holds."""
+        seen = tuple(t for t in marks.seen if at - t < self.window)
+        noticed = marks.noticed if marks.noticed is not None and at - marks.noticed < self.window else None
         if verdict == "ok":
-            times.append(at)
+            seen += (at,)
         elif verdict == "notice":
-            self._noticed[key] = at
-
-    def _forget_before(self, cutoff: datetime) -> None:
-        while self._seen:
-            key, times = next(iter(self._seen.items()))
-            if times and times[-1] >= cutoff:
-                return
-            self._seen.popitem(last=False)
-            self._noticed.pop(key, None)
+            noticed = at
+        return FloodMarks(seen, noticed)
 
 
 class Service:
@@ -154,22 +142,30 @@ class Service:
                 lang=None,
                 pseudonym=self.pseudonym(channel, user_ref),
             )
-        key = (channel, user_ref)
         sent_at = event.sent_at or now
-        # the console is one person at a local terminal: nothing to guard against
-        verdict = "ok" if channel == "console" else self.flood.check(key, sent_at)
-        engine = self.engine(now, verdict)  # over the limit, the engine still takes an answer it accepts
+        engine = self.engine(now)
 
         def decide(state: State) -> Outcome:
             return engine.decide(state, event)
 
+        def flood(state: State, marks: FloodMarks) -> tuple[Outcome | None, FloodMarks]:
+            """Asked only when the decision took no answer: over the limit, a notice once, then silence."""
+            verdict = self.flood.check(marks, sent_at)
+            held = None if verdict == "ok" else self.engine(now, verdict).decide(state, event)
+            return held, self.flood.record(marks, sent_at, verdict)
+
         outcome = await self.db.handle_event(
-            channel, user_ref, event_id, decide, now, inbox_seq=inbox_seq, survey_version=self.catalog.version
+            channel,
+            user_ref,
+            event_id,
+            decide,
+            now,
+            inbox_seq=inbox_seq,
+            survey_version=self.catalog.version,
+            flood=None if channel == "console" else flood,  # one person at a local terminal: nothing to guard
         )
         if outcome is None:
             return None
-        if channel != "console" and not outcome.accepted:
-            self.flood.record(key, sent_at, verdict)
         return Handled(
             replies=outcome.replies,
             lang=outcome.state.lang,

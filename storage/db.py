@@ -26,7 +26,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.model import Answer, GroupResult, Outcome, RoundView, SessionView, State, answer_key, key_parts
+from bot.model import (
+    Answer,
+    FloodMarks,
+    GroupResult,
+    Outcome,
+    RoundView,
+    SessionView,
+    State,
+    answer_key,
+    key_parts,
+)
 
 from . import live
 from .base import Rejected, StorageError, iso, parse_time
@@ -37,6 +47,10 @@ from .sqlite import BUSY_TIMEOUT_MS, PRAGMAS, SqliteBackend, WriterLock
 __all__ = ["BUSY_TIMEOUT_MS", "PRAGMAS", "Database", "Rejected", "StorageError", "UnsupportedDatabase", "WriterLock"]
 
 T = TypeVar("T")
+
+# Flood control, as the service decides it: given the state and the sender's marks, what to do
+# instead of the decision (None: let it through) and the marks to keep (bot/service.py FloodGate).
+Flood = Callable[[State, FloodMarks], tuple[Outcome | None, FloodMarks]]
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
@@ -172,12 +186,17 @@ class Database:
         *,
         inbox_seq: int | None = None,
         survey_version: str | None = None,
+        flood: Flood | None = None,
     ) -> Outcome | None:
         """The unit of work of one event, all or nothing: claim its id, load the participant, apply
         `decide` (a pure function of their state: the engine's decision, no I/O), store the result,
         and mark the inbox row it came from (`inbox_seq`) processed. One write transaction (on
         SQLite committed with the events beside it). Answers given now keep `survey_version`, the
         surveys they were given under.
+
+        A registration for a session with a capacity is decided again from the session's count as
+        it is under the session's lock (`_seats`). `flood` judges a decision that took no answer
+        from the sender's stored marks, read and kept here: one limit, whichever worker decides.
 
         Returns None when the event id was seen before (a redelivery changes nothing)."""
         backend = self._b
@@ -195,6 +214,13 @@ class Database:
             else:
                 pid, state = await _load(db, channel, user_ref, now)
             outcome = decide(state)
+            state, outcome = await _seats(db, backend, state, outcome, decide)
+            if flood is not None and not outcome.accepted:  # an answer taken is never held nor counted
+                marks = await _flood_marks(db, channel, user_ref)
+                held, kept = flood(state, marks)
+                outcome = held if held is not None else outcome
+                if kept != marks:
+                    await _keep_flood_marks(db, channel, user_ref, kept, now)
             if outcome.erase:
                 await _erase(db, pid, channel, user_ref, inbox_seq, now)
                 if states is not None:
@@ -452,6 +478,62 @@ def session_view(row: tuple) -> SessionView:
         capacity=capacity,
         taken=taken,
         status=status,
+    )
+
+
+async def _seats(
+    db: Conn, backend: Any, state: State, outcome: Outcome, decide: Callable[[State], Outcome]
+) -> tuple[State, Outcome]:
+    """Registrations for sessions with a capacity, checked under the sessions' locks (PostgreSQL:
+    their rows FOR UPDATE until the commit; SQLite's one writer is serial already). The seats
+    `state` counted were read before the lock, and another worker may have taken the last one
+    since: when a session's count has changed, the event is decided again from the fresh count,
+    and the engine says the session is full. Returns the state decided from and its outcome."""
+    locked: set[int] = set()
+    while wanted := _new_seats(state, outcome) - locked:
+        locked |= wanted
+        await backend.lock_sessions(db, sorted(wanted))
+        # a statement of its own after the lock: under READ COMMITTED it sees what the holder committed
+        cur = await db.execute(
+            f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id IN ({', '.join('?' * len(wanted))})",
+            tuple(sorted(wanted)),
+        )
+        fresh = {v.id: v for v in map(session_view, await cur.fetchall())}
+        offers = tuple(fresh.get(o.id, o) for o in state.offers if o.id not in wanted or o.id in fresh)
+        if offers == state.offers:
+            break
+        db.cache.pop("offers", None)
+        state = state.model_copy(update={"offers": offers})
+        outcome = decide(state)
+    return state, outcome
+
+
+def _new_seats(old: State, outcome: Outcome) -> set[int]:
+    """The sessions `outcome` registers for that may have a capacity (any not offered unlimited)."""
+    unlimited = {o.id for o in old.offers if o.capacity is None}
+    return {sid for sid in outcome.state.registrations if sid not in old.registrations and sid not in unlimited}
+
+
+async def _flood_marks(db: Conn, channel: str, user_ref: str) -> FloodMarks:
+    cur = await db.execute("SELECT seen, noticed_at FROM flood WHERE channel = ? AND user_ref = ?", (channel, user_ref))
+    row = await cur.fetchone()
+    if row is None:
+        return FloodMarks()
+    return FloodMarks(tuple(map(datetime.fromisoformat, json.loads(row[0]))), parse_time(row[1]))
+
+
+async def _keep_flood_marks(db: Conn, channel: str, user_ref: str, marks: FloodMarks, now: datetime) -> None:
+    await db.execute(
+        "INSERT INTO flood (channel, user_ref, seen, noticed_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (channel, user_ref) DO UPDATE SET seen = excluded.seen, noticed_at = excluded.noticed_at,"
+        " updated_at = excluded.updated_at",
+        (
+            channel,
+            user_ref,
+            json.dumps([iso(t) for t in marks.seen]),
+            iso(marks.noticed) if marks.noticed else None,
+            iso(now),
+        ),
     )
 
 

@@ -11,7 +11,8 @@ inside), and psycopg_pool reconnects after the server restarts.
 A unit of work is one transaction on a pooled connection (READ COMMITTED). `lock_event` is the
 one place a unit of work takes a lock before it reads the participant: a per-participant
 `pg_advisory_xact_lock`, so several workers sharing the database decide one person's events one
-at a time (storage/leases.py, bot/inbox.py).
+at a time (storage/leases.py, bot/inbox.py). `lock_sessions` is the other: the rows of the sessions
+an event registers for, so that a session's seats are counted by one worker at a time.
 """
 
 from __future__ import annotations
@@ -109,6 +110,13 @@ class PostgresBackend:
         transaction ends, so that however many workers share the database one participant's
         events are decided one at a time (each sees the state the one before left)."""
         await conn.execute("SELECT pg_advisory_xact_lock(?)", (chat_key(channel, user_ref),))
+
+    async def lock_sessions(self, conn: Conn, ids: Sequence[int]) -> None:
+        """The rows of sessions an event registers for, locked until its transaction ends (in id
+        order, so two events never wait on each other), so their seats are counted one worker at a time."""
+        await conn.execute(
+            f"SELECT id FROM sessions WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY id FOR UPDATE", tuple(ids)
+        )
 
     @asynccontextmanager
     async def transaction(self, urgent: bool = False) -> AsyncIterator[Conn]:

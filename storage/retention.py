@@ -60,6 +60,11 @@ COVERAGE: dict[str, Coverage] = {
         # a processed row is only a dedupe key (`events` dedupes too): it goes with the short window
         purge="DELETE FROM inbox WHERE received_at < :cutoff OR (processed = 1 AND received_at < :unconsented)",
     ),
+    "flood": Coverage(
+        ("user_ref", "seen", "noticed_at"),  # when a sender wrote: useful for one flood window only
+        erase="DELETE FROM flood WHERE channel = :channel AND user_ref = :user_ref",
+        purge="DELETE FROM flood WHERE updated_at < :unconsented",
+    ),
     "broadcasts": Coverage(
         ("requested_by",),  # the admin who asked, to report to
         erase="UPDATE broadcasts SET requested_by = NULL"

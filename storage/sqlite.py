@@ -266,6 +266,9 @@ class SqliteBackend:
     async def lock_event(self, conn: Conn, channel: str, user_ref: str) -> None:
         """Nothing to lock: there is one writer."""
 
+    async def lock_sessions(self, conn: Conn, ids: Sequence[int]) -> None:
+        """Nothing to lock: there is one writer."""
+
     async def handle(self, unit: Unit[T], urgent: bool = False) -> T:
         """An event's unit of work, committed with the others waiting (group commit)."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

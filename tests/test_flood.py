@@ -1,15 +1,24 @@
 """Flood control: 5 messages per 10 s per participant by default; one notice, then silence;
 other participants unaffected; a redelivered event is not counted; an answer the engine takes,
-typed or tapped, always passes and is never counted."""
+typed or tapped, always passes and is never counted. The counts are stored (table `flood`),
+judged and kept in the event's own unit of work, on both backends; several workers:
+tests/test_limits.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
 
 from bot.model import Inbound
 from bot.service import Service
+from storage.retention import purge_before
 
 from .conftest import Clock
+
+pytestmark = pytest.mark.backends
 
 
 async def test_excess_messages_are_dropped_with_one_notice(db, catalog, settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
@@ -43,14 +52,32 @@ async def test_a_backlog_is_judged_by_when_it_was_sent(db, catalog, settings, cl
         assert handled is not None and handled.replies and "too fast" not in handled.replies[0].text
 
 
-def test_the_gate_forgets_quiet_senders_as_it_goes() -> None:
-    from bot.service import FloodGate
-
-    gate = FloodGate(5, timedelta(seconds=10))
-    start = datetime(2026, 12, 1, tzinfo=UTC)
-    for n in range(20_000):  # 1,000 new participants a second, for 20 s
-        assert gate.check(("line", f"U{n}"), start + timedelta(milliseconds=n)) == "ok"
-    assert len(gate._seen) <= 10_001  # only those heard from in the last window
+async def test_the_counts_are_stored_small_and_go_with_the_window_and_with_erasure(
+    db, catalog, settings, clock: Clock
+) -> None:  # type: ignore[no-untyped-def]
+    """The marks live in the database (every worker reads them), hold no more than the limit, are
+    purged once stale, and go when their sender asks to be forgotten."""
+    service = flood_service(db, catalog, settings, clock)
+    for n in range(12):
+        sent = clock() + timedelta(milliseconds=100 * n)
+        await service.handle("line", "chatty", Inbound("text", text="hi", sent_at=sent), f"k{n}")
+    [(seen, noticed)] = await db.fetch_all("SELECT seen, noticed_at FROM flood WHERE user_ref = 'chatty'")
+    assert len(json.loads(seen)) == 5 and noticed is not None
+    # a new Service (a restart, another worker) sees the same counts: still over the limit
+    again = flood_service(db, catalog, settings, clock)
+    handled = await again.handle("line", "chatty", Inbound("text", text="hi", sent_at=clock()), "k12")
+    assert handled is not None and handled.replies == []
+    await purge_before(db, clock() - timedelta(days=365), unconsented_before=clock() - timedelta(seconds=1))
+    assert len(await db.fetch_all("SELECT 1 FROM flood")) == 1  # written just now: kept
+    await purge_before(db, clock() - timedelta(days=365), unconsented_before=clock() + timedelta(seconds=1))
+    assert await db.fetch_all("SELECT 1 FROM flood") == []
+    # erasure: the sender's row goes with everything else of theirs
+    await service.handle("line", "leaving", Inbound("text", text="hi", sent_at=clock()), "l0")
+    assert len(await db.fetch_all("SELECT 1 FROM flood WHERE user_ref = 'leaving'")) == 1
+    await service.handle("line", "leaving", Inbound("text", text="/deleteme", sent_at=clock()), "l1")
+    erased = await service.handle("line", "leaving", Inbound("button", data="del=yes", sent_at=clock()), "l2")
+    assert erased is not None and erased.erased
+    assert await db.fetch_all("SELECT 1 FROM flood WHERE user_ref = 'leaving'") == []
 
 
 def flood_service(db, catalog, settings, clock: Clock) -> Service:  # type: ignore[no-untyped-def]
@@ -87,6 +114,22 @@ async def test_thirty_typed_messages_in_three_seconds_get_a_handful_of_replies(
         handled = await service.handle("line", "typist", Inbound("text", text=f"spam {n}", sent_at=sent), f"s{n}")
         answered += bool(handled and handled.replies)
     assert answered == 6  # five answered, one notice, then silence
+
+
+async def test_a_burst_handled_side_by_side_is_counted_as_one(db, catalog, settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    """30 messages handled at once in one process: each is judged after the one before is counted
+    (the check and the count are one unit of work), so still 5 answered and one notice."""
+    service = flood_service(db, catalog, settings, clock)
+    sent = [clock() + timedelta(milliseconds=100 * n) for n in range(30)]
+    handled = await asyncio.gather(
+        *(
+            service.handle("line", "burst", Inbound("text", text=f"spam {n}", sent_at=sent[n]), f"b{n}")
+            for n in range(30)
+        )
+    )
+    said = [[r.text for r in h.replies] if h else [] for h in handled]
+    notices = [s for s in said if s and "too fast" in s[0]]
+    assert (sum(map(bool, said)), len(notices)) == (6, 1), said
 
 
 async def test_stale_taps_and_stickers_count_but_a_valid_answer_still_gets_through(

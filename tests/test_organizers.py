@@ -108,6 +108,22 @@ async def test_register_at_the_end_of_an_area_with_capacity(
     assert await q.registrants(db, sid) == []
 
 
+@pytest.mark.backends
+async def test_simultaneous_taps_for_the_last_seat_give_it_once(service: Service, db: Database, clock: Clock) -> None:
+    """Six people tap register for the one seat at the same moment (one worker: several workers on
+    PostgreSQL are tests/test_limits.py): one is registered with a calendar file, five hear it is full."""
+    sid = await add_session(db, clock, capacity=1)
+    users = [f"s{n}" for n in range(6)]
+    for u in users:
+        await tap(service, u, *PROFILE)
+    taps = [service.handle("telegram", u, Inbound("button", data=f"reg={sid}")) for u in users]
+    said = [h.replies[0] for h in await asyncio.gather(*taps) if h is not None]
+    registered = [r for r in said if "ลงทะเบียนแล้ว" in r.text and r.attachment is not None]
+    full = [r for r in said if "เต็มแล้ว" in r.text and r.attachment is None]
+    assert (len(registered), len(full)) == (1, 5), [r.text for r in said]
+    assert len(await q.registrants(db, sid)) == 1
+
+
 async def test_english_confirmation_and_typed_registration(service: Service, db: Database, clock: Clock) -> None:
     sid = await add_session(db, clock)
     await tap(service, "e", "hi", "lang=en", "consent=yes", "group=sme", "region=north", "age=~skip", "area=health")
