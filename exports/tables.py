@@ -327,10 +327,13 @@ TABLES: tuple[Table, ...] = (
     Table(
         "themes",
         "Recurring themes of the free-text answers (comments.csv): key words and two-word phrases per area, "
-        "per capability and per stakeholder group, best first, with how many comments mention each and two "
-        "of them. Thai is segmented into dictionary words (PyThaiNLP newmm), so a theme is always whole "
-        "words; numbers, phone numbers, e-mail addresses, URLs, punctuation and common words (stopwords) "
-        f"never are themes. A theme is mentioned by at least {MIN_COMMENTS} comments; at most {TOP} per group. "
+        "per capability and per stakeholder group, Thai and English each ranked on its own, best first, with "
+        "how many comments mention each and two of them. Thai is segmented into dictionary words (PyThaiNLP "
+        "newmm), so a theme is always whole words; a Thai two-word phrase is a noun and its modifier within "
+        "one noun phrase (PyThaiNLP's part-of-speech tagger), never words across a clause. Numbers, phone "
+        "numbers, e-mail addresses, URLs, punctuation and common words (stopwords) never are themes. The same "
+        f"long comment pasted by several people counts once. A theme is mentioned by at least {MIN_COMMENTS} "
+        f"comments; at most {TOP} per group and language. "
         "Ranked by score = comments x (1 + ln((1 + N) / (1 + df))), N being the number of groups of the "
         "same scope (areas, capabilities or stakeholder groups) and df those whose comments use the "
         "phrase: what sets a group apart rises, and a theme every group shares still counts.",
@@ -339,7 +342,12 @@ TABLES: tuple[Table, ...] = (
             C("area", "text", "Focus area id; empty for scope=stakeholder_group."),
             C("item_id", "text", "Capability item id for scope=item; else empty."),
             C("group", "text", "Stakeholder group id for scope=stakeholder_group (empty = not given); else empty."),
-            C("rank", "integer", "1 = the strongest theme of this group."),
+            C(
+                "language",
+                "text",
+                "th (the theme holds a Thai word) or en; each language is ranked on its own, Thai rows first.",
+            ),
+            C("rank", "integer", "1 = the strongest theme of this group in this language."),
             C("theme", "text", "The word or phrase: Thai words joined as Thai is written, other words with a space."),
             C("n_words", "integer", "1 (a word) or 2 (a two-word phrase)."),
             C("comments", "integer", "Comments in this group that mention it (each comment counts once)."),
