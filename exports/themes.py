@@ -18,12 +18,13 @@ Phrases: noun phrases, never across a clause
     by its modifier inside one noun phrase, as PyThaiNLP's part-of-speech tagger (perceptron,
     ORCHID corpus mapped to Universal POS tags, `orchid_ud`, bundled in the wheel) reads the clause:
     a NOUN or PROPN, then a NOUN, PROPN, ADJ or one of TH_MODIFIERS (words the tagger calls a verb
-    that modify the noun before them, เปิด in ข้อมูลเปิด). A verb, an adverb, a preposition, a
+    that modify the noun before them, เปิด in ข้อมูลเปิด). A word it tags as a function word
+    (FUNCTION: auxiliary, conjunction, preposition, particle, determiner, pronoun) is no theme. A verb, an adverb, a preposition, a
     conjunction, a space between Thai runs or punctuation ends the noun phrase, so
     "อินเทอร์เน็ตในชนบทช้า" gives อินเทอร์เน็ต, ชนบท and ช้า but no ชนบทช้า. A Latin word
     inside Thai text counts as a noun (it is nearly always a name: LINE, e-tax). English has no
-    tagger in PyThaiNLP: two adjacent English content words form a phrase, and stopwords and
-    punctuation end it.
+    tagger in PyThaiNLP (nor offline elsewhere here): two adjacent English content words form a
+    phrase, and stopwords (with a few adverbs and verbs that follow a subject) and punctuation end it.
 
 Languages
     A theme is Thai when it holds a Thai word, else English. Each group's themes are ranked in
@@ -150,11 +151,13 @@ EN_STOPWORDS = _words(
     shan't she should shouldn't so some such than that that's the their theirs them themselves then there
     there's these they they're thing things think this those though through thus to too under until up
     upon us use used using very via want was wasn't way we we're were weren't what when where which while
-    who whom why will with within without won't would wouldn't yes yet you your yours yourself yourselves"""
-)
+    who whom why will with within without won't would wouldn't yes yet you your yours yourself yourselves
+    already actually still first come comes came take takes took exist exists see sees saw reach reaches
+    disappear disappears happen happens happened miss misses missed repeat repeats repeated"""
+)  # the last two lines: adverbs and verbs that end an English phrase (no English tagger is bundled)
 # Survey fillers (the question's own words, which every answer to it repeats) and a preposition
 # PyThaiNLP keeps: words it keeps that are never a theme.
-TH_FILLERS = _words("สำหรับ ไม่มี ต้องการ อยากให้ อยาก ควรมี ควร ปัญหา เรื่อง ความคิดเห็น เห็นด้วย ไม่เห็นด้วย ข้อเสนอแนะ คิดว่า")
+TH_FILLERS = _words("สำหรับ ทำ ไม่มี ต้องการ อยากให้ อยาก ควรมี ควร ปัญหา เรื่อง ความคิดเห็น เห็นด้วย ไม่เห็นด้วย ข้อเสนอแนะ คิดว่า")
 # In PyThaiNLP's list, but in a consultation they are what the complaint is about; เปิด: ข้อมูลเปิด (open data).
 TH_KEEP = _words("ช้า ยาก ง่าย เร็ว ขาด ไกล เสีย แพง เปิด")
 # Tagged as verbs, but they modify the noun right before them: a phrase with it (ข้อมูลเปิด).
@@ -163,6 +166,9 @@ TH_MODIFIERS = _words("เปิด")
 TH_WORDS = _words("แอป")
 NOUNS = frozenset({"NOUN", "PROPN"})  # Universal POS tags that head a noun phrase
 MODIFIERS = NOUNS | {"ADJ"}  # and those that modify the noun before them
+# Function words by their tag, never a theme: auxiliaries (ให้ได้), conjunctions (ทุกครั้งที่), prepositions,
+# particles, determiners, pronouns.
+FUNCTION = frozenset({"AUX", "SCONJ", "CCONJ", "ADP", "PART", "DET", "PRON"})
 
 
 @cache
@@ -293,7 +299,7 @@ def _thai_phrases(seg: list[str]) -> Iterator[Phrase]:
     prev: str | None = None  # the previous token, when it is a content noun
     for tok in seg:
         pos = next(tags)[1] if is_thai(tok) else "PROPN"
-        if not _content(tok, th_stop):
+        if pos in FUNCTION or not _content(tok, th_stop):
             prev = None
             continue
         yield (tok,)
