@@ -158,9 +158,7 @@ PLANTED = {
 # Word pairs of the bank that straddle a clause (a subject and its predicate, words either side of a
 # preposition or a clause), read by hand: pairs of adjacent content words that no theme may be.
 CROSS_CLAUSE = frozenset(
-    """ชนบทช้า นักเรียนเรียน ซ้ำทุกครั้งที่ ทุกครั้งที่ย้าย ผู้ป่วยเชื่อมโยง จ่ายช้า ทำให้ได้ ภัยพิบัติจ่าย อำเภอทุกปี
-    เงินชดเชยช้า ให้ได้เงินชดเชย รัฐใช้ได้ ภาครัฐหา หายาก ร้องเรียนทราบ เครื่องอ่าน ข้อมูลอยู่แล้ว ง่ายเหมือน
-    ผู้ประกอบการรายย่อยเข้าถึง ยุ่งยากสำหรับ สำหรับร้านค้า เดิมซ้ำ เหมือนแอ เปิดภาครัฐ""".split()
+    ["ชนบทช้า", "นักเรียนเรียน", "ซ้ำทุกครั้งที่", "ทุกครั้งที่ย้าย", "ผู้ป่วยเชื่อมโยง", "จ่ายช้า", "ทำให้ได้", "ภัยพิบัติจ่าย", "อำเภอทุกปี", "เงินชดเชยช้า", "ให้ได้เงินชดเชย", "รัฐใช้ได้", "ภาครัฐหา", "หายาก", "ร้องเรียนทราบ", "เครื่องอ่าน", "ข้อมูลอยู่แล้ว", "ง่ายเหมือน", "ผู้ประกอบการรายย่อยเข้าถึง", "ยุ่งยากสำหรับ", "สำหรับร้านค้า", "เดิมซ้ำ", "เหมือนแอ", "เปิดภาครัฐ"]
 ) | {
     "schools still", "still have", "come first", "booking exists", "referral repeats", "still long", "floods take",
     "take months", "land actually", "actually farmed", "card misses", "state already", "complaints disappear",
