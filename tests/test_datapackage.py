@@ -124,8 +124,9 @@ async def test_an_area_export_validates_without_foreign_keys(db: Database, catal
     assert all("foreignKeys" not in r["schema"] for r in descriptor(tmp_path / "edu")["resources"])
 
 
+@pytest.mark.usefixtures("cli_db")  # a seeded SQLite file as RABFANG_DB
 def test_export_ckan_writes_the_dataset_metadata(
-    cli_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("RABFANG_OPEN_DATA_LICENSE", "Open-Data-Common")
     out = tmp_path / "out"
