@@ -17,7 +17,8 @@ runs), a share of its round-1 completers answer it through Service.handle (most 
 toward the group median and type why), and it is closed. The export set is written by write_export
 (what `rabfang export` runs) and the report by write_report (what `rabfang report` runs).
 
-Printed: participants, answers, time taken per phase, the top themes per area from themes.csv
+Printed: participants, answers, time taken per phase, `frictionless validate` of datapackage.json (when
+frictionless is installed), the top themes per area from themes.csv
 (checked per language: the planted themes are among them; no theme is a cut Thai word, a number, a phone
 number or an e-mail address, nor a pair of words across a clause; a campaign text pasted by many counts
 once, so its words are no theme), the Delphi convergence lines of summary.csv (scope=round) and a few findings
@@ -428,6 +429,24 @@ def check_themes(themes: list[dict[str, str]], comments: list[dict[str, str]], v
         print(f"  !! {what}")
 
 
+def check_package(out: Path, verdicts: Verdicts) -> None:
+    """`frictionless validate datapackage.json` on the export set (when frictionless is installed)."""
+    try:
+        from frictionless import validate
+    except ImportError:
+        print("datapackage.json: not validated (pip install frictionless)")
+        return
+    t0 = time.perf_counter()
+    report = validate(str(out / "datapackage.json"))
+    found = [f"{task.name}: {e.type}" for task in report.tasks for e in task.errors] + [e.type for e in report.errors]
+    rows = sum(task.stats.get("rows", 0) or 0 for task in report.tasks)
+    print(f"datapackage.json: frictionless validate: {'valid' if report.valid else 'INVALID'}, {len(report.tasks)}"
+          f" resources, {rows:,} rows in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+    for what in found[:5]:
+        print(f"  !! {what}")
+    verdicts.exactly("datapackage.json validation errors", len(found), 0)
+
+
 def convergence(summary: list[dict[str, str]]) -> list[str]:
     by = {(r["item_id"], r["question_id"], r["group"]): r for r in summary if r["scope"] == "round"}
     lines = []
@@ -530,6 +549,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
                                          now=clock.now)  # fmt: skip
 
     check_themes(read(out / "themes.csv"), read(out / "comments.csv"), verdicts, args.top)
+    check_package(out, verdicts)
     lines = convergence(read(out / "summary.csv"))
     print(f"Delphi convergence (summary.csv, scope=round, round 1 → 2): {len(lines)} questions")
     print("\n".join(lines))

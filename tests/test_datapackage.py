@@ -48,6 +48,7 @@ def errors(folder: Path) -> set[str]:
     return found
 
 
+@pytest.mark.backends  # the survey-versions query on PostgreSQL too
 async def test_the_export_set_is_a_valid_data_package(exported: Path, catalog: Catalog) -> None:
     assert errors(exported) == set()
     package = descriptor(exported)
