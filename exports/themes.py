@@ -74,7 +74,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -90,6 +90,7 @@ SUBSUME = 0.8  # a two-word phrase covering this share of a word's comments repl
 EXAMPLES = 2
 MAX_PHRASES = 100_000  # distinct phrases per group before the rare ones are forgotten
 CACHE = 4096  # tokenized texts remembered (short answers repeat)
+RUNS = 16_384  # Thai runs and clauses whose segmentation and tags are remembered (pasted clauses repeat)
 PASTED = 40  # normalised characters from which an identical comment is a paste, counted once
 LANGUAGES = ("th", "en")
 
@@ -182,22 +183,27 @@ def _pythainlp() -> tuple[Callable[[str], list[str]], Callable[[str], str], froz
 
     words = dict_trie(thai_words() | TH_WORDS)
 
+    @lru_cache(maxsize=RUNS)
+    def run(text: str) -> tuple[str, ...]:
+        return tuple(word_tokenize(text, custom_dict=words, engine="newmm", keep_whitespace=False))
+
     def newmm(text: str) -> list[str]:
-        return word_tokenize(text, custom_dict=words, engine="newmm", keep_whitespace=False)
+        return list(run(text))
 
     return newmm, normalize, (thai_stopwords() - TH_KEEP) | TH_FILLERS
 
 
 @cache
-def _tagger() -> Callable[[list[str]], list[tuple[str, str]]]:
+def _tagger() -> Callable[[tuple[str, ...]], tuple[str, ...]]:
     """PyThaiNLP's perceptron part-of-speech tagger, ORCHID with Universal POS tags (bundled data)."""
     _pythainlp()  # sets the offline environment first
     from pythainlp.tag import pos_tag
 
-    def tag(words: list[str]) -> list[tuple[str, str]]:
-        return pos_tag(words, engine="perceptron", corpus="orchid_ud")
+    @lru_cache(maxsize=RUNS)
+    def tags(words: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(t for _, t in pos_tag(list(words), engine="perceptron", corpus="orchid_ud"))
 
-    return tag
+    return tags
 
 
 # ---- tokens -----------------------------------------------------------------------------------
@@ -294,11 +300,10 @@ def _content(tok: str, stop: frozenset[str]) -> bool:
 def _thai_phrases(seg: list[str]) -> Iterator[Phrase]:
     """A Thai clause's content words, and each noun with the modifier right after it (module doc)."""
     _, _, th_stop = _pythainlp()
-    thai = [t for t in seg if is_thai(t)]
-    tags = iter(_tagger()(thai))
+    tags = iter(_tagger()(tuple(t for t in seg if is_thai(t))))
     prev: str | None = None  # the previous token, when it is a content noun
     for tok in seg:
-        pos = next(tags)[1] if is_thai(tok) else "PROPN"
+        pos = next(tags) if is_thai(tok) else "PROPN"
         if pos in FUNCTION or not _content(tok, th_stop):
             prev = None
             continue
