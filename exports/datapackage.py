@@ -116,7 +116,7 @@ def resource(table: Table, rows: int | None, catalog: Catalog | None, keyed: boo
         "description": table.about,
         "format": "csv",
         "mediatype": "text/csv",
-        "encoding": "utf-8-sig",  # UTF-8 with a byte-order mark, for Excel
+        "encoding": "utf-8",  # the IANA name; the files start with a byte-order mark (for Excel), which readers skip
         "dialect": DIALECT,
         "schema": schema(table, catalog, keyed),
     }
