@@ -17,9 +17,11 @@ runs), a share of its round-1 completers answer it through Service.handle (most 
 toward the group median and type why), and it is closed. The export set is written by write_export
 (what `rabfang export` runs) and the report by write_report (what `rabfang report` runs).
 
-Printed: participants, answers, time taken per phase, the top themes per area from themes.csv
-(checked: the planted themes are among them; no theme is a cut Thai word, a number, a phone number
-or an e-mail address), the Delphi convergence lines of summary.csv (scope=round) and a few findings
+Printed: participants, answers, time taken per phase, `frictionless validate` of datapackage.json (when
+frictionless is installed), the top themes per area from themes.csv
+(checked per language: the planted themes are among them; no theme is a cut Thai word, a number, a phone
+number or an e-mail address, nor a pair of words across a clause; a campaign text pasted by many counts
+once, so its words are no theme), the Delphi convergence lines of summary.csv (scope=round) and a few findings
 sentences of the report. `--screenshots DIR` renders the report in headless Chromium in Thai and
 English (the report of the Delphi round's area, one 1200x2000 viewport each, PNG
 quantized) to DIR/report-th.png and DIR/report-en.png.
@@ -145,15 +147,32 @@ BANK: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
 }
-# The planted themes each area's top themes must hold (Thai as written, English lower case).
+# The planted themes each area's top 10 must hold, in each language (Thai as written, English lower case).
 PLANTED = {
-    "education": ("โรงเรียนชนบท", "อินเทอร์เน็ต"),
-    "health": ("ประวัติผู้ป่วย", "โรงพยาบาล"),
-    "agriculture": ("ทะเบียนเกษตรกร", "เงินชดเชย"),
-    "welfare": ("บัตรสวัสดิการ",),
-    "participation": ("ร้องเรียน", "จัดซื้อจัดจ้าง"),  # not ข้อมูลเปิด: เปิด is a PyThaiNLP stopword
-    "sme": ("ภาษีอิเล็กทรอนิกส์",),
+    "education": (("โรงเรียนชนบท", "อินเทอร์เน็ต"), ("rural schools", "internet")),
+    "health": (("ประวัติผู้ป่วย", "โรงพยาบาล"), ("patient records",)),
+    "agriculture": (("ทะเบียนเกษตรกร", "เงินชดเชย"), ("farmer registry",)),
+    "welfare": (("บัตรสวัสดิการ",), ("welfare card",)),
+    "participation": (("ร้องเรียน", "จัดซื้อจัดจ้าง", "ข้อมูลเปิด"), ("open data",)),
+    "sme": (("ภาษีอิเล็กทรอนิกส์",), ("e-tax filing",)),
 }
+# Word pairs of the bank that straddle a clause (a subject and its predicate, words either side of a
+# preposition or a clause), read by hand: pairs of adjacent content words that no theme may be.
+CROSS_CLAUSE = frozenset(
+    ["ชนบทช้า", "นักเรียนเรียน", "ซ้ำทุกครั้งที่", "ทุกครั้งที่ย้าย", "ผู้ป่วยเชื่อมโยง", "จ่ายช้า", "ทำให้ได้", "ภัยพิบัติจ่าย", "อำเภอทุกปี", "เงินชดเชยช้า", "ให้ได้เงินชดเชย", "รัฐใช้ได้", "ภาครัฐหา", "หายาก", "ร้องเรียนทราบ", "เครื่องอ่าน", "ข้อมูลอยู่แล้ว", "ง่ายเหมือน", "ผู้ประกอบการรายย่อยเข้าถึง", "ยุ่งยากสำหรับ", "สำหรับร้านค้า", "เดิมซ้ำ", "เหมือนแอ", "เปิดภาครัฐ"]
+) | {
+    "schools still", "still have", "come first", "booking exists", "referral repeats", "still long", "floods take",
+    "take months", "land actually", "actually farmed", "card misses", "state already", "complaints disappear",
+    "reach people", "see government",
+}  # fmt: skip
+# A campaign text pasted by many (PASTE_SHARE of participation's comments): one voice, so its own
+# words ("ค่าธรรมเนียม", "fees") must not become themes however often it is pasted.
+PASTE_SHARE = 0.05
+PASTES = {
+    "th": "ขอเรียกร้องให้ยกเลิกค่าธรรมเนียมทุกประเภทสำหรับประชาชนทันที ตามที่เพจรณรงค์เสนอไว้",
+    "en": "We demand that all fees for citizens be abolished at once, as the campaign page proposes.",
+}
+PASTED_WORDS = ("ค่าธรรมเนียม", "fees")
 # Noise: tails that carry numbers, phone numbers and e-mail addresses (never themes), or nothing.
 TAILS = {
     "th": ("", "", "", " โทร 081-234-5678", " ติดต่อ somchai.k@example.co.th", " ปี 2567 ก็เป็นแบบนี้ 3 ครั้งแล้ว", " ๑๒ ครั้งแล้ว"),
@@ -173,8 +192,13 @@ NOISE = re.compile(r"[0-9\u0e50-\u0e59@]|\bhttps?:|\.(com|th|org)\b")
 
 
 def comment(rng: Random, area: str, lang: str) -> str:
-    th, en = BANK[area]
-    core = rng.choice(th if lang == "th" else en)
+    """One core sentence of the area's bank, sometimes a second one, and a tail; or the pasted campaign."""
+    if area == "participation" and rng.random() < PASTE_SHARE:
+        return PASTES[lang]
+    bank = BANK[area][0 if lang == "th" else 1]
+    core = rng.choice(bank)
+    if rng.random() < 0.4:
+        core += " " + rng.choice([c for c in bank if c != core])
     return core + rng.choice(TAILS[lang])
 
 
@@ -361,33 +385,66 @@ def read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def check_themes(themes: list[dict[str, str]], verdicts: Verdicts, top: int) -> None:
+def check_themes(themes: list[dict[str, str]], comments: list[dict[str, str]], verdicts: Verdicts, top: int) -> None:
+    from pythainlp.corpus import thai_words
     from pythainlp.tokenize import word_tokenize
+    from pythainlp.util import dict_trie
 
-    print(f"themes.csv: {len(themes)} rows; top {top} per area (comments mentioning it):")
+    from exports.themes import TH_WORDS
+
+    words = dict_trie(thai_words() | TH_WORDS)  # the dictionary themes use: PyThaiNLP's and the project's
+
+    print(f"themes.csv: {len(themes)} rows; top {top} per area and language (comments mentioning it):")
     broken = []
     for row in themes:
         theme = row["theme"]
         if NOISE.search(theme) or BAD_START.search(theme) or BAD_END.search(theme):
             broken.append(theme)
         elif THAI.search(theme) and " " not in theme:  # whole words of its example, written together
-            tokens = word_tokenize(row["example_1"], engine="newmm", keep_whitespace=True)
+            tokens = word_tokenize(row["example_1"], custom_dict=words, engine="newmm", keep_whitespace=True)
             if not any("".join(tokens[i:j]) == theme for i in range(len(tokens)) for j in range(i + 1, i + 3)):
                 broken.append(theme)
     missing = []
     for area, planted in PLANTED.items():
-        rows = sorted((r for r in themes if r["scope"] == "area" and r["area"] == area), key=lambda r: int(r["rank"]))
-        print(f"  {area}: " + ", ".join(f"{r['theme']} ({r['comments']})" for r in rows[:top]))
-        names = [r["theme"] for r in rows[:10]]
-        missing += [f"{area}:{p}" for p in planted if p not in names]
-    english = [r for r in themes if not THAI.search(r["theme"])]
-    print(f"  English themes ({len(english)}, any scope): " + ", ".join(
-        f"{r['theme']} ({r['scope']} {r['area'] or r['group']}{'.' + r['item_id'] if r['item_id'] else ''}, {r['comments']})"
-        for r in english[:8]))  # fmt: skip
-    verdicts.exactly("planted themes missing from their area's top 10", len(missing), 0)
+        for lang, wanted in zip(("th", "en"), planted, strict=True):
+            rows = [r for r in themes if r["scope"] == "area" and r["area"] == area and r["language"] == lang]
+            rows.sort(key=lambda r: int(r["rank"]))
+            print(f"  {area} {lang}: " + ", ".join(f"{r['theme']} ({r['comments']})" for r in rows[:top]))
+            names = [r["theme"] for r in rows[:10]]
+            missing += [f"{area} {lang}: {p}" for p in wanted if p not in names]
+    pairs = [r["theme"] for r in themes if r["n_words"] == "2"]
+    across = sorted({p for p in pairs if p in CROSS_CLAUSE})
+    print(f"  two-word themes: {len(pairs)} rows, {len(set(pairs))} distinct; across a clause: {len(across)}")
+    pasted = sum(1 for c in comments if c["text"] in PASTES.values())
+    got = [r for r in themes if r["theme"] in PASTED_WORDS]
+    print(f"  pasted campaign: {pasted} copies in comments.csv; its words among the themes: {len(got)}")
+    planted = sum(len(w) for p in PLANTED.values() for w in p)
+    print(f"  planted themes in their area's top 10: {planted - len(missing)} of {planted} (Thai and English)")
+    verdicts.exactly("planted themes missing from their area's top 10 (per language)", len(missing), 0)
     verdicts.exactly("themes that are a cut word, a number, a phone number or an e-mail", len(broken), 0)
-    for what in missing + broken:
+    verdicts.exactly("two-word themes across a clause", len(across), 0)
+    verdicts.at_least("copies of the pasted campaign", pasted, 2, unit="")
+    verdicts.exactly("themes from the pasted campaign's own words", len(got), 0)
+    for what in missing + broken + across:
         print(f"  !! {what}")
+
+
+def check_package(out: Path, verdicts: Verdicts) -> None:
+    """`frictionless validate datapackage.json` on the export set (when frictionless is installed)."""
+    try:
+        from frictionless import validate
+    except ImportError:
+        print("datapackage.json: not validated (pip install frictionless)")
+        return
+    t0 = time.perf_counter()
+    report = validate(str(out / "datapackage.json"))
+    found = [f"{task.name}: {e.type}" for task in report.tasks for e in task.errors] + [e.type for e in report.errors]
+    rows = sum(task.stats.get("rows", 0) or 0 for task in report.tasks)
+    print(f"datapackage.json: frictionless validate: {'valid' if report.valid else 'INVALID'}, {len(report.tasks)}"
+          f" resources, {rows:,} rows in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+    for what in found[:5]:
+        print(f"  !! {what}")
+    verdicts.exactly("datapackage.json validation errors", len(found), 0)
 
 
 def convergence(summary: list[dict[str, str]]) -> list[str]:
@@ -491,7 +548,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         area_report = await write_report(db, catalog, tmp / "report" / f"report-{DELPHI_AREA}.html", area=DELPHI_AREA,
                                          now=clock.now)  # fmt: skip
 
-    check_themes(read(out / "themes.csv"), verdicts, args.top)
+    check_themes(read(out / "themes.csv"), read(out / "comments.csv"), verdicts, args.top)
+    check_package(out, verdicts)
     lines = convergence(read(out / "summary.csv"))
     print(f"Delphi convergence (summary.csv, scope=round, round 1 → 2): {len(lines)} questions")
     print("\n".join(lines))

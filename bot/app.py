@@ -71,7 +71,7 @@ def _chat_export(
 
     async def export(channel: str) -> Reply:
         if channel == "telegram":
-            zipped = await export_attachment(db, catalog=catalog, now=now())
+            zipped = await export_attachment(db, catalog=catalog, now=now(), license=settings.open_data_license)
             if len(zipped.content) <= TELEGRAM_MAX_UPLOAD:
                 return Reply(f"export {zipped.filename} ({len(zipped.content):,} bytes)", attachment=zipped)
         if not settings.public_url:
@@ -87,7 +87,9 @@ def nightly_export(app: App, clock: Callable[[], datetime]) -> ScheduledExport:
     folder, keep = Path(app.settings.export_dir), app.settings.export_keep
 
     async def write(now: datetime) -> Path:
-        return await write_dated_export(app.db, folder, keep, catalog=app.catalog, now=now)
+        return await write_dated_export(
+            app.db, folder, keep, catalog=app.catalog, now=now, license=app.settings.open_data_license
+        )
 
     def newest() -> datetime | None:
         folders = dated_exports(folder)

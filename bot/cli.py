@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--until", type=_until, help="answers before this date (Bangkok time)")
     export.add_argument("--channel", help="only this channel: line, telegram, console")
     export.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="CSV files (default) or one workbook")
+    export.add_argument(
+        "--ckan", action="store_true", help="also write ckan.json: the CKAN dataset metadata for data.go.th (CSV only)"
+    )
 
     report = sub.add_parser("report", help="write the HTML report (self-contained; Thai, English available)")
     report.add_argument("--out", type=Path, required=True, help="output file, e.g. report.html")
@@ -234,6 +237,9 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     if args.since and args.until and args.since >= args.until:
         print("rabfang: --since must be before --until", file=sys.stderr)
         return 2
+    if args.ckan and args.format != "csv":
+        print("rabfang: --ckan describes the CSV files: use it without --format xlsx", file=sys.stderr)
+        return 2
     flt = Filter(area=args.area, channel=args.channel, since=args.since, until=args.until)
     async with open_app(settings) as app:
         if problem := _check_scope(app.catalog.areas, args.area, args.channel):
@@ -241,12 +247,24 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         bar = terminal_progress(sys.stderr)
         try:
-            result = await write_export(app.db, args.out, flt, bar, args.format, catalog=app.catalog)
+            result = await write_export(
+                app.db,
+                args.out,
+                flt,
+                bar,
+                args.format,
+                catalog=app.catalog,
+                license=settings.open_data_license,
+                ckan=args.ckan,
+            )
         finally:
             if bar:
                 bar.close()
     for name, n in result.rows.items():
         print(f"{args.out / name}: {n} rows")
+    for name, what in (("datapackage.json", "Frictionless Data Package"), ("ckan.json", "CKAN dataset metadata")):
+        if name in result.files:
+            print(f"{args.out / name}: {what} (licence {settings.open_data_license})")
     print(f"{args.out / 'README.txt'}: column descriptions")
     return 0
 

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     export_dir: Path = Path("data/exports")  # dated export folders go here
     export_keep: int = Field(14, ge=1)  # how many dated exports to keep
     export_link_key: SecretStr | None = None  # signs download links; default: generated, kept in the database
+    # The licence of the export set as open data (datapackage.json, ckan.json): an id of
+    # exports.datapackage.LICENSES (CC-BY-4.0, CC0-1.0, ODC-BY-1.0, ODbL-1.0, Open-Data-Common, DGA-OGL) or any other.
+    open_data_license: str = "CC-BY-4.0"
 
     http_host: str = "127.0.0.1"
     http_port: int = 8080

@@ -6,7 +6,9 @@
 - `exports.links`: signed, expiring download links and the `GET /exports/{token}` route (LINE).
 - `exports.report.write_report`: the self-contained HTML report; its findings' sentences are in
   `exports.findings`, the statistics behind them (Wilson intervals, level picks) in `exports.summary`.
-- `exports.themes.find_themes`: recurring themes of the free text (Thai-aware), for themes.csv and the report.
+- `exports.themes.find_themes`: recurring themes of the free text (Thai-aware, each language ranked on its
+  own), for themes.csv and the report.
+- `exports.datapackage`: the set's Frictionless Data Package (datapackage.json) and CKAN metadata (ckan.json).
 
 Everything here reads through `storage.queries.Snapshot` (`async with snapshot(db) as snap:`), never
 a database driver.

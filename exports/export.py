@@ -22,6 +22,7 @@ from storage import Database
 from storage.queries import Filter, snapshot
 
 from .csvfiles import BANGKOK, Progress, XlsxBook, atomic_file, private_dir, write_csv, write_text
+from .datapackage import CKAN, DEFAULT_LICENSE, PACKAGE, datapackage, write_ckan, write_package
 from .tables import TABLES, Context, readme
 
 log = logging.getLogger("rabfang.export")
@@ -52,12 +53,16 @@ async def write_export(
     *,
     catalog: Catalog | None = None,
     now: datetime | None = None,
+    license: str = DEFAULT_LICENSE,
+    ckan: bool = False,
 ) -> ExportResult:
     """Write the export set into `out` (created if needed) from one consistent read snapshot.
 
-    Every file is streamed under a temporary name and renamed when complete; README.txt comes
-    last. Pass the survey `catalog` so that summary.csv lists unanswered questions and the
-    capability levels, and comments.csv the wording; without it they hold ids only."""
+    Every file is streamed under a temporary name and renamed when complete; then (CSV only) the
+    Data Package descriptor datapackage.json under `license`, and with `ckan` the CKAN dataset
+    metadata ckan.json; README.txt comes last. Pass the survey `catalog` so that summary.csv lists
+    unanswered questions and the capability levels, and comments.csv the wording; without it they
+    hold ids only."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     flt = flt or Filter()
@@ -77,6 +82,7 @@ async def write_export(
                     result.files.append(name)
                 else:
                     result.rows[name] = await book.write(name, table.spec, rows, tick)
+            versions = await snap.survey_versions(flt) if book is None else []
         if book is not None:
             book.close()
             result.files.append(XLSX_NAME)
@@ -84,8 +90,15 @@ async def write_export(
         if book is not None:
             book.abort()
         raise
+    if book is None:
+        package = datapackage(ctx, result.rows, license=license, survey_versions=versions)
+        write_package(out, package)
+        result.files.append(PACKAGE)
+        if ckan:
+            write_ckan(out, package, license)
+            result.files.append(CKAN)
     result.files.append(README)
-    write_text(out / README, readme(ctx, result.rows, result.files, fmt))
+    write_text(out / README, readme(ctx, result.rows, result.files, fmt, license if book is None else ""))
     return result
 
 
@@ -127,6 +140,7 @@ async def write_dated_export(
     *,
     catalog: Catalog | None = None,
     now: datetime | None = None,
+    license: str = DEFAULT_LICENSE,
     fmt: Format = "csv",
 ) -> Path:
     """Write a full export into `root/YYYY-MM-DD_HHMM` (Bangkok time) and keep the newest `keep`.
@@ -139,7 +153,7 @@ async def write_dated_export(
     tmp = root / f".{name}.partial-{token}"
     final = root / name
     try:
-        await write_export(db, tmp, fmt=fmt, catalog=catalog, now=now)
+        await write_export(db, tmp, fmt=fmt, catalog=catalog, now=now, license=license)
         if final.exists():  # a second run in the same minute replaces the first
             old = root / f".{name}.old-{token}"
             final.rename(old)
@@ -176,12 +190,13 @@ async def export_zip(
     *,
     catalog: Catalog | None = None,
     now: datetime | None = None,
+    license: str = DEFAULT_LICENSE,
 ) -> Path:
     """Write the export set as one zip file at `dest` (atomically); the files sit in a dated folder."""
     now = now or datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="rabfang-export-") as tmp:
         folder = Path(tmp) / zip_name(now).removesuffix(".zip")
-        await write_export(db, folder, flt, None, fmt, catalog=catalog, now=now)
+        await write_export(db, folder, flt, None, fmt, catalog=catalog, now=now, license=license)
         await asyncio.to_thread(_zip_folder, folder, dest)
     return dest
 
@@ -193,6 +208,7 @@ async def export_zip_bytes(
     *,
     catalog: Catalog | None = None,
     now: datetime | None = None,
+    license: str = DEFAULT_LICENSE,
 ) -> tuple[str, bytes]:
     """The export set as (file name, zip bytes), for sending as a Telegram document.
 
@@ -200,7 +216,7 @@ async def export_zip_bytes(
     now = now or datetime.now(UTC)
     name = zip_name(now)
     with tempfile.TemporaryDirectory(prefix="rabfang-zip-") as tmp:
-        path = await export_zip(db, Path(tmp) / name, flt, fmt, catalog=catalog, now=now)
+        path = await export_zip(db, Path(tmp) / name, flt, fmt, catalog=catalog, now=now, license=license)
         return name, await asyncio.to_thread(path.read_bytes)
 
 
@@ -211,7 +227,8 @@ async def export_attachment(
     *,
     catalog: Catalog | None = None,
     now: datetime | None = None,
+    license: str = DEFAULT_LICENSE,
 ) -> Attachment:
     """The export zip as a reply attachment (Telegram sends it as a document)."""
-    name, content = await export_zip_bytes(db, flt, fmt, catalog=catalog, now=now)
+    name, content = await export_zip_bytes(db, flt, fmt, catalog=catalog, now=now, license=license)
     return Attachment(filename=name, content=content, mime="application/zip")

@@ -141,7 +141,13 @@ class ExportLinks:
         tmp = tempfile.TemporaryDirectory(prefix="rabfang-link-")
         try:
             async with self._building:
-                path = await export_zip(self.app.db, Path(tmp.name) / zip_name(now), catalog=self.app.catalog, now=now)
+                path = await export_zip(
+                    self.app.db,
+                    Path(tmp.name) / zip_name(now),
+                    catalog=self.app.catalog,
+                    now=now,
+                    license=self.app.settings.open_data_license,
+                )
         except BaseException:
             tmp.cleanup()
             raise

@@ -187,6 +187,11 @@ footer {{ margin-top: 3rem; font-size: .85rem; color: var(--muted); border-top: 
 CHIPS = 5  # themes shown per capability and per stakeholder group
 
 
+def top_chips(themes: list[Theme]) -> list[Theme]:
+    """The CHIPS best Thai themes, then the CHIPS best English ones."""
+    return [t for lang in ("th", "en") for t in [t for t in themes if t.language == lang][:CHIPS]]
+
+
 def is_thai_char(ch: str) -> bool:
     return "\u0e00" <= ch <= "\u0e7f"
 
@@ -549,6 +554,21 @@ class Report:
             f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
 
+    def language_themes(self, area: str) -> str:
+        """An area's Thai themes, then its English ones: each language is ranked on its own."""
+        both = [(lang, self.themes.of("area", area, lang=lang)) for lang in ("th", "en")]
+        if not any(found for _, found in both):
+            return self.theme_table([])
+        titles = {
+            "th": bi("ความคิดเห็นภาษาไทย", "Comments in Thai"),
+            "en": bi("ความคิดเห็นภาษาอังกฤษ", "Comments in English"),
+        }
+        return "".join(
+            f'<h4 class="theme-lang" lang="{lang}">{titles[lang]}</h4>{self.theme_table(found)}'
+            for lang, found in both
+            if found
+        )
+
     def theme_chips(self, themes: list[Theme], label: str = "") -> str:
         if not themes:
             return ""
@@ -566,7 +586,7 @@ class Report:
         title = bi("ประเด็นที่พบบ่อย แยกตามกลุ่มผู้มีส่วนได้ส่วนเสีย", "Recurring themes by stakeholder group")
         rows = "".join(
             f"<tr><th>{self.group_label('stakeholder_group', g)}</th><td>"
-            f"{self.theme_chips(self.themes.of('stakeholder_group', group=g)[:CHIPS])}</td></tr>"
+            f"{self.theme_chips(top_chips(self.themes.of('stakeholder_group', group=g)))}</td></tr>"
             for g in group_order(self.catalog, "stakeholder_group", groups)
         )
         self.w(
@@ -599,7 +619,7 @@ class Report:
             f"<h3>{bi('จำนวนผู้ตอบแยกตามช่องทางและภูมิภาค', 'Respondents by channel and region')}</h3>",
             f'<div class="tables">{self.count_table(area.id, "channel")}{self.count_table(area.id, "region")}</div>',
             f'<h3 id="themes-{esc(area.id)}">{bi("ประเด็นที่พบบ่อยในความคิดเห็น", "Recurring themes in the comments")}</h3>',
-            self.theme_table(self.themes.of("area", area.id)),
+            self.language_themes(area.id),
             f"<h3>{bi('ขีดความสามารถ ระดับปัจจุบัน และเป้าหมายปี 2570', 'Capabilities, current levels and 2027 targets')}</h3>",
         )
         flow = self.catalog.flow(area.id)
@@ -625,7 +645,7 @@ class Report:
                     f'<div class="tables">{"".join(self.compare(keys, d) for d in self.compare_dims())}</div>',
                 )
             self.w(
-                self.theme_chips(self.themes.of("item", area.id, item.id)[:CHIPS], bi("ประเด็นหลัก", "Key themes")),
+                self.theme_chips(top_chips(self.themes.of("item", area.id, item.id)), bi("ประเด็นหลัก", "Key themes")),
             )
             for s in steps:
                 if s.question.kind == "text":

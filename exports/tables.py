@@ -23,6 +23,10 @@ class Column:
     name: str
     kind: Kind
     about: str
+    # Allowed values (datapackage.json's constraints.enum): the values, or the survey list that holds
+    # them ("area", "group", "region", "age": ids from the catalog). An empty cell is always allowed.
+    values: tuple[str, ...] | str = ()
+    range: tuple[int, int] | None = None  # smallest and largest allowed number
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class Table:
     columns: tuple[Column, ...]
     rows: RowsOf
     total: Callable[[Snapshot, Filter], Awaitable[int]] | None = None
+    primary_key: tuple[str, ...] = ()  # columns that together are unique in the file
+    foreign_keys: tuple[tuple[str, str, str], ...] = ()  # (column, other table, its column)
 
     @property
     def file(self) -> str:
@@ -52,15 +58,25 @@ class Table:
         return [(c.name, c.kind) for c in self.columns]
 
 
-def C(name: str, kind: Kind, about: str) -> Column:
-    return Column(name, kind, about)
+def C(
+    name: str, kind: Kind, about: str, values: tuple[str, ...] | str = (), range: tuple[int, int] | None = None
+) -> Column:
+    return Column(name, kind, about, values, range)
+
+
+CHANNELS = ("line", "telegram", "console")
+LANGUAGES = ("th", "en")
+TO_PARTICIPANT = ("respondent", "participants", "respondent")
+TO_SESSION = ("session_id", "sessions", "session_id")
 
 
 RESPONDENT = C("respondent", "text", "Pseudonym: a keyed hash, stable across files and exports; not the platform id.")
-CHANNEL = C("channel", "text", "Where they answered: line, telegram or console.")
-GROUP = C("stakeholder_group", "text", "Stakeholder group id (citizen, sme, farmer, government, academic, ...).")
-REGION = C("region", "text", "Region id (bangkok, central, north, northeast, east, west, south, abroad).")
-AREA = C("area", "text", "Focus area id (education, health, agriculture, welfare, participation, sme).")
+CHANNEL = C("channel", "text", "Where they answered: line, telegram or console.", CHANNELS)
+GROUP = C(
+    "stakeholder_group", "text", "Stakeholder group id (citizen, sme, farmer, government, academic, ...).", "group"
+)
+REGION = C("region", "text", "Region id (bangkok, central, north, northeast, east, west, south, abroad).", "region")
+AREA = C("area", "text", "Focus area id (education, health, agriculture, welfare, participation, sme).", "area")
 ITEM = C("item_id", "text", "Capability item id within the area; empty for the area's closing questions.")
 QUESTION = C(
     "question_id",
@@ -68,7 +84,7 @@ QUESTION = C(
     "Question id: current_level, target_level (level picks), current, feasible, appropriate (ratings), why, "
     "or a closing question.",
 )
-LANGUAGE = C("language", "text", "Language the participant was using: th or en.")
+LANGUAGE = C("language", "text", "Language the participant was using: th or en.", LANGUAGES)
 ANSWERED = C("answered_at", "datetime", "When the answer was last given or changed.")
 
 
@@ -142,8 +158,14 @@ TABLES: tuple[Table, ...] = (
                 "integer",
                 "Rating 1 (strongly disagree) to 5 (strongly agree), or the maturity level picked (1-5); "
                 "empty for don't know and text.",
+                range=(1, 5),
             ),
-            C("option_id", "text", "The chosen option: '1'..'5', or 'dk' for don't know; empty for text."),
+            C(
+                "option_id",
+                "text",
+                "The chosen option: '1'..'5', or 'dk' for don't know; empty for text.",
+                ("1", "2", "3", "4", "5", "dk"),
+            ),
             C("text", "text", "The free-text answer; empty for ratings."),
             LANGUAGE,
             ANSWERED,
@@ -161,6 +183,7 @@ TABLES: tuple[Table, ...] = (
                 "Where the answer was given: 'chat' (the survey in LINE or Telegram) or 'live' (in the room, "
                 "during a live focus-group session, when the facilitator opened the capability). A participant "
                 "may have both for one question: they are two answers, not one overwriting the other.",
+                ("chat", "live"),
             ),
             C(
                 "session_id",
@@ -170,6 +193,8 @@ TABLES: tuple[Table, ...] = (
         ),
         _responses,
         Snapshot.count_responses,
+        ("respondent", "area", "item_id", "question_id", "round", "source"),
+        (TO_PARTICIPANT, TO_SESSION),
     ),
     Table(
         "comments",
@@ -193,6 +218,7 @@ TABLES: tuple[Table, ...] = (
         ),
         _comments,
         Snapshot.count_comments,
+        foreign_keys=(TO_PARTICIPANT,),
     ),
     Table(
         "participants",
@@ -203,14 +229,15 @@ TABLES: tuple[Table, ...] = (
             CHANNEL,
             GROUP,
             REGION,
-            C("age_band", "text", "Age band id (u20, a20_29, ..., a60); empty if skipped."),
-            C("language", "text", "Current language: th or en."),
+            C("age_band", "text", "Age band id (u20, a20_29, ..., a60); empty if skipped.", "age"),
+            C("language", "text", "Current language: th or en.", LANGUAGES),
             C("consent_at", "datetime", "When consent was given."),
             C("consent_version", "text", "Version of the privacy notice consented to."),
             C("areas_started", "text", "Area ids started, space-separated."),
             C("areas_completed", "text", "Area ids completed, space-separated."),
         ),
         _participants,
+        primary_key=("respondent",),
     ),
     Table(
         "sessions",
@@ -224,12 +251,13 @@ TABLES: tuple[Table, ...] = (
             C("ends_at", "datetime", "End time, if set."),
             C("place", "text", "Place or online link."),
             C("capacity", "integer", "Seats; empty means unlimited."),
-            C("status", "text", "scheduled or cancelled."),
+            C("status", "text", "scheduled or cancelled.", ("scheduled", "cancelled")),
             C("registrations", "integer", "Registrations by consenting participants (= rows in registrations.csv)."),
             C("created_at", "datetime", "When the session was created."),
             C("updated_at", "datetime", "When the session was last changed."),
         ),
         _sessions,
+        primary_key=("session_id",),
     ),
     Table(
         "registrations",
@@ -244,6 +272,8 @@ TABLES: tuple[Table, ...] = (
             C("registered_at", "datetime", "When they registered."),
         ),
         _registrations,
+        primary_key=("session_id", "respondent"),
+        foreign_keys=(TO_SESSION, TO_PARTICIPANT),
     ),
     Table(
         "summary",
@@ -268,8 +298,13 @@ TABLES: tuple[Table, ...] = (
         "bot, started = began a conversation and completed = finished at least one area. Funnel counts "
         "include people who did not consent, as numbers only.",
         (
-            C("section", "text", "rating (agreement), level (level pick) or funnel."),
-            C("scope", "text", "all, stakeholder_group, region, round (rating and level only) or channel."),
+            C("section", "text", "rating (agreement), level (level pick) or funnel.", ("rating", "level", "funnel")),
+            C(
+                "scope",
+                "text",
+                "all, stakeholder_group, region, round (rating and level only) or channel.",
+                ("all", "stakeholder_group", "region", "round", "channel"),
+            ),
             C("group", "text", "The group id within the scope; empty for scope=all, or not given."),
             AREA,
             ITEM,
@@ -327,21 +362,35 @@ TABLES: tuple[Table, ...] = (
     Table(
         "themes",
         "Recurring themes of the free-text answers (comments.csv): key words and two-word phrases per area, "
-        "per capability and per stakeholder group, best first, with how many comments mention each and two "
-        "of them. Thai is segmented into dictionary words (PyThaiNLP newmm), so a theme is always whole "
-        "words; numbers, phone numbers, e-mail addresses, URLs, punctuation and common words (stopwords) "
-        f"never are themes. A theme is mentioned by at least {MIN_COMMENTS} comments; at most {TOP} per group. "
+        "per capability and per stakeholder group, Thai and English each ranked on its own, best first, with "
+        "how many comments mention each and two of them. Thai is segmented into dictionary words (PyThaiNLP "
+        "newmm), so a theme is always whole words; a Thai two-word phrase is a noun and its modifier within "
+        "one noun phrase (PyThaiNLP's part-of-speech tagger), never words across a clause. Numbers, phone "
+        "numbers, e-mail addresses, URLs, punctuation and common words (stopwords) never are themes. The same "
+        f"long comment pasted by several people counts once. A theme is mentioned by at least {MIN_COMMENTS} "
+        f"comments; at most {TOP} per group and language. "
         "Ranked by score = comments x (1 + ln((1 + N) / (1 + df))), N being the number of groups of the "
         "same scope (areas, capabilities or stakeholder groups) and df those whose comments use the "
         "phrase: what sets a group apart rises, and a theme every group shares still counts.",
         (
-            C("scope", "text", "area, item (a capability) or stakeholder_group (all areas together)."),
+            C(
+                "scope",
+                "text",
+                "area, item (a capability) or stakeholder_group (all areas together).",
+                ("area", "item", "stakeholder_group"),
+            ),
             C("area", "text", "Focus area id; empty for scope=stakeholder_group."),
             C("item_id", "text", "Capability item id for scope=item; else empty."),
             C("group", "text", "Stakeholder group id for scope=stakeholder_group (empty = not given); else empty."),
-            C("rank", "integer", "1 = the strongest theme of this group."),
+            C(
+                "language",
+                "text",
+                "th (the theme holds a Thai word) or en; each language is ranked on its own, Thai rows first.",
+                LANGUAGES,
+            ),
+            C("rank", "integer", "1 = the strongest theme of this group in this language."),
             C("theme", "text", "The word or phrase: Thai words joined as Thai is written, other words with a space."),
-            C("n_words", "integer", "1 (a word) or 2 (a two-word phrase)."),
+            C("n_words", "integer", "1 (a word) or 2 (a two-word phrase).", range=(1, 2)),
             C("comments", "integer", "Comments in this group that mention it (each comment counts once)."),
             C("pct_comments", "decimal", "Percent of this group's comments that mention it, one decimal."),
             C("score", "decimal", "comments x idf against the other groups of the scope, 3 decimals."),
@@ -371,7 +420,7 @@ def describe_filter(flt: Filter) -> str:
     return "; ".join(parts) or "none (everything)"
 
 
-def readme(ctx: Context, rows: dict[str, int], files: list[str], fmt: str) -> str:
+def readme(ctx: Context, rows: dict[str, int], files: list[str], fmt: str, license: str = "") -> str:
     """README.txt: what the export holds and every column of every file."""
     out = [
         "rabfang (รับฟัง) export — ข้อมูลความคิดเห็นต่อร่างแผนพัฒนารัฐบาลดิจิทัล พ.ศ. 2566-2570",
@@ -382,6 +431,7 @@ def readme(ctx: Context, rows: dict[str, int], files: list[str], fmt: str) -> st
         f"Generated: {local_time(ctx.generated_at)}",
         f"Filter: {describe_filter(ctx.flt)}",
         f"Format: {fmt}",
+        *([f"Licence: {license}"] if license else []),
         "",
         "Files:",
     ]
@@ -407,6 +457,28 @@ def readme(ctx: Context, rows: dict[str, int], files: list[str], fmt: str) -> st
         "    and then pd.to_numeric / pd.to_datetime on the integer, decimal and datetime columns.",
         "",
     ]
+    if "datapackage.json" in files:
+        out += [
+            "Open data",
+            "  - datapackage.json: a Frictionless Data Package (https://datapackage.org) describing every CSV in",
+            "    machine-readable form: its Table Schema (types: text = string, integer, decimal = number,",
+            "    datetime; allowed values as constraints.enum, from the surveys for area, stakeholder_group, region",
+            "    and age_band; an empty cell is a missing value), primary keys, and foreign keys between files",
+            "    (responses, comments and registrations.respondent -> participants; session_id -> sessions;",
+            "    left out when the export is limited to one area). Also the licence and the provenance: export",
+            "    time, filter, the survey versions the answers were given under and when each was first loaded.",
+            "    Check the files against it: `frictionless validate datapackage.json`.",
+        ]
+        if "ckan.json" not in files:
+            out.append("")
+    if "ckan.json" in files:
+        out += [
+            "  - ckan.json: the CKAN dataset metadata for data.go.th (written by `rabfang export --ckan`): title,",
+            "    notes, licence, tags, and one resource per CSV with its schema. Create the dataset from it (or",
+            "    copy its fields into the data.go.th form), then upload each CSV as the resource of the same name.",
+            "",
+        ]
+
     for table in TABLES:
         where = table.file if fmt == "csv" else f"sheet {table.name}"
         out += [where, "  " + table.about, ""]

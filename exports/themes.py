@@ -3,14 +3,40 @@ and per stakeholder group, with how many comments mention each and two of those 
 
 Tokens
     Thai has no spaces between words, so Thai runs are segmented with PyThaiNLP's `newmm`
-    (dictionary maximal matching constrained to Thai Character Clusters): every token is a
-    dictionary word or a run of whole clusters, so no theme cuts a word or a grapheme cluster, and
-    a phrase is made of whole tokens. Latin-script runs (English) are split by a regular expression
-    and lower-cased. Stopwords: `pythainlp.corpus.thai_stopwords()` (less a few words that carry a
-    complaint, such as ช้า "slow"; plus a few survey fillers) and a small English list below.
+    (dictionary maximal matching constrained to Thai Character Clusters), its dictionary plus
+    TH_WORDS: every token is a dictionary word or a run of whole clusters, so no theme cuts a word
+    or a grapheme cluster, and a phrase is made of whole tokens. Latin-script runs (English) are
+    split by a regular expression and lower-cased. Stopwords: `pythainlp.corpus.thai_stopwords()`
+    less TH_KEEP (words that carry a complaint, such as ช้า "slow", and เปิด so that ข้อมูลเปิด
+    "open data" can be a theme), plus TH_FILLERS (survey fillers); and a small English list below.
     Before any of that, URLs, e-mail addresses, @handles, phone numbers (081-234-5678,
     02 123 4567, +66 …) and numbers are masked, and they and punctuation end a phrase: none of
     them can become a theme, nor join two words into one.
+
+Phrases: noun phrases, never across a clause
+    A theme is a content word or a two-word phrase. A Thai two-word phrase is a noun followed
+    by its modifier inside one noun phrase, as PyThaiNLP's part-of-speech tagger (perceptron,
+    ORCHID corpus mapped to Universal POS tags, `orchid_ud`, bundled in the wheel) reads the clause:
+    a NOUN or PROPN, then a NOUN, PROPN, ADJ or one of TH_MODIFIERS (words the tagger calls a verb
+    that modify the noun before them, เปิด in ข้อมูลเปิด). A word it tags as a function word
+    (FUNCTION: auxiliary, conjunction, preposition, particle, determiner, pronoun) is no theme. A verb, an adverb, a preposition, a
+    conjunction, a space between Thai runs or punctuation ends the noun phrase, so
+    "อินเทอร์เน็ตในชนบทช้า" gives อินเทอร์เน็ต, ชนบท and ช้า but no ชนบทช้า. A Latin word
+    inside Thai text counts as a noun (it is nearly always a name: LINE, e-tax). English has no
+    tagger in PyThaiNLP (nor offline elsewhere here): two adjacent English content words form a
+    phrase, and stopwords (with a few adverbs and verbs that follow a subject) and punctuation end it.
+
+Languages
+    A theme is Thai when it holds a Thai word, else English. Each group's themes are ranked in
+    each language on its own, TOP of each, so the fewer English comments still have their themes;
+    a theme's share is of all the group's comments.
+
+Pasted comments
+    The same comment pasted by many people is one voice: a comment whose normalised text (NFC,
+    Thai spelling repaired, case folded, only letters, marks and digits kept) is PASTED characters
+    or longer and already counted in a group is not counted again there, and a theme's examples are
+    distinct normalised texts. Short answers that people type alike ("อินเทอร์เน็ตช้า") are
+    independent and all count.
 
 Weights: TF-IDF with the sibling groups as documents
     A phrase's count is the number of comments in the group that mention it (a comment counts
@@ -29,8 +55,9 @@ Reading and memory
     Two passes over one snapshot: the first counts, the second (which tokenizes only comments
     that can contain a chosen theme, and stops looking once every theme has its examples) picks
     the first two distinct comments, in comments.csv order, that mention each theme. Memory grows
-    with the vocabulary, not with the number of comments, and is capped: a group holding more
-    than MAX_PHRASES distinct phrases forgets those seen only once (lossy counting).
+    with the vocabulary (and a hash per distinct long comment, for the pasted ones), not with the
+    number of comments, and is capped: a group holding more than MAX_PHRASES distinct phrases
+    forgets those seen only once (lossy counting).
 
 PyThaiNLP reads its dictionary and stopword list from files inside its wheel. It is imported with
 PYTHAINLP_OFFLINE and PYTHAINLP_READ_ONLY set (unless set otherwise), so it never downloads
@@ -47,7 +74,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -63,6 +90,9 @@ SUBSUME = 0.8  # a two-word phrase covering this share of a word's comments repl
 EXAMPLES = 2
 MAX_PHRASES = 100_000  # distinct phrases per group before the rare ones are forgotten
 CACHE = 4096  # tokenized texts remembered (short answers repeat)
+RUNS = 16_384  # Thai runs and clauses whose segmentation and tags are remembered (pasted clauses repeat)
+PASTED = 40  # normalised characters from which an identical comment is a paste, counted once
+LANGUAGES = ("th", "en")
 
 Scope = str  # "area" | "item" | "stakeholder_group"
 SCOPES: tuple[Scope, ...] = ("area", "item", "stakeholder_group")
@@ -122,12 +152,24 @@ EN_STOPWORDS = _words(
     shan't she should shouldn't so some such than that that's the their theirs them themselves then there
     there's these they they're thing things think this those though through thus to too under until up
     upon us use used using very via want was wasn't way we we're were weren't what when where which while
-    who whom why will with within without won't would wouldn't yes yet you your yours yourself yourselves"""
-)
-# Survey fillers: the question's own words, which every answer to it repeats.
-TH_FILLERS = _words("ไม่มี ต้องการ อยากให้ อยาก ควรมี ควร ปัญหา เรื่อง ความคิดเห็น เห็นด้วย ไม่เห็นด้วย ข้อเสนอแนะ คิดว่า")
-# In PyThaiNLP's list, but in a consultation they are what the complaint is about.
-TH_KEEP = _words("ช้า ยาก ง่าย เร็ว ขาด ไกล เสีย แพง")
+    who whom why will with within without won't would wouldn't yes yet you your yours yourself yourselves
+    already actually still first come comes came take takes took exist exists see sees saw reach reaches
+    disappear disappears happen happens happened miss misses missed repeat repeats repeated"""
+)  # the last two lines: adverbs and verbs that end an English phrase (no English tagger is bundled)
+# Survey fillers (the question's own words, which every answer to it repeats) and a preposition
+# PyThaiNLP keeps: words it keeps that are never a theme.
+TH_FILLERS = _words("สำหรับ ทำ ไม่มี ต้องการ อยากให้ อยาก ควรมี ควร ปัญหา เรื่อง ความคิดเห็น เห็นด้วย ไม่เห็นด้วย ข้อเสนอแนะ คิดว่า")
+# In PyThaiNLP's list, but in a consultation they are what the complaint is about; เปิด: ข้อมูลเปิด (open data).
+TH_KEEP = _words("ช้า ยาก ง่าย เร็ว ขาด ไกล เสีย แพง เปิด")
+# Tagged as verbs, but they modify the noun right before them: a phrase with it (ข้อมูลเปิด).
+TH_MODIFIERS = _words("เปิด")
+# Words missing from PyThaiNLP's dictionary, which newmm would otherwise cut (แอป → แอ ป).
+TH_WORDS = _words("แอป")
+NOUNS = frozenset({"NOUN", "PROPN"})  # Universal POS tags that head a noun phrase
+MODIFIERS = NOUNS | {"ADJ"}  # and those that modify the noun before them
+# Function words by their tag, never a theme: auxiliaries (ให้ได้), conjunctions (ทุกครั้งที่), prepositions,
+# particles, determiners, pronouns.
+FUNCTION = frozenset({"AUX", "SCONJ", "CCONJ", "ADP", "PART", "DET", "PRON"})
 
 
 @cache
@@ -135,14 +177,33 @@ def _pythainlp() -> tuple[Callable[[str], list[str]], Callable[[str], str], froz
     """(newmm tokenizer, Thai normaliser, Thai stopwords), imported on first use: only bundled data."""
     os.environ.setdefault("PYTHAINLP_OFFLINE", "1")
     os.environ.setdefault("PYTHAINLP_READ_ONLY", "1")
-    from pythainlp.corpus import thai_stopwords
+    from pythainlp.corpus import thai_stopwords, thai_words
     from pythainlp.tokenize import word_tokenize
-    from pythainlp.util import normalize
+    from pythainlp.util import dict_trie, normalize
+
+    words = dict_trie(thai_words() | TH_WORDS)
+
+    @lru_cache(maxsize=RUNS)
+    def run(text: str) -> tuple[str, ...]:
+        return tuple(word_tokenize(text, custom_dict=words, engine="newmm", keep_whitespace=False))
 
     def newmm(text: str) -> list[str]:
-        return word_tokenize(text, engine="newmm", keep_whitespace=False)
+        return list(run(text))
 
     return newmm, normalize, (thai_stopwords() - TH_KEEP) | TH_FILLERS
+
+
+@cache
+def _tagger() -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    """PyThaiNLP's perceptron part-of-speech tagger, ORCHID with Universal POS tags (bundled data)."""
+    _pythainlp()  # sets the offline environment first
+    from pythainlp.tag import pos_tag
+
+    @lru_cache(maxsize=RUNS)
+    def tags(words: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(t for _, t in pos_tag(list(words), engine="perceptron", corpus="orchid_ud"))
+
+    return tags
 
 
 # ---- tokens -----------------------------------------------------------------------------------
@@ -225,18 +286,54 @@ class Phraser:
 
     @staticmethod
     def _phrases(text: str) -> Iterator[Phrase]:
-        _, _, th_stop = _pythainlp()
         for seg in segments(text):
-            prev: str | None = None
-            for tok in seg:
-                stop = tok in th_stop if is_thai(tok) else tok in EN_STOPWORDS
-                if stop or not is_word(tok):
-                    prev = None
-                    continue
-                yield (tok,)
-                if prev is not None and prev != tok:
-                    yield (prev, tok)
-                prev = tok
+            if any(map(is_thai, seg)):
+                yield from _thai_phrases(seg)
+            else:
+                yield from _latin_phrases(seg)
+
+
+def _content(tok: str, stop: frozenset[str]) -> bool:
+    return is_word(tok) and tok not in (stop if is_thai(tok) else EN_STOPWORDS)
+
+
+def _thai_phrases(seg: list[str]) -> Iterator[Phrase]:
+    """A Thai clause's content words, and each noun with the modifier right after it (module doc)."""
+    _, _, th_stop = _pythainlp()
+    tags = iter(_tagger()(tuple(t for t in seg if is_thai(t))))
+    prev: str | None = None  # the previous token, when it is a content noun
+    for tok in seg:
+        pos = next(tags) if is_thai(tok) else "PROPN"
+        if pos in FUNCTION or not _content(tok, th_stop):
+            prev = None
+            continue
+        yield (tok,)
+        if prev is not None and prev != tok and (pos in MODIFIERS or tok in TH_MODIFIERS):
+            yield (prev, tok)
+        prev = tok if pos in NOUNS else None
+
+
+def _latin_phrases(seg: list[str]) -> Iterator[Phrase]:
+    """English content words, and adjacent pairs of them (stopwords and punctuation end a phrase)."""
+    prev: str | None = None
+    for tok in seg:
+        if not _content(tok, EN_STOPWORDS):
+            prev = None
+            continue
+        yield (tok,)
+        if prev is not None and prev != tok:
+            yield (prev, tok)
+        prev = tok
+
+
+def language(phrase: Phrase) -> str:
+    """th when the phrase holds a Thai word, else en (any other script is read with English)."""
+    return "th" if any(map(is_thai, phrase)) else "en"
+
+
+def pasted_key(text: str) -> str:
+    """The text as compared for pastes: cleaned, case folded, only letters, marks and digits."""
+    return "".join(ch for ch in clean(text).casefold() if unicodedata.category(ch)[0] in "LMN")
 
 
 # ---- themes -----------------------------------------------------------------------------------
@@ -254,6 +351,10 @@ class Theme:
     def text(self) -> str:
         return phrase_text(self.tokens)
 
+    @property
+    def language(self) -> str:
+        return language(self.tokens)
+
 
 @dataclass
 class Themes:
@@ -262,8 +363,10 @@ class Themes:
     groups: dict[Key, list[Theme]] = field(default_factory=dict)
     totals: dict[Key, int] = field(default_factory=dict)
 
-    def of(self, scope: Scope, area: str = "", item: str = "", group: str = "") -> list[Theme]:
-        return self.groups.get((scope, area, item, group), [])
+    def of(self, scope: Scope, area: str = "", item: str = "", group: str = "", lang: str = "") -> list[Theme]:
+        """A group's themes, Thai ones first then English, each best first; or one language's."""
+        found = self.groups.get((scope, area, item, group), [])
+        return [t for t in found if t.language == lang] if lang else found
 
 
 def keys_of(area: str, item: str, group: str | None) -> tuple[Key, ...]:
@@ -284,7 +387,8 @@ def _forget_rare(counts: Counter[Phrase]) -> None:
 
 
 def rank(counts: dict[Key, Counter[Phrase]], totals: dict[Key, int], top: int = TOP) -> dict[Key, list[Theme]]:
-    """The top themes of each group, by comments × idf against the group's siblings (see the module doc)."""
+    """The top themes of each group in each language, Thai first, by comments × idf against the
+    group's siblings (see the module doc)."""
     siblings: dict[Scope, list[Key]] = {}
     for key in counts:
         siblings.setdefault(key[0], []).append(key)
@@ -311,7 +415,9 @@ def rank(counts: dict[Key, Counter[Phrase]], totals: dict[Key, int], top: int = 
             scored.sort(key=lambda s: (-s[0], -s[1], -len(s[2]), s[2]))
             total = totals[key]
             out[key] = [
-                Theme(phrase, n, round(100 * n / total, 1), round(score, 3)) for score, n, phrase in scored[:top]
+                Theme(phrase, n, round(100 * n / total, 1), round(score, 3))
+                for lang in LANGUAGES
+                for score, n, phrase in [s for s in scored if language(s[2]) == lang][:top]
             ]
     return out
 
@@ -335,10 +441,16 @@ async def find_themes(snap: Snapshot, flt: Filter, catalog: Catalog | None = Non
     phrases = Phraser()
     counts: dict[Key, Counter[Phrase]] = {}
     totals: Counter[Key] = Counter()
+    pasted: set[int] = set()  # hashes of (group, long normalised text) already counted
     async for row in snap.comments(flt, order):
         _who, _channel, group, _region, area, item, _question, text, *_ = row
         found = phrases(text)
+        same = pasted_key(text)
         for key in keys_of(area, item, group):
+            if len(same) >= PASTED:
+                if (mark := hash((key, same))) in pasted:
+                    continue
+                pasted.add(mark)
             totals[key] += 1
             c = counts.setdefault(key, Counter())
             c.update(found)
@@ -361,9 +473,10 @@ async def _examples(
     ranked: dict[Key, list[Theme]],
     phrases: Phraser,
 ) -> dict[tuple[Key, Phrase], list[str]]:
-    """The first EXAMPLES distinct comments mentioning each theme, in comments order."""
+    """The first EXAMPLES comments mentioning each theme, in comments order, distinct once normalised."""
     wanted: dict[Key, set[Phrase]] = {k: {t.tokens for t in ts} for k, ts in ranked.items() if ts}
     picked: dict[tuple[Key, Phrase], list[str]] = {}
+    seen: dict[tuple[Key, Phrase], set[str]] = {}
     if not wanted:
         return picked
     # an example is quoted: none of those who agreed to a notice that promised aggregate results only
@@ -378,11 +491,13 @@ async def _examples(
             if not any(all(tok in low for tok in p) for k in keys for p in wanted[k]):
                 continue
             found = phrases(text)
+            same = pasted_key(text)
             for key in keys:
                 for p in list(wanted[key] & found):
                     got = picked.setdefault((key, p), [])
-                    if (shown := without_contacts(text)) not in got:
-                        got.append(shown)
+                    if same not in (had := seen.setdefault((key, p), set())):
+                        had.add(same)
+                        got.append(without_contacts(text))
                     if len(got) >= EXAMPLES:
                         wanted[key].discard(p)
             if not any(wanted.values()):
@@ -415,9 +530,10 @@ def theme_rows(themes: Themes, catalog: Catalog | None, flt: Filter) -> Iterable
     """The rows of themes.csv (see the themes table in exports.tables)."""
     for key in ordered_keys(themes, catalog, flt):
         scope, area, item, group = key
-        for n, t in enumerate(themes.groups[key], 1):
-            ex = (*t.examples, "", "")[:EXAMPLES]
-            yield (scope, area, item, group, n, t.text, len(t.tokens), t.comments, t.share, t.score, *ex)
+        for lang in LANGUAGES:
+            for n, t in enumerate(themes.of(*key, lang=lang), 1):
+                ex = (*t.examples, "", "")[:EXAMPLES]
+                yield (scope, area, item, group, lang, n, t.text, len(t.tokens), t.comments, t.share, t.score, *ex)
 
 
 async def themes_table(snap: Snapshot, flt: Filter, catalog: Catalog | None) -> AsyncIterator[tuple[Any, ...]]:

