@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # tests.fakes, and a checkout without an editable install (PYTHONPATH still wins)
+if str(ROOT) not in sys.path:  # testbed, and a checkout without an editable install (PYTHONPATH still wins)
     sys.path.append(str(ROOT))
 
 from bot.model import Inbound  # noqa: E402

@@ -1,6 +1,6 @@
 """Broadcast: 10,000 recipients through rabfang's Outreach (claimed deliveries, the broadcast
 pacer at `settings.broadcast_rate`, CONCURRENCY workers) and the real TelegramChannel (its own
-30/s pacer, RetryAfter honoured) against the project's fake Bot API (tests/fakes/telegram_api.py,
+30/s pacer, RetryAfter honoured) against the project's fake Bot API (testbed/telegram_api.py,
 uvicorn on 127.0.0.1) enforcing 30 messages/s: beyond that it answers 429 with retry_after.
 Achieved rate vs the limit, and lost and duplicated sends, counted at the fake API (each
 recipient must have exactly one sendMessage answered 200) and checked against the deliveries table.
@@ -33,7 +33,7 @@ from bot.handlers.telegram import TelegramChannel
 from bot.outreach import Outreach
 from storage import outreach as q
 from storage.queries import bulk_load
-from tests.fakes.telegram_api import TOKEN, FakeBotAPI
+from testbed.telegram_api import TOKEN, FakeBotAPI
 
 LIMIT = 30  # messages per second the fake API accepts
 GOAL_RATE, GOAL_LOST, GOAL_DUP = 0.9, 0, 0

@@ -347,7 +347,7 @@ async def main() -> int:
     cluster = None
     if not args.no_postgres:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from tests.pg import Cluster, binaries
+        from testbed.postgres import Cluster, binaries
 
         if binaries() is not None:
             cluster = Cluster.start(durable=True)

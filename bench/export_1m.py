@@ -6,7 +6,7 @@ Not part of the test run. Rows are loaded with storage.queries.bulk_load (no eng
 export runs as `rabfang export` does. Peak memory is the process's high-water mark, reset after
 loading (Linux /proc/self/clear_refs), so it shows what the export itself needs.
 
---postgres runs it on PostgreSQL instead (a throwaway cluster, tests/pg.py): the export streams
+--postgres runs it on PostgreSQL instead (a throwaway cluster, testbed/postgres.py): the export streams
 through server-side cursors, so its memory stays flat too; for reference the same responses query
 is also written with the server's own `COPY … TO STDOUT WITH CSV` through psycopg.
 """
@@ -109,7 +109,7 @@ async def main() -> None:
     cluster = None
     if args.postgres:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from tests.pg import Cluster
+        from testbed.postgres import Cluster
 
         cluster = Cluster.start(durable=True)
     try:

@@ -37,8 +37,8 @@ from _common import ROOT, Verdicts, header, percentile, tempdir
 
 from bot.model import Inbound, State
 from bot.surveys import load_catalog
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, free_port
-from tests.reliability import Model, next_input
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, free_port
+from testbed.participants import Model, next_input
 
 ANSWER_TIMEOUT = 120.0  # seconds a participant waits for an answer before giving up on it
 
@@ -244,7 +244,7 @@ async def burst(backend: str, db: str, people: int, seconds: float, workers: int
 def pg_url(given: str | None) -> tuple[str, contextlib.AbstractContextManager[Any]]:
     if given:
         return given, contextlib.nullcontext()
-    from tests.pg import Cluster  # a throwaway cluster (initdb, pg_ctl) on a free loopback port
+    from testbed.postgres import Cluster  # a throwaway cluster (initdb, pg_ctl) on a free loopback port
 
     cluster = Cluster.start(durable=True)
     return cluster.fresh_database(), _stopping(cluster)

@@ -30,7 +30,7 @@ from _common import Verdicts, header, tempdir
 from bot.i18n import NOTICE_VERSION
 from bot.model import Outcome, State
 from exports.presenter import presenter_link
-from tests.fakes.telegram_api import Participant
+from testbed.telegram_api import Participant
 from tests.test_live import chromium_missing, chromium_on, live_stack, live_taps, started
 
 GOAL_LAG = 2.0  # seconds from the last tap to the stream showing it

@@ -9,7 +9,7 @@ Each worker process runs `concurrency` participants at a time (bench/_common.Par
 untimed, then a whole area survey timed); all processes start together (a barrier) and the rate is
 every process's answers over the longest one's time. The raw baseline: the same processes, each
 with `concurrency` connections in a closed loop of one-row INSERT + COMMIT. Without --pg, a
-throwaway cluster (tests/pg.py) with the default, durable settings (fsync on).
+throwaway cluster (testbed/postgres.py) with the default, durable settings (fsync on).
 Reported: answers/s, the ratio to raw at each worker count, and how each grows with workers.
 """
 
@@ -163,7 +163,7 @@ def main() -> int:
     cluster = None
     admin = args.pg
     if admin is None:
-        from tests.pg import Cluster
+        from testbed.postgres import Cluster
 
         cluster = Cluster.start(durable=True)
         admin = cluster.url()

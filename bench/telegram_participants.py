@@ -2,7 +2,7 @@
 rabfang's TelegramChannel (python-telegram-bot's `Bot` as transport, rabfang's own getUpdates
 loop, the engine and SQLite storage on a real file), against a bare python-telegram-bot echo bot
 (`Application` + `Updater` long polling, a MessageHandler replying with the text) in the same
-harness: the project's fake Bot API (tests/fakes/telegram_api.py) served by uvicorn on 127.0.0.1
+harness: the project's fake Bot API (testbed/telegram_api.py) served by uvicorn on 127.0.0.1
 in the same process and event loop. Updates/s and p50/p99 latency per update.
 
     python bench/telegram_participants.py [--quick] [--concurrency 1 50 500]
@@ -38,7 +38,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filte
 from bot.app import open_app
 from bot.config import Settings
 from bot.handlers.telegram import Pacer, TelegramChannel
-from tests.fakes.telegram_api import TOKEN, Call, FakeBotAPI
+from testbed.telegram_api import TOKEN, Call, FakeBotAPI
 
 GOAL = 0.5
 AREAS = ("education", "health", "agriculture", "welfare", "participation", "sme")
