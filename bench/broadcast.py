@@ -5,7 +5,7 @@ uvicorn on 127.0.0.1) enforcing 30 messages/s: beyond that it answers 429 with r
 Achieved rate vs the limit, and lost and duplicated sends, counted at the fake API (each
 recipient must have exactly one sendMessage answered 200) and checked against the deliveries table.
 
-    python bench/broadcast.py [--quick] [--recipients N] [--rates 25 29]
+    python bench/broadcast.py [--quick | --smoke] [--recipients N] [--rates 25 29]
 
 The rates run side by side, each with its own fake API (its own 30/s), database and channel;
 the machine is nowhere near busy at 60 sends/s. Achieved rate = sends answered 200 / the time
@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import Verdicts, header, tempdir
+from _common import Verdicts, header, modes, tempdir
 
 from bot.app import open_app
 from bot.config import Settings
@@ -104,14 +104,14 @@ async def run(rate: float, recipients: int, db: Path) -> dict[str, Any]:
 
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="300 recipients: under 30 s")
+    modes(ap, "300 recipients: under 30 s")
     ap.add_argument("--recipients", type=int, help="default 10,000")
     ap.add_argument("--rates", type=float, nargs="*", default=[25.0, 29.0], help="broadcast_rate values to run")
     args = ap.parse_args()
-    recipients = args.recipients or (300 if args.quick else 10_000)
-    verdicts = Verdicts()
+    recipients = args.recipients or (60 if args.smoke else 300 if args.quick else 10_000)
+    verdicts = Verdicts(smoke=args.smoke)
     with tempdir("broadcast") as tmp:
-        header(f"broadcast: {recipients:,} recipients, a fake Bot API enforcing {LIMIT}/s", args.quick, tmp)
+        header(f"broadcast: {recipients:,} recipients, a fake Bot API enforcing {LIMIT}/s", args, tmp)
         results = await asyncio.gather(*(run(rate, recipients, tmp / f"broadcast-{rate:g}.db") for rate in args.rates))
         for r in results:
             print(

@@ -2,7 +2,7 @@
 channel, the inbox, the engine, storage) with the fake LINE Messaging API, which refuses a reply
 token older than its life (60 s, as LINE's "use it within about a minute").
 
-    python bench/line_burst.py [--quick] [--people 500] [--seconds 60] [--backend sqlite postgresql]
+    python bench/line_burst.py [--quick | --smoke] [--people 500] [--seconds 60] [--backend sqlite postgresql]
                                [--workers 1] [--pg postgresql://...]
 
 Each participant starts at the same moment and goes through the conversation the way a person
@@ -33,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, Verdicts, header, percentile, tempdir
+from _common import ROOT, Verdicts, header, modes, percentile, tempdir
 
 from bot.model import Inbound, State
 from bot.surveys import load_catalog
@@ -260,18 +260,18 @@ def _stopping(cluster: Any) -> Any:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100 participants for 10 s")
+    modes(parser, "100 participants for 10 s")
     parser.add_argument("--people", type=int)
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--backend", nargs="+", default=["sqlite", "postgresql"], choices=("sqlite", "postgresql"))
     parser.add_argument("--workers", type=int, default=1, help="rabfang run processes on PostgreSQL (default 1)")
     parser.add_argument("--pg", help="a PostgreSQL URL to use (default: a throwaway cluster)")
     args = parser.parse_args()
-    people = args.people or (100 if args.quick else 500)
-    seconds = args.seconds or (10.0 if args.quick else 60.0)
-    header("LINE burst", args.quick)
+    people = args.people or (10 if args.smoke else 100 if args.quick else 500)
+    seconds = args.seconds or (3.0 if args.smoke else 10.0 if args.quick else 60.0)
+    header("LINE burst", args)
     print(f"{people} participants for {seconds:.0f} s; reply tokens live 60 s on the fake API")
-    verdicts = Verdicts()
+    verdicts = Verdicts(smoke=args.smoke)
     for backend in args.backend:
         if backend == "sqlite":
             with tempdir("burst") as tmp:
@@ -292,6 +292,8 @@ async def main() -> int:
         if result["problems"]:
             print(f"            problems: {result['problems']}")
         verdicts.at_least(f"{backend}: reply share", result["reply share"], 1.0, unit="")
+        verdicts.some(f"{backend}: inputs acknowledged", result["inputs"])
+        verdicts.exactly(f"{backend}: answers never seen", result["problems"].get("answers never seen", 0), 0)
     return verdicts.print()
 
 
