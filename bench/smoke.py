@@ -22,12 +22,12 @@ BENCHMARKS = (  # every script in bench/ but the shared module and this one (tes
     "durable",
     "export",
     "export_1m",
-    "line_burst",
     "line_webhooks",
     "live",
     "memory",
     "pg_workers",
     "telegram_participants",
+    "wave",
 )
 
 
