@@ -215,6 +215,7 @@ async def run_wave(workers: Workers, people: list[tuple[str, float]], think: flo
     stats: Counter[str] = Counter()
     latencies: list[float] = []
     tokens: list[str] = []  # of the inputs that get an answer
+    seconds: Counter[int] = Counter()  # inputs acknowledged in each second of the wave
     pushes_before, late_before = sum(1 for c in api.calls if c.kind == "push" and c.status == 200), api.late_replies
     cpu_before = workers.cpu()
     started = time.monotonic()
@@ -237,6 +238,7 @@ async def run_wave(workers: Workers, people: list[tuple[str, float]], think: flo
             sent = time.monotonic()
             await workers.post(payload, stats)
             stats["inputs"] += 1
+            seconds[int(time.monotonic() - started)] += 1
             state = expected.state
             if expected.replies:
                 tokens.append(payload["replyToken"])
@@ -284,6 +286,8 @@ async def run_wave(workers: Workers, people: list[tuple[str, float]], think: flo
         "drain": drain,
         "wall": last - started,
         "cpu per event ms": 1000 * cpu / max(1, stats["inputs"]),
+        "peak inputs/s": max(seconds.values(), default=0),
+        "mean inputs/s": stats["inputs"] / max(1e-9, last - started),
         "completed": stats["areas completed"],
         "problems": {k: v for k, v in stats.items() if k not in ("inputs", "areas completed")},
     }
@@ -308,7 +312,8 @@ async def measure(
         f" reply share {wave['reply share']:.3f} ({wave['pushed']} pushed, {wave['late replies']} late replies"
         f" refused) · tap → next question p50 {wave['p50']:.2f} s ({wave['p50'] / base_p50:.1f}× alone)"
         f" p99 {wave['p99']:.2f} s ({wave['p99'] / base_p50:.1f}×) · backlog peak {wave['backlog peak']},"
-        f" drained {wave['drain']:.1f} s after the last input · CPU {wave['cpu per event ms']:.1f} ms/event"
+        f" drained {wave['drain']:.1f} s after the last input · inputs/s peak {wave['peak inputs/s']}"
+        f" (mean {wave['mean inputs/s']:.0f}) · CPU {wave['cpu per event ms']:.1f} ms/event"
         f" ({wave['cpu per event ms'] / max(quiet['cpu per event ms'], 1e-3):.2f}× alone:"
         f" {quiet['cpu per event ms']:.1f} ms, p50 {quiet['p50'] * 1000:.0f} ms)"
     )
