@@ -51,7 +51,7 @@ import yaml
 from openpyxl.styles import Font
 from pydantic import BaseModel, ValidationError
 
-from . import COMMON_FILE, Catalog, SurveyProblem, examples_problem
+from . import COMMON_FILE, Catalog, SurveyProblem, examples_problem, xlsx
 from .schema import CALLBACK_MAX, Area, Common, Item, Located, Question
 
 LANGS = {"th": "Thai (th)", "en": "English (en)"}
@@ -274,31 +274,30 @@ class _Reader:
 
     def read_sheets(self) -> None:
         try:
-            values = openpyxl.load_workbook(self.path, data_only=True)
-            formulas = openpyxl.load_workbook(self.path, data_only=False)
-        except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-            self.problem("workbook", f"cannot be read as an Excel workbook (.xlsx): {exc}")
+            sheets = xlsx.read(self.path)
+        except xlsx.WorkbookError as exc:
+            self.problem(exc.where, exc.message)
             return
-        names = {name.strip().lower(): name for name in values.sheetnames}
+        names = {name.strip().lower(): name for name in sheets}
         for sheet in SHEETS:
             if sheet in names:
-                self._read_sheet(sheet, values[names[sheet]], formulas[names[sheet]])
+                self._read_sheet(sheet, sheets[names[sheet]])
         if "survey" not in names:
             self.problem("workbook", "no survey sheet (the areas and their questions)")
 
-    def _read_sheet(self, name: str, ws: Any, fws: Any) -> None:
-        merged = list(fws.merged_cells.ranges)
-        for rng in merged:
-            self.problem(f"{name}!{rng.coord}", "merged cells: unmerge them and type the value in each cell")
-        if merged:
+    def _read_sheet(self, name: str, sheet: xlsx.Sheet) -> None:
+        for rng in sheet.merged:
+            self.problem(f"{name}!{rng}", "merged cells: unmerge them and type the value in each cell")
+        if sheet.merged:
             return
-        table = Table(name)
-        grid = list(ws.iter_rows())
-        fgrid = list(fws.iter_rows())
-        if not grid or all(_clean(c.value) is None for c in grid[0]):
+        if not sheet.rows and name != "survey":  # an empty optional sheet (KoboToolbox leaves settings so)
+            self.notes.append(f"{name}: empty sheet, read as absent")
+            return
+        if not sheet.rows or sheet.rows[0][0].row != 1:
             self.problem(f"{name}!1", "the first row must hold the column headers")
             return
-        for cell in grid[0]:
+        table = Table(name)
+        for cell in sheet.rows[0]:
             header = _clean(cell.value)
             if header is None:
                 continue
@@ -309,16 +308,16 @@ class _Reader:
             table.letters[key] = cell.column_letter
             table.headers[key] = _text(header)
         by_letter = {v: k for k, v in table.letters.items()}
-        blank: list[int] = []
-        for cells, fcells in zip(grid[1:], fgrid[1:], strict=True):
+        previous = 1
+        for cells in sheet.rows[1:]:
             number = cells[0].row
             row: dict[str, Any] = {}
-            for cell, fcell in zip(cells, fcells, strict=True):
+            for cell in cells:
                 value = _clean(cell.value)
-                if fcell.data_type == "f" and value is None:
+                if cell.formula is not None and value is None:
                     self.problem(
                         f"{name}!{cell.coordinate}",
-                        f"formula {fcell.value} has no saved value: open and save the workbook in Excel or "
+                        f"formula {cell.formula} has no saved value: open and save the workbook in Excel or "
                         "LibreOffice, or type the value",
                     )
                     continue
@@ -330,11 +329,11 @@ class _Reader:
                     continue
                 row[key] = value
             if not row:
-                blank.append(number)
                 continue
-            for n in blank:  # blank rows before this one are in the middle; trailing ones go unmentioned
-                self.notes.append(f"{name}!{n}: blank row skipped")
-            blank = []
+            if number > previous + 1:  # blank rows in the middle; trailing ones go unmentioned
+                gap = f"{previous + 1}" if number == previous + 2 else f"{previous + 1}-{number - 1}"
+                self.notes.append(f"{name}!{gap}: blank row{'s' if '-' in gap else ''} skipped")
+            previous = number
             table.rows.append(Row(name, number, row, table))
         self.tables[name] = table
 
@@ -994,8 +993,13 @@ def _sheet(book: Any, title: str, headers: tuple[str, ...], rows: list[list[Any]
     ws.append(list(headers))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    for row in rows:
-        ws.append([None if v == "" else v for v in row])
+    for r, row in enumerate(rows, start=2):
+        for c, value in enumerate(row, start=1):
+            if value in (None, ""):
+                continue
+            cell = ws.cell(r, c, value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text stays text: "=HYPERLINK(…)" typed as a label is no formula in Excel
     ws.freeze_panes = "A2"
     for i, header in enumerate(headers, start=1):
         width = max([len(header), *(len(_text(r[i - 1])) for r in rows if i <= len(r))])
