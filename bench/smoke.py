@@ -28,6 +28,7 @@ BENCHMARKS = (  # every script in bench/ but the shared module and this one (tes
     "pg_workers",
     "telegram_participants",
     "wave",
+    "workbooks",
 )
 
 

@@ -39,6 +39,7 @@ surveys in use, with a note saying so.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -54,6 +55,7 @@ from pydantic import BaseModel, ValidationError
 from . import COMMON_FILE, Catalog, SurveyProblem, examples_problem, xlsx
 from .schema import CALLBACK_MAX, Area, Common, Item, Located, Question
 
+log = logging.getLogger("rabfang.surveys")
 LANGS = {"th": "Thai (th)", "en": "English (en)"}
 ITEM_QUESTIONS = "item_questions"
 SCALE = "scale"
@@ -765,7 +767,17 @@ def _questions(group: _Group | None, prefix: str, where: Where) -> list[dict[str
 
 
 def read_workbook(path: Path, base: Callable[[], Catalog] | None = None) -> Imported:
-    """Read a survey workbook into a catalog; `base` gives the surveys in use, for what it lacks."""
+    """Read a survey workbook into a catalog; `base` gives the surveys in use, for what it lacks.
+    Never raises: whatever goes wrong past opening it is a problem in words, not a traceback."""
+    try:
+        return _read_workbook(path, base)
+    except Exception as exc:  # a shape of workbook nobody foresaw: say so, and where to look
+        log.exception("reading the survey workbook %s failed", path.name)
+        problem = SurveyProblem(str(path), "workbook", None, f"could not be read ({type(exc).__name__}: {exc})")
+        return Imported(None, [problem], [])
+
+
+def _read_workbook(path: Path, base: Callable[[], Catalog] | None) -> Imported:
     reader = _Reader(path, base)
     reader.read_sheets()
     if reader.problems:  # a sheet that cannot be read would only give more confusing errors below

@@ -110,8 +110,8 @@ def read(path: Path, limits: Limits = LIMITS) -> dict[str, Sheet]:
     try:
         sheets = {}
         for name in values.sheetnames:
-            last, _, merged = found.get(name, (0, 0, []))
-            sheets[name] = Sheet(name, _rows(values[name], formulas[name], last), merged)
+            present, _, merged = found.get(name, ([], 0, []))
+            sheets[name] = Sheet(name, _rows(values[name], formulas[name], present), merged)
         return sheets
     finally:
         values.close()
@@ -178,10 +178,11 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
         raise WorkbookError("workbook", f"is not a readable .xlsx file (its sheet list: {exc})") from None
 
 
-def _scan(archive: zipfile.ZipFile, part: str, name: str, limits: Limits) -> tuple[int, int, list[str]]:
-    """A sheet's last row holding something, its filled cells, its merged ranges; past a limit,
-    WorkbookError (reading stops there)."""
-    last = rows = cells = 0
+def _scan(archive: zipfile.ZipFile, part: str, name: str, limits: Limits) -> tuple[list[int], int, list[str]]:
+    """A sheet's rows holding something (their numbers), its filled cells, its merged ranges; past
+    a limit, WorkbookError (reading stops there)."""
+    present: list[int] = []
+    last = cells = 0
     merged: list[str] = []
     row_filled = False
     try:
@@ -197,10 +198,10 @@ def _scan(archive: zipfile.ZipFile, part: str, name: str, limits: Limits) -> tup
                             raise WorkbookError(name, f"has a value in column {ref}; at most {limits.columns} columns")
                     el.clear()
                 elif tag == f"{MAIN}row":
+                    last = int(el.get("r") or last + 1)
                     if row_filled:
-                        rows += 1
-                        last = int(el.get("r") or last + 1)
-                        if rows > limits.rows:
+                        present.append(last)
+                        if len(present) > limits.rows:
                             raise WorkbookError(name, f"has more than {limits.rows:,} filled rows")
                     row_filled = False
                     el.clear()
@@ -208,22 +209,38 @@ def _scan(archive: zipfile.ZipFile, part: str, name: str, limits: Limits) -> tup
                     merged.append(el.get("ref", ""))
     except (KeyError, ParseError, ValueError) as exc:
         raise WorkbookError(name, f"cannot be read ({exc})") from None
-    return last, cells, merged
+    return present, cells, merged
 
 
-def _rows(values: Any, formulas: Any, last: int) -> list[list[Cell]]:
-    """The sheet's rows holding something, up to row `last`, as the two streaming readers give them."""
-    if last == 0:
-        return []
+GAP = 1000  # rows: past a gap this long, the rows after it are read on their own
+
+
+def _bands(present: list[int]) -> list[tuple[int, int]]:
+    """Runs of rows to read: openpyxl's streaming reader yields an empty row for every row
+    missing between two it reads, so a stray cell a million rows down is read by itself."""
+    bands: list[tuple[int, int]] = []
+    for n in present:
+        if bands and n - bands[-1][1] <= GAP:
+            bands[-1] = (bands[-1][0], n)
+        else:
+            bands.append((n, n))
+    return bands
+
+
+def _rows(values: Any, formulas: Any, present: list[int]) -> list[list[Cell]]:
+    """The sheet's rows holding something, as the two streaming readers give them."""
     values.reset_dimensions()  # not the dimension the sheet claims
     formulas.reset_dimensions()
     out = []
-    for vrow, frow in zip(values.iter_rows(max_row=last), formulas.iter_rows(max_row=last), strict=True):
-        cells = []
-        for v, f in zip(vrow, frow, strict=True):
-            formula = f.value if getattr(f, "data_type", None) == "f" else None
-            if v.value is not None or formula is not None:
-                cells.append(Cell(v.row, v.column, v.value, formula))
-        if cells:
-            out.append(cells)
+    for first, last in _bands(present):
+        vrows = values.iter_rows(min_row=first, max_row=last)
+        frows = formulas.iter_rows(min_row=first, max_row=last)
+        for vrow, frow in zip(vrows, frows, strict=True):
+            cells = []
+            for v, f in zip(vrow, frow, strict=True):
+                formula = f.value if getattr(f, "data_type", None) == "f" else None
+                if v.value is not None or formula is not None:
+                    cells.append(Cell(v.row, v.column, v.value, formula))
+            if cells:
+                out.append(cells)
     return out
