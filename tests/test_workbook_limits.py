@@ -76,3 +76,23 @@ def test_a_merged_range_is_still_named(base: Path, tmp_path: Path) -> None:
     book.save(tmp_path / "merged.xlsx")
     (problem,) = read_workbook(tmp_path / "merged.xlsx").problems
     assert str(problem).endswith("survey!C2:D2: merged cells: unmerge them and type the value in each cell")
+
+
+def test_a_label_excel_took_for_a_date_reads_as_typed(base: Path, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    book = openpyxl.load_workbook(base)
+    book["capabilities"].cell(2, 4, datetime(2024, 1, 2))
+    book.save(tmp_path / "date.xlsx")
+    imported = read_workbook(tmp_path / "date.xlsx")
+    assert imported.catalog is not None, imported.problems
+    assert next(iter(imported.catalog.areas.values())).items[0].capability.en == "2024-01-02"
+
+
+def test_validator_words_are_rabfangs(base: Path, tmp_path: Path) -> None:
+    book = openpyxl.load_workbook(base)
+    book["capabilities"].cell(2, 2, "Learner Data!")  # a capability id
+    book.save(tmp_path / "bad-id.xlsx")
+    text = " ".join(str(p) for p in read_workbook(tmp_path / "bad-id.xlsx").problems)
+    assert "'Learner Data!' is not a valid name: use a name of 1-20 lowercase letters, digits and _" in text
+    assert "String should match pattern" not in text

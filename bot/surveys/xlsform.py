@@ -44,6 +44,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,8 @@ def _clean(value: Any) -> Any:
         return unicodedata.normalize("NFC", value).strip() or None
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, datetime):  # nothing in a survey is a date: it was text Excel took for one
+        return _text(value)
     return value
 
 
@@ -195,6 +198,8 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, datetime):  # a label Excel took for a date: as typed, not "2024-01-02 00:00:00"
+        return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ", timespec="minutes")
     return str(value)
 
 
@@ -749,10 +754,42 @@ def _validate(
                 msg = f"the {ITEM_QUESTIONS} group has no questions"
             elif err["type"] == "missing" or err.get("input") in (None, ""):
                 msg = f"{header} is empty"
-            elif header:
-                msg = f"{header}: {msg}"
+            else:
+                msg = _in_words(err, msg, loc)
+                if header:
+                    msg = f"{header}: {msg}"
             reader.problem(cell, msg)
         return None
+
+
+ID_PATTERNS = {  # the schema's id patterns, said as an organizer would read them
+    r"^[a-z][a-z0-9_]{0,19}$": "a name of 1-20 lowercase letters, digits and _, starting with a letter",
+    r"^[a-z0-9_]{1,12}$": "a name of 1-12 lowercase letters, digits and _",
+}
+
+
+def _in_words(err: Any, msg: str, loc: tuple[str | int, ...]) -> str:
+    """pydantic's message about a cell, as rabfang says it to an organizer."""
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    what = next((p for p in reversed(loc) if isinstance(p, str)), "this")
+    if kind == "string_pattern_mismatch":
+        return f"{value!r} is not a valid name: use {ID_PATTERNS.get(ctx.get('pattern'), 'letters, digits and _')}"
+    if kind == "too_short":
+        return f"{what} needs at least {ctx.get('min_length')} entries (it has {ctx.get('actual_length', 0)})"
+    if kind == "too_long":
+        return f"{what} may have at most {ctx.get('max_length')} entries"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{value!r} is not a whole number"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
+                 "less_than": "less than"}[kind]  # fmt: skip
+        limit = next(v for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
+        return f"{value!r} must be {bound} {limit}"
+    if kind == "literal_error":
+        return f"{value!r} is not one of {ctx.get('expected')}"
+    if kind == "string_too_long":
+        return f"is {len(str(value))} characters; at most {ctx.get('max_length')}"
+    return msg
 
 
 def _questions(group: _Group | None, prefix: str, where: Where) -> list[dict[str, Any]]:
