@@ -96,3 +96,20 @@ def test_validator_words_are_rabfangs(base: Path, tmp_path: Path) -> None:
     text = " ".join(str(p) for p in read_workbook(tmp_path / "bad-id.xlsx").problems)
     assert "'Learner Data!' is not a valid name: use a name of 1-20 lowercase letters, digits and _" in text
     assert "String should match pattern" not in text
+
+
+def test_validate_prints_errors_and_warnings_apart_and_strict_fails_on_warnings(base: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    book = openpyxl.load_workbook(base)
+    book["survey"].cell(1, 20, "colour")  # a column rabfang does not read: a warning
+    book.save(tmp_path / "extra.xlsx")
+    run = [sys.executable, "-m", "bot", "surveys", "validate", str(tmp_path / "extra.xlsx")]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    plain = subprocess.run(run, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert "warning: survey!T1: column 'colour' ignored" in plain.stderr
+    assert "0 error(s), 1 warning(s)." in plain.stderr
+    strict = subprocess.run([*run, "--strict"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert strict.returncode == 1 and "(--strict: warnings count as errors)" in strict.stderr
