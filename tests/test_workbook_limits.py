@@ -113,3 +113,26 @@ def test_validate_prints_errors_and_warnings_apart_and_strict_fails_on_warnings(
     assert "0 error(s), 1 warning(s)." in plain.stderr
     strict = subprocess.run([*run, "--strict"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert strict.returncode == 1 and "(--strict: warnings count as errors)" in strict.stderr
+
+
+def test_an_edited_levels_list_is_said_not_dropped(base: Path, tmp_path: Path) -> None:
+    book = openpyxl.load_workbook(base)
+    ws = book["choices"]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "levels")
+    ws.cell(row, 4, "Level 1 Beginner")  # label::English (en)
+    book.save(tmp_path / "levels.xlsx")
+    imported = read_workbook(tmp_path / "levels.xlsx")
+    assert imported.catalog is not None  # the levels sheet counts
+    assert any(
+        note.startswith(f"choices!B{row}: list 'levels' differs from the levels sheet") for note in imported.notes
+    ), imported.notes
+
+
+def test_guidance_hint_is_said_to_be_ignored(base: Path, tmp_path: Path) -> None:
+    book = openpyxl.load_workbook(base)
+    book["survey"].cell(1, 20, "guidance_hint")
+    book["survey"].cell(3, 20, "Explain the levels to the participant")
+    book.save(tmp_path / "guidance.xlsx")
+    imported = read_workbook(tmp_path / "guidance.xlsx")
+    assert imported.catalog is not None
+    assert any("'guidance_hint' ignored" in note for note in imported.notes)

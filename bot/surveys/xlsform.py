@@ -163,7 +163,7 @@ REFUSED_COLUMNS = {
     "video": "media (images, audio, video) is not supported",
 }
 # columns that only change how ODK draws a form, or Kobo's bookkeeping: ignored without a note
-COSMETIC = {"appearance", "constraint_message", "required_message", "guidance_hint", "hxl", "$autovalue", "order"}
+COSMETIC = {"appearance", "constraint_message", "required_message", "hxl", "$autovalue", "order"}
 
 Where = dict[tuple[str | int, ...], tuple[str, str]]  # model location -> (cell, header as written)
 
@@ -843,7 +843,7 @@ def _read_workbook(path: Path, base: Callable[[], Catalog] | None) -> Imported:
             common_data[SCALE] = options
         else:
             common_data.setdefault("profile", {})[name] = options
-    lists.pop(LEVELS, None)  # written for XLSForm tools; the levels sheet is rabfang's source
+    level_rows = lists.pop(LEVELS, [])  # written for XLSForm tools; the levels sheet is rabfang's source
     for name in lists:
         reader.notes.append(f"choices: list {name!r} is not used by rabfang, ignored")
     scale_values = [o.get("value") if isinstance(o, dict) else o.value for o in common_data[SCALE]]
@@ -874,6 +874,7 @@ def _read_workbook(path: Path, base: Callable[[], Catalog] | None) -> Imported:
         return Imported(None, reader.problems, reader.notes)
 
     catalog = Catalog(common, areas)
+    _check_level_list(reader, level_rows, catalog)
     key, size = catalog.longest_button_data
     if size > CALLBACK_MAX:
         reader.problem(key, f"ids too long: button data would be {size} bytes (max {CALLBACK_MAX})")
@@ -926,6 +927,22 @@ def _area(
         where.update({("items", i, *k): v for k, v in w.items()})
         where["items", i] = w["target",]  # the only check on a whole item: target not below current
     return data, where
+
+
+def _check_level_list(reader: _Reader, rows: list[tuple[dict[str, Any], Where]], catalog: Catalog) -> None:
+    """The choices sheet's `levels` list is written from the levels sheet (for XLSForm tools), which
+    is what rabfang reads: where the two disagree, a warning says which one counts, so an edit to
+    the list is never lost without a word (`surveys validate --strict` refuses it)."""
+    wanted = [(o.id, o.label.th, o.label.en) for o in catalog.level_options]
+    found = [(o["id"], o["label"]["th"], o["label"]["en"]) for o, _ in rows]
+    if not rows or found == wanted:
+        return
+    n = next((i for i, (a, b) in enumerate(zip(found, wanted, strict=False)) if a != b), min(len(found), len(wanted)))
+    cell = rows[min(n, len(rows) - 1)][1].get((), ("choices", ""))[0]
+    reader.notes.append(
+        f"{cell}: list 'levels' differs from the levels sheet, which is what rabfang reads (the list is written "
+        "from it on export): edit a level on the levels sheet"
+    )
 
 
 def _check_levels(reader: _Reader, area: Area, common: Common, where: Where) -> None:
