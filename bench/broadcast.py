@@ -1,11 +1,11 @@
 """Broadcast: 10,000 recipients through rabfang's Outreach (claimed deliveries, the broadcast
 pacer at `settings.broadcast_rate`, CONCURRENCY workers) and the real TelegramChannel (its own
-30/s pacer, RetryAfter honoured) against the project's fake Bot API (tests/fakes/telegram_api.py,
+30/s pacer, RetryAfter honoured) against the project's fake Bot API (testbed/telegram_api.py,
 uvicorn on 127.0.0.1) enforcing 30 messages/s: beyond that it answers 429 with retry_after.
 Achieved rate vs the limit, and lost and duplicated sends, counted at the fake API (each
 recipient must have exactly one sendMessage answered 200) and checked against the deliveries table.
 
-    python bench/broadcast.py [--quick] [--recipients N] [--rates 25 29]
+    python bench/broadcast.py [--quick | --smoke] [--recipients N] [--rates 25 29]
 
 The rates run side by side, each with its own fake API (its own 30/s), database and channel;
 the machine is nowhere near busy at 60 sends/s. Achieved rate = sends answered 200 / the time
@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import Verdicts, header, tempdir
+from _common import Verdicts, header, modes, tempdir
 
 from bot.app import open_app
 from bot.config import Settings
@@ -33,7 +33,7 @@ from bot.handlers.telegram import TelegramChannel
 from bot.outreach import Outreach
 from storage import outreach as q
 from storage.queries import bulk_load
-from tests.fakes.telegram_api import TOKEN, FakeBotAPI
+from testbed.telegram_api import TOKEN, FakeBotAPI
 
 LIMIT = 30  # messages per second the fake API accepts
 GOAL_RATE, GOAL_LOST, GOAL_DUP = 0.9, 0, 0
@@ -104,14 +104,14 @@ async def run(rate: float, recipients: int, db: Path) -> dict[str, Any]:
 
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="300 recipients: under 30 s")
+    modes(ap, "300 recipients: under 30 s")
     ap.add_argument("--recipients", type=int, help="default 10,000")
     ap.add_argument("--rates", type=float, nargs="*", default=[25.0, 29.0], help="broadcast_rate values to run")
     args = ap.parse_args()
-    recipients = args.recipients or (300 if args.quick else 10_000)
-    verdicts = Verdicts()
+    recipients = args.recipients or (60 if args.smoke else 300 if args.quick else 10_000)
+    verdicts = Verdicts(smoke=args.smoke)
     with tempdir("broadcast") as tmp:
-        header(f"broadcast: {recipients:,} recipients, a fake Bot API enforcing {LIMIT}/s", args.quick, tmp)
+        header(f"broadcast: {recipients:,} recipients, a fake Bot API enforcing {LIMIT}/s", args, tmp)
         results = await asyncio.gather(*(run(rate, recipients, tmp / f"broadcast-{rate:g}.db") for rate in args.rates))
         for r in results:
             print(

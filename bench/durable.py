@@ -8,7 +8,7 @@ through the same driver, into the same `answers` table, in the same run:
   the server's default durability, fsync and synchronous_commit on): psycopg, one connection per
   writer up to the pool size rabfang uses (storage.postgres.POOL_SIZE); rabfang: one worker.
 
-    python bench/durable.py [--quick] [--profile] [--breakdown] [--no-postgres] [--concurrency 1 10 50]
+    python bench/durable.py [--quick | --smoke] [--profile] [--breakdown] [--no-postgres] [--concurrency 1 10 50]
 
 Each simulated participant onboards (untimed: /start, language, consent, profile, area), then
 answers a whole area survey (timed); every timed event stores exactly one answer. Concurrency 1
@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
-from _common import Participant, Verdicts, header, percentile, tempdir
+from _common import Participant, Verdicts, header, modes, percentile, tempdir
 
 import storage.db as sdb
 import storage.sqlite as ssq
@@ -329,25 +329,27 @@ async def level_rounds(
             f"{ms(lats[v], 50):>6} | {ms(lats[v], 99):>6} | {count}{grouped}"
         )
     verdicts.at_least(f"{name}: answers/s at concurrency {level} vs raw INSERT+COMMIT", statistics.median(ratios), GOAL)
+    verdicts.some(f"{name}: answers stored at concurrency {level}", stored)
 
 
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="a smaller run, under 30 s")
+    modes(ap, "a smaller run, under 30 s")
     ap.add_argument("--profile", action="store_true", help="profile the highest-concurrency run with pyinstrument")
     ap.add_argument("--concurrency", type=int, nargs="*", help="levels to run (default 1 10 50)")
     ap.add_argument("--breakdown", action="store_true", help="time each part of an event at concurrency 1")
     ap.add_argument("--rounds", type=int, help="alternating rounds per level (default 3, 1 with --quick)")
     ap.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = ap.parse_args()
-    levels = args.concurrency or [1, 10, 50]
+    args.quick = args.quick or args.smoke
+    levels = args.concurrency or ([1, 10] if args.smoke else [1, 10, 50])
     rounds = args.rounds or (1 if args.quick else 3)
     catalog = load_catalog()
-    verdicts = Verdicts()
+    verdicts = Verdicts(smoke=args.smoke)
     cluster = None
     if not args.no_postgres:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from tests.pg import Cluster, binaries
+        from testbed.postgres import Cluster, binaries
 
         if binaries() is not None:
             cluster = Cluster.start(durable=True)
@@ -355,16 +357,18 @@ async def main() -> int:
             print("PostgreSQL is not installed: SQLite only")
     try:
         with tempdir("durable") as tmp:
-            header("durable answers: Service.handle vs raw INSERT+COMMIT through the same driver", args.quick, tmp)
+            header("durable answers: Service.handle vs raw INSERT+COMMIT through the same driver", args, tmp)
             print(f"{rounds} round(s) per level; figures are medians over rounds; latency is per event")
             print(
                 f"{'backend':<10} | {'concurrency':>11} | {'variant':<7} | {'rows or ans/s':>13} | {'ratio':>5} | "
                 f"{'p50 ms':>6} | {'p99 ms':>6} | answers/round"
             )
             n = itertools.count()
-            raw_rows = 2000 if args.quick else 10_000
+            raw_rows = 300 if args.smoke else 2000 if args.quick else 10_000
             for level in levels:
-                people = (6 if args.quick else 24) if level == 1 else level * (1 if args.quick else 2)
+                people = (
+                    (2 if args.smoke else 6 if args.quick else 24) if level == 1 else level * (1 if args.quick else 2)
+                )
                 profile = args.profile and level == max(levels)
                 await level_rounds(
                     "sqlite",
@@ -385,7 +389,8 @@ async def main() -> int:
                         lambda rows, c: raw_rate_pg(cluster.fresh_database(), rows, c),
                         lambda p, c: rabfang_rate(cluster.fresh_database(), catalog, p, c),
                         people,
-                        (500 if args.quick else 1000) * (1 if level == 1 else 2),  # a COMMIT waits for fsync
+                        (100 if args.smoke else 500 if args.quick else 1000)
+                        * (1 if level == 1 else 2),  # a COMMIT waits for fsync
                         verdicts,
                         False,
                     )

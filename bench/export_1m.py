@@ -1,12 +1,12 @@
 """Benchmark: export a database of ~1,000,000 answers; prints time and peak memory.
 
-    python bench/export_1m.py [--answers 1000000] [--format csv|xlsx] [--keep DIR] [--postgres]
+    python bench/export_1m.py [--quick | --smoke] [--answers 1000000] [--format csv|xlsx] [--keep DIR] [--postgres]
 
 Not part of the test run. Rows are loaded with storage.queries.bulk_load (no engine), then the
 export runs as `rabfang export` does. Peak memory is the process's high-water mark, reset after
 loading (Linux /proc/self/clear_refs), so it shows what the export itself needs.
 
---postgres runs it on PostgreSQL instead (a throwaway cluster, tests/pg.py): the export streams
+--postgres runs it on PostgreSQL instead (a throwaway cluster, testbed/postgres.py): the export streams
 through server-side cursors, so its memory stays flat too; for reference the same responses query
 is also written with the server's own `COPY … TO STDOUT WITH CSV` through psycopg.
 """
@@ -24,6 +24,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _common import Verdicts, header, modes
+
 from bot.surveys import load_catalog
 from exports import write_export
 from exports.report import write_report
@@ -34,6 +36,7 @@ GROUPS = ("citizen", "sme", "farmer", "government", "academic", "private", "civi
 REGIONS = ("bangkok", "central", "north", "northeast", "east", "west", "south", "abroad")
 CHANNELS = ("line", "telegram")
 OPTIONS = ("1", "2", "3", "4", "5", "dk")
+RSS_GOAL = 150.0  # MB, the export set of any size (docs/benchmarks.md)
 COMMENT = "ระบบยังไม่เชื่อมโยงกัน ต้องกรอกข้อมูลซ้ำหลายครั้ง ควรปรับปรุงให้ใช้งานง่ายขึ้น"
 
 
@@ -98,25 +101,30 @@ async def load(db: Database, target: int) -> int:
     return total
 
 
-async def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--answers", type=int, default=1_000_000)
+async def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    modes(ap, "100,000 answers")
+    ap.add_argument("--answers", type=int, help="default 1,000,000")
     ap.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     ap.add_argument("--report", action="store_true", help="also time the HTML report")
     ap.add_argument("--keep", type=Path, help="write into this folder instead of a temporary one")
     ap.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL cluster instead of SQLite")
     args = ap.parse_args()
+    args.answers = args.answers or (5_000 if args.smoke else 100_000 if args.quick else 1_000_000)
+    header(f"export of {args.answers:,} answers: time and peak memory", args)
     cluster = None
     if args.postgres:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from tests.pg import Cluster
+        from testbed.postgres import Cluster
 
         cluster = Cluster.start(durable=True)
+    verdicts = Verdicts(smoke=args.smoke)
     try:
-        await run(args, cluster)
+        await run(args, cluster, verdicts)
     finally:
         if cluster is not None:
             cluster.stop()
+    return verdicts.print()
 
 
 async def copy_baseline(url: str, out: Path) -> float:
@@ -136,7 +144,7 @@ async def copy_baseline(url: str, out: Path) -> float:
     return time.perf_counter() - t
 
 
-async def run(args: argparse.Namespace, cluster) -> None:  # type: ignore[no-untyped-def]
+async def run(args: argparse.Namespace, cluster, verdicts: Verdicts) -> None:  # type: ignore[no-untyped-def]
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
@@ -155,6 +163,8 @@ async def run(args: argparse.Namespace, cluster) -> None:  # type: ignore[no-unt
         print(f"export ({args.format}): {took:.1f} s, peak memory {peak_mib():.0f} MiB (before: {before:.0f} MiB)")
         for name, rows in result.rows.items():
             print(f"  {name}: {rows:,} rows")
+        verdicts.exactly("responses.csv rows vs answers loaded", result.rows.get("responses.csv", 0), n)
+        verdicts.at_most("peak memory of the export", peak_mib(), RSS_GOAL, " MB")
         if cluster is not None:
             copied = await copy_baseline(str(target), base / "copy.csv")
             print(
@@ -170,4 +180,4 @@ async def run(args: argparse.Namespace, cluster) -> None:  # type: ignore[no-unt
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

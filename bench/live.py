@@ -5,7 +5,7 @@ on Telegram) against the project's fake platform APIs, while a presenter page's 
 600 live answers), and how long after the last tap the stream showed the full count; the
 baseline is the same lag after a single tap in a quiet room, measured in the same run.
 
-    python bench/live.py [--quick] [--people 300] [--seconds 8] [--screenshot docs/live-presenter-th.png]
+    python bench/live.py [--quick | --smoke] [--people 300] [--seconds 8] [--screenshot docs/live-presenter-th.png]
 
 Goals: all answers stored; the stream up to date within 2 s of the last tap. With --screenshot
 (and chromium installed) the presenter page mid-session, in Thai, is saved there.
@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Verdicts, header, tempdir
+from _common import Verdicts, header, modes, tempdir
 
 from bot.i18n import NOTICE_VERSION
 from bot.model import Outcome, State
 from exports.presenter import presenter_link
-from tests.fakes.telegram_api import Participant
+from testbed.telegram_api import Participant
 from tests.test_live import chromium_missing, chromium_on, live_stack, live_taps, started
 
 GOAL_LAG = 2.0  # seconds from the last tap to the stream showing it
@@ -94,7 +94,7 @@ class Watcher:
 
 
 async def bench(args: argparse.Namespace, tmp: Path) -> int:
-    verdicts = Verdicts()
+    verdicts = Verdicts(smoke=args.smoke)
     n_tg = args.people // 3
     n_line = args.people - n_tg
     line_ids = ["U" + f"{0xB0000 + i:032x}" for i in range(n_line)]
@@ -206,15 +206,15 @@ async def bench(args: argparse.Namespace, tmp: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 participants")
+    modes(parser, "100 participants")
     parser.add_argument("--people", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=8.0, help="the window the room taps in")
     parser.add_argument("--screenshot", help="save the presenter page (Thai, mid-session) here")
     args = parser.parse_args()
-    if args.quick:
-        args.people = 100
+    if args.quick or args.smoke:
+        args.people = 30 if args.smoke else 100
     logging.basicConfig(level=logging.WARNING)
-    header("live session: a room answers one capability", args.quick)
+    header("live session: a room answers one capability", args)
     with tempdir("live") as tmp:
         return asyncio.run(bench(args, tmp))
 

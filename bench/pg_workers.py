@@ -3,13 +3,13 @@ through `Service.handle` (engine + storage: one transaction per event, the per-p
 advisory lock included) against raw INSERT + COMMIT through the same driver (psycopg 3) into the
 same `answers` table, with the same number of processes and connections, in the same run.
 
-    python bench/pg_workers.py [--quick] [--workers 1 2 4] [--concurrency 10] [--pg postgresql://...]
+    python bench/pg_workers.py [--quick | --smoke] [--workers 1 2 4] [--concurrency 10] [--pg postgresql://...]
 
 Each worker process runs `concurrency` participants at a time (bench/_common.Participant: onboard
 untimed, then a whole area survey timed); all processes start together (a barrier) and the rate is
 every process's answers over the longest one's time. The raw baseline: the same processes, each
 with `concurrency` connections in a closed loop of one-row INSERT + COMMIT. Without --pg, a
-throwaway cluster (tests/pg.py) with the default, durable settings (fsync on).
+throwaway cluster (testbed/postgres.py) with the default, durable settings (fsync on).
 Reported: answers/s, the ratio to raw at each worker count, and how each grows with workers.
 """
 
@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from _common import Participant, header
+from _common import Participant, Verdicts, header, modes
 
 RAW_PARTICIPANT = 1_000_000_000  # far from the ids rabfang's participants get
 AREAS = ("education", "health", "agriculture", "welfare", "participation", "sme")
@@ -150,20 +150,22 @@ def fresh(admin: str, name: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer participants, one round")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    modes(parser, "fewer participants, one round")
+    parser.add_argument("--workers", type=int, nargs="+")
     parser.add_argument("--concurrency", type=int, default=10, help="participants at a time per worker")
     parser.add_argument(
         "--pg", help="a PostgreSQL URL whose server may get scratch databases (default: a throwaway cluster)"
     )
     args = parser.parse_args()
-    people = 20 if args.quick else 60  # per worker; ~16 answers each
-    rounds = 1 if args.quick else 3
-    header("durable answers on PostgreSQL, by worker processes", args.quick)
+    args.workers = args.workers or ([1, 2] if args.smoke else [1, 2, 4])
+    people = 3 if args.smoke else 20 if args.quick else 60  # per worker; ~16 answers each
+    rounds = 1 if args.quick or args.smoke else 3
+    verdicts = Verdicts(smoke=args.smoke)
+    header("durable answers on PostgreSQL, by worker processes", args)
     cluster = None
     admin = args.pg
     if admin is None:
-        from tests.pg import Cluster
+        from testbed.postgres import Cluster
 
         cluster = Cluster.start(durable=True)
         admin = cluster.url()
@@ -181,6 +183,7 @@ def main() -> int:
             figures[n] = (statistics.median(ours), statistics.median(raws))
             o, w = figures[n]
             print(f"{n} worker(s): rabfang {o:,.0f} answers/s, raw INSERT+COMMIT {w:,.0f} rows/s: {o / w:.2f}×")
+            verdicts.some(f"{n} worker(s): answers stored per second", round(o))
         base_o, base_w = figures[args.workers[0]]
         for n in args.workers[1:]:
             o, w = figures[n]
@@ -188,7 +191,7 @@ def main() -> int:
     finally:
         if cluster is not None:
             cluster.stop()
-    return 0
+    return verdicts.print()
 
 
 if __name__ == "__main__":

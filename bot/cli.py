@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check survey files or a workbook; report every error with file, field, line or cell"
     )
     validate.add_argument("files", nargs="*", type=Path, help="area files or one .xlsx (default: every file in use)")
+    validate.add_argument("--strict", action="store_true", help="a workbook's warnings count as errors")
     export_surveys = surveys_sub.add_parser("export", help="write the surveys in use as one workbook (XLSForm-shaped)")
     export_surveys.add_argument("--out", type=Path, required=True, help="the workbook to write, e.g. surveys.xlsx")
     import_surveys = surveys_sub.add_parser(
@@ -131,16 +132,20 @@ def _is_workbook(path: Path) -> bool:
     return path.suffix.lower() in (".xlsx", ".xlsm", ".xls")  # .xls is refused by name, not read as YAML
 
 
-def _read_workbook(settings: Settings, path: Path) -> Catalog | None:
-    """The workbook's catalog, or None after printing its problems; notes are printed either way."""
+def _read_workbook(settings: Settings, path: Path, strict: bool = False) -> Catalog | None:
+    """The workbook's catalog, or None after printing its errors; its warnings (what was skipped,
+    kept from the surveys in use, or ignored) are printed apart either way, and under `strict`
+    they are errors too."""
     imported = read_workbook(path, base=lambda: load_catalog(settings.surveys_dir))
+    for problem in imported.problems:
+        print(f"error: {problem}", file=sys.stderr)
     for note in imported.notes:
-        print(f"note: {note}", file=sys.stderr)
-    if imported.catalog is None:
-        for problem in imported.problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(imported.problems)} problem(s) found.", file=sys.stderr)
-    return imported.catalog
+        print(f"warning: {note}", file=sys.stderr)
+    failed = imported.catalog is None or (strict and bool(imported.notes))
+    if imported.problems or imported.notes:
+        verdict = " (--strict: warnings count as errors)" if strict and imported.notes else ""
+        print(f"{len(imported.problems)} error(s), {len(imported.notes)} warning(s){verdict}.", file=sys.stderr)
+    return None if failed else imported.catalog
 
 
 def _print_areas(catalog: Catalog) -> None:
@@ -153,7 +158,7 @@ def surveys_validate(settings: Settings, args: argparse.Namespace) -> int:
     if books:
         if len(args.files) > 1:
             raise UsageError("validate one workbook at a time, without YAML files")
-        catalog = _read_workbook(settings, books[0])
+        catalog = _read_workbook(settings, books[0], strict=args.strict)
         if catalog is None:
             return 1
         _print_areas(catalog)

@@ -19,8 +19,7 @@ from bot.config import Settings
 from bot.service import Service
 from bot.surveys import Catalog, load_catalog
 from storage import Database
-
-from .pg import Cluster, binaries
+from testbed.postgres import Cluster, binaries
 
 AGREEMENT = Path(__file__).parent / "surveys" / "agreement"
 BACKENDS = ("sqlite", "postgresql")

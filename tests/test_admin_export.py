@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.handlers.telegram import TelegramChannel
 from bot.model import Inbound
 from exports import write_export
-from tests.fakes.telegram_api import TOKEN, FakeBotAPI, Participant
+from testbed.telegram_api import TOKEN, FakeBotAPI, Participant
 
 ADMIN, CITIZEN = 7_000_001, 7_000_002
 

@@ -12,7 +12,7 @@ from bot.handlers.telegram import TelegramChannel
 from bot.model import Inbound
 from bot.outreach import Outreach
 from storage import outreach as q
-from tests.fakes.telegram_api import TOKEN, FakeBotAPI
+from testbed.telegram_api import TOKEN, FakeBotAPI
 
 PEOPLE = 90
 ADMIN = 5_550_001
@@ -65,7 +65,7 @@ async def test_paced_broadcast_with_429s_reaches_everyone_once(tmp_path: Path) -
 
 async def test_line_broadcasts_go_out_as_multicasts_grouped_by_language(tmp_path: Path) -> None:
     from bot.handlers.line import LineChannel
-    from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi
+    from testbed.line_api import CHANNEL_SECRET, FakeLineApi
 
     async with FakeLineApi() as api:
         settings = Settings(

@@ -16,8 +16,8 @@ import pytest
 from bot.app import open_app
 from bot.config import Settings
 from bot.handlers.console import run_console
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi
-from tests.fakes.telegram_api import FakeBotAPI
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi
+from testbed.telegram_api import FakeBotAPI
 from tests.test_line import Harness
 from tests.test_telegram import running
 

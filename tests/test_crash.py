@@ -47,22 +47,10 @@ import pytest
 from bot.i18n import tr
 from bot.model import Inbound, Outcome, State
 from bot.surveys import Catalog
-from tests.fakes.line_api import FakeLineApi, LinePlatform, LineUser
-from tests.fakes.telegram_api import FakeBotAPI, Participant
-from tests.reliability import (
-    Model,
-    base_url,
-    both_environment,
-    buttons_of,
-    connect,
-    expected_state,
-    integrity,
-    next_input,
-    report,
-    scale,
-    start_run,
-    stored_state,
-)
+from testbed.line_api import FakeLineApi, LinePlatform, LineUser
+from testbed.participants import Model, buttons_of, expected_state, next_input
+from testbed.telegram_api import FakeBotAPI, Participant
+from tests.reliability import base_url, both_environment, connect, integrity, report, scale, start_run, stored_state
 from tests.test_telegram_e2e import rabfang_command
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -26,9 +26,9 @@ from exports import write_export
 from exports.report import write_report
 from storage import Database
 from storage import delphi as rounds
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi
+from testbed.telegram_api import FakeBotAPI
 from tests.conftest import Clock
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi
-from tests.fakes.telegram_api import FakeBotAPI
 from tests.test_line import Harness
 from tests.test_telegram import onboard, running
 

@@ -21,8 +21,8 @@ from bot.i18n import tr
 from bot.model import Button, Card, Reply
 from bot.senders import Pacer, RetryPolicy
 from bot.surveys import load_catalog
-from tests.fakes import line_flex
-from tests.fakes.line_api import FakeLineApi, utf16_len, validate
+from testbed import line_flex
+from testbed.line_api import FakeLineApi, utf16_len, validate
 
 USER = "U" + "f" * 32
 CATALOG = load_catalog()

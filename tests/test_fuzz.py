@@ -54,9 +54,10 @@ from bot.handlers.line import MAX_BODY
 from bot.handlers.telegram import MAX_CALLBACK_DATA, SECRET_HEADER
 from bot.model import MAX_TEXT, Inbound, State
 from bot.surveys import Catalog
-from tests.fakes.line_api import FakeLineApi, sign
-from tests.fakes.telegram_api import FakeBotAPI
-from tests.reliability import Model, dump, next_input, report, running_stack, scale, stack_settings
+from testbed.line_api import FakeLineApi, sign
+from testbed.participants import Model, next_input
+from testbed.telegram_api import FakeBotAPI
+from tests.reliability import dump, report, running_stack, scale, stack_settings
 
 ENGINE_EXAMPLES = scale(50, 2000)  # per engine property (two of them)
 LINE_EXAMPLES = scale(100, 3500)

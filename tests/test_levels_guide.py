@@ -27,8 +27,8 @@ from bot.model import Inbound, State
 from bot.surveys import Catalog, load_catalog
 from exports.presenter import level_names
 from exports.report import Report, Stats
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi
-from tests.fakes.telegram_api import FakeBotAPI
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi
+from testbed.telegram_api import FakeBotAPI
 from tests.line_screen import shown
 from tests.test_line import Harness
 from tests.test_telegram import onboard, running

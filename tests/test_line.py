@@ -21,7 +21,7 @@ from bot.handlers.line import ONE_TO_ONE, LineChannel
 from bot.i18n import tr
 from bot.model import Reply
 from bot.runner import http_app
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, serve
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, serve
 
 ALICE, BOB, CAROL = (f"U{c * 32}" for c in "abc")
 GROUP = "C" + "9" * 32
@@ -216,7 +216,7 @@ async def test_signature_is_checked_on_the_exact_bytes(line: Harness) -> None:
     """A body re-serialised after signing (same JSON, other bytes) no longer matches."""
     alice = line.user(ALICE)
     body = line.platform.body([alice.follow()])
-    from tests.fakes.line_api import sign
+    from testbed.line_api import sign
 
     signature = sign(body)
     reformatted = json.dumps(json.loads(body), ensure_ascii=True, indent=1).encode()

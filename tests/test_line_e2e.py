@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, free_port
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, free_port
 
 USER = "U" + "e2e0" * 8
 RATINGS = ("5", "4", "3", "dk")  # tapped in turn, so a duplicated or shifted answer shows

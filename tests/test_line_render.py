@@ -7,7 +7,7 @@ import uuid
 
 from bot.handlers.line import MAX_TEXT, chat_of, render, retry_key, split_text, to_inbound
 from bot.model import Attachment, Button, Inbound, Reply
-from tests.fakes.line_api import utf16_len, validate
+from testbed.line_api import utf16_len, validate
 
 
 def as_dicts(replies: list[Reply]) -> list[dict]:

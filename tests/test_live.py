@@ -29,8 +29,8 @@ from bot.scheduler import Scheduler
 from exports import write_export
 from exports.presenter import Presenter, presenter_link
 from storage.outreach import add_session
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, serve
-from tests.fakes.telegram_api import TOKEN, FakeBotAPI, Participant
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, serve
+from testbed.telegram_api import TOKEN, FakeBotAPI, Participant
 from tests.reliability import telegram_channel
 
 ADMIN = 4242

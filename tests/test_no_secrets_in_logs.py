@@ -45,8 +45,8 @@ from bot.handlers.telegram import SECRET_HEADER, WEBHOOK_PATH
 from bot.i18n import tr
 from bot.logs import QUIET, Redactor, configure
 from bot.surveys import Catalog
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, sign
-from tests.fakes.telegram_api import TOKEN, FakeBotAPI, Participant
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, sign
+from testbed.telegram_api import TOKEN, FakeBotAPI, Participant
 from tests.reliability import base_url, both_environment, scale, start_run
 from tests.test_line_e2e import wait_healthy
 from tests.test_telegram_e2e import question_key, rabfang_command

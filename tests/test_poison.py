@@ -29,7 +29,7 @@ from bot.surveys import Catalog
 from storage import Database
 from storage import live as lq
 from storage.queries import Filter, snapshot
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LineUser
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi, LineUser
 from tests.test_line import ALICE, Harness, onboard
 
 from .conftest import Clock

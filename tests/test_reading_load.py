@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import Settings
 from bot.surveys import Catalog
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi
 from tests.line_screen import Walk, doubled_numbers, education_on_line
 from tests.test_line import Harness
 from tests.transcript import updating

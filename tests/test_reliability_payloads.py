@@ -22,8 +22,8 @@ from bot.handlers.http import TALLY
 from bot.handlers.line import LineChannel
 from bot.handlers.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
 from bot.runner import _Server, http_app, server_config
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, sign
-from tests.fakes.telegram_api import TOKEN, FakeBotAPI, listening_socket
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, sign
+from testbed.telegram_api import TOKEN, FakeBotAPI, listening_socket
 from tests.test_telegram import fast_pacer
 
 ALICE = "U" + "a" * 32

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.i18n import BANGKOK
-from tests.fakes.telegram_api import FakeBotAPI, Participant
+from testbed.telegram_api import FakeBotAPI, Participant
 from tests.test_telegram_e2e import environment, launch, rabfang_command
 
 USER = 640_117_385

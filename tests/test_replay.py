@@ -37,22 +37,10 @@ from bot.handlers.line import render
 from bot.handlers.telegram import MAX_TEXT, SECRET_HEADER
 from bot.model import Inbound, Outcome, Reply, State, chunks
 from bot.surveys import Catalog
-from tests.fakes.line_api import FakeLineApi
-from tests.fakes.telegram_api import FakeBotAPI, Participant
-from tests.reliability import (
-    Model,
-    Stack,
-    connect,
-    dump,
-    expected_state,
-    next_input,
-    report,
-    restart_telegram,
-    running_stack,
-    scale,
-    stack_settings,
-    stored_state,
-)
+from testbed.line_api import FakeLineApi
+from testbed.participants import Model, expected_state, next_input
+from testbed.telegram_api import FakeBotAPI, Participant
+from tests.reliability import Stack, connect, dump, report, restart_telegram, running_stack, scale, stack_settings, stored_state
 
 EVENTS = scale(30, 150)
 

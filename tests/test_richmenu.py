@@ -24,8 +24,8 @@ from bot.handlers.line import richmenu
 from bot.handlers.line.api import LineSender
 from bot.handlers.line.richmenu import TILES, FontMissing, Menu, find_font, menus, publish, request
 from bot.senders import Pacer, RetryPolicy
-from tests.fakes.line_api import FakeLineApi
-from tests.fakes.line_richmenu import Refused, validate_menu
+from testbed.line_api import FakeLineApi
+from testbed.line_richmenu import Refused, validate_menu
 
 ALICE, BOB = "U" + "a" * 32, "U" + "b" * 32
 
@@ -304,7 +304,7 @@ async def test_the_channel_links_a_participants_menu_and_unlinks_it_on_erasure(
     """Through the running LINE channel: a participant who chooses English gets the English menu;
     one who erases their data is back on the default."""
     from bot.config import Settings
-    from tests.fakes.line_api import CHANNEL_SECRET
+    from testbed.line_api import CHANNEL_SECRET
     from tests.test_line import Harness
 
     await sync(api)

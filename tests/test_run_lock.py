@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from storage.leases import FileLease, lock_path
-from tests.fakes.line_api import free_port
+from testbed.line_api import free_port
 from tests.test_line_e2e import wait_healthy
 from tests.test_telegram_e2e import rabfang_command
 

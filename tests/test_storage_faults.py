@@ -42,8 +42,8 @@ from bot.handlers.telegram import SECRET_HEADER
 from bot.i18n import tr
 from bot.surveys import Catalog
 from storage import Database
-from tests.fakes.line_api import FakeLineApi, LineUser
-from tests.fakes.telegram_api import FakeBotAPI, Participant
+from testbed.line_api import FakeLineApi, LineUser
+from testbed.telegram_api import FakeBotAPI, Participant
 from tests.reliability import Stack, dump, integrity, running_stack, scale, stack_settings
 
 ROUNDS = scale(1, 10)

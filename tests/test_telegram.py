@@ -1,5 +1,5 @@
 """The Telegram channel, driven through a real PTB `Bot` over real HTTP against a fake Bot API
-server on 127.0.0.1 (tests/fakes/telegram_api.py), with a real SQLite file."""
+server on 127.0.0.1 (testbed/telegram_api.py), with a real SQLite file."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from bot.i18n import tr
 from bot.logs import configure
 from bot.model import Attachment, Button, Reply
 from bot.runner import http_app
-from tests.fakes.telegram_api import TOKEN, Call, FakeBotAPI, Participant, QuietServer, listening_socket
+from testbed.telegram_api import TOKEN, Call, FakeBotAPI, Participant, QuietServer, listening_socket
 
 WEBHOOK_URL = "https://rabfang.example.org" + WEBHOOK_PATH
 

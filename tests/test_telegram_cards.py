@@ -1,5 +1,5 @@
 """Telegram: a capability's questions edit one message in place. The sender drives a real PTB
-`Bot` over real HTTP against the fake Bot API (tests/fakes/telegram_api.py)."""
+`Bot` over real HTTP against the fake Bot API (testbed/telegram_api.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bot.handlers.telegram import Pacer
 from bot.handlers.telegram.api import TelegramSender, tapped_capability
 from bot.model import Attachment, Button, Card, Reply
 from bot.senders import RetryPolicy
-from tests.fakes.telegram_api import TOKEN, FakeBotAPI
+from testbed.telegram_api import TOKEN, FakeBotAPI
 
 USER = 7770001
 

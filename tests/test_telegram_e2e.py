@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from bot.i18n import tr
-from tests.fakes.telegram_api import TOKEN, Call, FakeBotAPI, Participant, free_port
+from testbed.telegram_api import TOKEN, Call, FakeBotAPI, Participant, free_port
 
 USER = 731_904_226  # distinctive, so a leak into the log would be found
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.surveys import Catalog, FlowQuestion
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LineUser
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi, LineUser
 from tests.test_fast_participant import exported
 from tests.test_line import Harness
 

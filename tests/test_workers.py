@@ -26,8 +26,9 @@ from pathlib import Path
 import pytest
 
 from bot.surveys import Catalog
-from tests.fakes.line_api import FakeLineApi
-from tests.reliability import Model, expected_state, report, stored_state
+from testbed.line_api import FakeLineApi
+from testbed.participants import Model, expected_state
+from tests.reliability import report, stored_state
 from tests.test_telegram_e2e import rabfang_command
 from tests.workers import Person, Spread, Sql, Workers, worker_env
 
@@ -38,7 +39,7 @@ PEOPLE = 15
 
 @pytest.fixture
 def pg_db(pg_cluster) -> str:
-    """A fresh database in the session's throwaway cluster (tests/pg.py)."""
+    """A fresh database in the session's throwaway cluster (testbed/postgres.py)."""
     return pg_cluster.fresh_database()
 
 

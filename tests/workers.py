@@ -20,8 +20,8 @@ import httpx
 
 from bot.model import Inbound, State
 from bot.surveys import Catalog
-from tests.fakes.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, free_port
-from tests.reliability import Model, next_input
+from testbed.line_api import CHANNEL_SECRET, FakeLineApi, LinePlatform, LineUser, free_port
+from testbed.participants import Model, next_input
 from tests.test_line_e2e import wait_healthy
 from tests.test_telegram_e2e import rabfang_command
 

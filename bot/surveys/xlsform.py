@@ -39,10 +39,12 @@ surveys in use, with a note saying so.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +53,10 @@ import yaml
 from openpyxl.styles import Font
 from pydantic import BaseModel, ValidationError
 
-from . import COMMON_FILE, Catalog, SurveyProblem, examples_problem
+from . import COMMON_FILE, Catalog, SurveyProblem, examples_problem, xlsx
 from .schema import CALLBACK_MAX, Area, Common, Item, Located, Question
 
+log = logging.getLogger("rabfang.surveys")
 LANGS = {"th": "Thai (th)", "en": "English (en)"}
 ITEM_QUESTIONS = "item_questions"
 SCALE = "scale"
@@ -160,7 +163,7 @@ REFUSED_COLUMNS = {
     "video": "media (images, audio, video) is not supported",
 }
 # columns that only change how ODK draws a form, or Kobo's bookkeeping: ignored without a note
-COSMETIC = {"appearance", "constraint_message", "required_message", "guidance_hint", "hxl", "$autovalue", "order"}
+COSMETIC = {"appearance", "constraint_message", "required_message", "hxl", "$autovalue", "order"}
 
 Where = dict[tuple[str | int, ...], tuple[str, str]]  # model location -> (cell, header as written)
 
@@ -185,6 +188,8 @@ def _clean(value: Any) -> Any:
         return unicodedata.normalize("NFC", value).strip() or None
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, datetime):  # nothing in a survey is a date: it was text Excel took for one
+        return _text(value)
     return value
 
 
@@ -193,6 +198,8 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, datetime):  # a label Excel took for a date: as typed, not "2024-01-02 00:00:00"
+        return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ", timespec="minutes")
     return str(value)
 
 
@@ -274,31 +281,30 @@ class _Reader:
 
     def read_sheets(self) -> None:
         try:
-            values = openpyxl.load_workbook(self.path, data_only=True)
-            formulas = openpyxl.load_workbook(self.path, data_only=False)
-        except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-            self.problem("workbook", f"cannot be read as an Excel workbook (.xlsx): {exc}")
+            sheets = xlsx.read(self.path)
+        except xlsx.WorkbookError as exc:
+            self.problem(exc.where, exc.message)
             return
-        names = {name.strip().lower(): name for name in values.sheetnames}
+        names = {name.strip().lower(): name for name in sheets}
         for sheet in SHEETS:
             if sheet in names:
-                self._read_sheet(sheet, values[names[sheet]], formulas[names[sheet]])
+                self._read_sheet(sheet, sheets[names[sheet]])
         if "survey" not in names:
             self.problem("workbook", "no survey sheet (the areas and their questions)")
 
-    def _read_sheet(self, name: str, ws: Any, fws: Any) -> None:
-        merged = list(fws.merged_cells.ranges)
-        for rng in merged:
-            self.problem(f"{name}!{rng.coord}", "merged cells: unmerge them and type the value in each cell")
-        if merged:
+    def _read_sheet(self, name: str, sheet: xlsx.Sheet) -> None:
+        for rng in sheet.merged:
+            self.problem(f"{name}!{rng}", "merged cells: unmerge them and type the value in each cell")
+        if sheet.merged:
             return
-        table = Table(name)
-        grid = list(ws.iter_rows())
-        fgrid = list(fws.iter_rows())
-        if not grid or all(_clean(c.value) is None for c in grid[0]):
+        if not sheet.rows and name != "survey":  # an empty optional sheet (KoboToolbox leaves settings so)
+            self.notes.append(f"{name}: empty sheet, read as absent")
+            return
+        if not sheet.rows or sheet.rows[0][0].row != 1:
             self.problem(f"{name}!1", "the first row must hold the column headers")
             return
-        for cell in grid[0]:
+        table = Table(name)
+        for cell in sheet.rows[0]:
             header = _clean(cell.value)
             if header is None:
                 continue
@@ -309,16 +315,16 @@ class _Reader:
             table.letters[key] = cell.column_letter
             table.headers[key] = _text(header)
         by_letter = {v: k for k, v in table.letters.items()}
-        blank: list[int] = []
-        for cells, fcells in zip(grid[1:], fgrid[1:], strict=True):
+        previous = 1
+        for cells in sheet.rows[1:]:
             number = cells[0].row
             row: dict[str, Any] = {}
-            for cell, fcell in zip(cells, fcells, strict=True):
+            for cell in cells:
                 value = _clean(cell.value)
-                if fcell.data_type == "f" and value is None:
+                if cell.formula is not None and value is None:
                     self.problem(
                         f"{name}!{cell.coordinate}",
-                        f"formula {fcell.value} has no saved value: open and save the workbook in Excel or "
+                        f"formula {cell.formula} has no saved value: open and save the workbook in Excel or "
                         "LibreOffice, or type the value",
                     )
                     continue
@@ -330,11 +336,11 @@ class _Reader:
                     continue
                 row[key] = value
             if not row:
-                blank.append(number)
                 continue
-            for n in blank:  # blank rows before this one are in the middle; trailing ones go unmentioned
-                self.notes.append(f"{name}!{n}: blank row skipped")
-            blank = []
+            if number > previous + 1:  # blank rows in the middle; trailing ones go unmentioned
+                gap = f"{previous + 1}" if number == previous + 2 else f"{previous + 1}-{number - 1}"
+                self.notes.append(f"{name}!{gap}: blank row{'s' if '-' in gap else ''} skipped")
+            previous = number
             table.rows.append(Row(name, number, row, table))
         self.tables[name] = table
 
@@ -748,10 +754,42 @@ def _validate(
                 msg = f"the {ITEM_QUESTIONS} group has no questions"
             elif err["type"] == "missing" or err.get("input") in (None, ""):
                 msg = f"{header} is empty"
-            elif header:
-                msg = f"{header}: {msg}"
+            else:
+                msg = _in_words(err, msg, loc)
+                if header:
+                    msg = f"{header}: {msg}"
             reader.problem(cell, msg)
         return None
+
+
+ID_PATTERNS = {  # the schema's id patterns, said as an organizer would read them
+    r"^[a-z][a-z0-9_]{0,19}$": "a name of 1-20 lowercase letters, digits and _, starting with a letter",
+    r"^[a-z0-9_]{1,12}$": "a name of 1-12 lowercase letters, digits and _",
+}
+
+
+def _in_words(err: Any, msg: str, loc: tuple[str | int, ...]) -> str:
+    """pydantic's message about a cell, as rabfang says it to an organizer."""
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    what = next((p for p in reversed(loc) if isinstance(p, str)), "this")
+    if kind == "string_pattern_mismatch":
+        return f"{value!r} is not a valid name: use {ID_PATTERNS.get(ctx.get('pattern'), 'letters, digits and _')}"
+    if kind == "too_short":
+        return f"{what} needs at least {ctx.get('min_length')} entries (it has {ctx.get('actual_length', 0)})"
+    if kind == "too_long":
+        return f"{what} may have at most {ctx.get('max_length')} entries"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{value!r} is not a whole number"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
+                 "less_than": "less than"}[kind]  # fmt: skip
+        limit = next(v for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
+        return f"{value!r} must be {bound} {limit}"
+    if kind == "literal_error":
+        return f"{value!r} is not one of {ctx.get('expected')}"
+    if kind == "string_too_long":
+        return f"is {len(str(value))} characters; at most {ctx.get('max_length')}"
+    return msg
 
 
 def _questions(group: _Group | None, prefix: str, where: Where) -> list[dict[str, Any]]:
@@ -766,7 +804,17 @@ def _questions(group: _Group | None, prefix: str, where: Where) -> list[dict[str
 
 
 def read_workbook(path: Path, base: Callable[[], Catalog] | None = None) -> Imported:
-    """Read a survey workbook into a catalog; `base` gives the surveys in use, for what it lacks."""
+    """Read a survey workbook into a catalog; `base` gives the surveys in use, for what it lacks.
+    Never raises: whatever goes wrong past opening it is a problem in words, not a traceback."""
+    try:
+        return _read_workbook(path, base)
+    except Exception as exc:  # a shape of workbook nobody foresaw: say so, and where to look
+        log.exception("reading the survey workbook %s failed", path.name)
+        problem = SurveyProblem(str(path), "workbook", None, f"could not be read ({type(exc).__name__}: {exc})")
+        return Imported(None, [problem], [])
+
+
+def _read_workbook(path: Path, base: Callable[[], Catalog] | None) -> Imported:
     reader = _Reader(path, base)
     reader.read_sheets()
     if reader.problems:  # a sheet that cannot be read would only give more confusing errors below
@@ -795,7 +843,7 @@ def read_workbook(path: Path, base: Callable[[], Catalog] | None = None) -> Impo
             common_data[SCALE] = options
         else:
             common_data.setdefault("profile", {})[name] = options
-    lists.pop(LEVELS, None)  # written for XLSForm tools; the levels sheet is rabfang's source
+    level_rows = lists.pop(LEVELS, [])  # written for XLSForm tools; the levels sheet is rabfang's source
     for name in lists:
         reader.notes.append(f"choices: list {name!r} is not used by rabfang, ignored")
     scale_values = [o.get("value") if isinstance(o, dict) else o.value for o in common_data[SCALE]]
@@ -826,6 +874,7 @@ def read_workbook(path: Path, base: Callable[[], Catalog] | None = None) -> Impo
         return Imported(None, reader.problems, reader.notes)
 
     catalog = Catalog(common, areas)
+    _check_level_list(reader, level_rows, catalog)
     key, size = catalog.longest_button_data
     if size > CALLBACK_MAX:
         reader.problem(key, f"ids too long: button data would be {size} bytes (max {CALLBACK_MAX})")
@@ -878,6 +927,22 @@ def _area(
         where.update({("items", i, *k): v for k, v in w.items()})
         where["items", i] = w["target",]  # the only check on a whole item: target not below current
     return data, where
+
+
+def _check_level_list(reader: _Reader, rows: list[tuple[dict[str, Any], Where]], catalog: Catalog) -> None:
+    """The choices sheet's `levels` list is written from the levels sheet (for XLSForm tools), which
+    is what rabfang reads: where the two disagree, a warning says which one counts, so an edit to
+    the list is never lost without a word (`surveys validate --strict` refuses it)."""
+    wanted = [(o.id, o.label.th, o.label.en) for o in catalog.level_options]
+    found = [(o["id"], o["label"]["th"], o["label"]["en"]) for o, _ in rows]
+    if not rows or found == wanted:
+        return
+    n = next((i for i, (a, b) in enumerate(zip(found, wanted, strict=False)) if a != b), min(len(found), len(wanted)))
+    cell = rows[min(n, len(rows) - 1)][1].get((), ("choices", ""))[0]
+    reader.notes.append(
+        f"{cell}: list 'levels' differs from the levels sheet, which is what rabfang reads (the list is written "
+        "from it on export): edit a level on the levels sheet"
+    )
 
 
 def _check_levels(reader: _Reader, area: Area, common: Common, where: Where) -> None:
@@ -994,8 +1059,13 @@ def _sheet(book: Any, title: str, headers: tuple[str, ...], rows: list[list[Any]
     ws.append(list(headers))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    for row in rows:
-        ws.append([None if v == "" else v for v in row])
+    for r, row in enumerate(rows, start=2):
+        for c, value in enumerate(row, start=1):
+            if value in (None, ""):
+                continue
+            cell = ws.cell(r, c, value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text stays text: "=HYPERLINK(…)" typed as a label is no formula in Excel
     ws.freeze_panes = "A2"
     for i, header in enumerate(headers, start=1):
         width = max([len(header), *(len(_text(r[i - 1])) for r in rows if i <= len(r))])

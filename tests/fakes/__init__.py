@@ -1,1 +1,0 @@
-"""Fake platform servers for tests: real HTTP on 127.0.0.1, platform-shaped JSON."""
