@@ -40,7 +40,17 @@ from bot.surveys import Catalog
 from testbed.line_api import FakeLineApi
 from testbed.participants import Model, expected_state, next_input
 from testbed.telegram_api import FakeBotAPI, Participant
-from tests.reliability import Stack, connect, dump, report, restart_telegram, running_stack, scale, stack_settings, stored_state
+from tests.reliability import (
+    Stack,
+    connect,
+    dump,
+    report,
+    restart_telegram,
+    running_stack,
+    scale,
+    stack_settings,
+    stored_state,
+)
 
 EVENTS = scale(30, 150)
 
