@@ -25,9 +25,9 @@ from bot.service import Handled, Service
 from bot.surveys import Catalog
 from storage import Database
 from storage import outreach as q
+from testbed.line_api import FakeLineApi
 
 from .conftest import Clock
-from .fakes.line_api import FakeLineApi
 from .reliability import report
 from .test_organizers import PROFILE, T0
 from .workers import Spread, Sql, Workers
