@@ -114,6 +114,8 @@ class FakeLineApi:
     accepted_keys: set[str] = field(default_factory=set)
     script: dict[str, list[_Scripted]] = field(default_factory=lambda: {"reply": [], "push": []})
     latency: float = 0.0  # seconds each API call takes
+    in_flight: int = 0  # message calls being answered now
+    peak_in_flight: int = 0  # the most answered at once: how many connections the client keeps
     url: str = ""
     data_url: str = ""  # the api-data host (rich menu images), a server of its own as on LINE
     multicasts: int = 0  # multicast calls answered
@@ -197,8 +199,13 @@ class FakeLineApi:
         return [{"id": str(next(self._ids)), "quoteToken": uuid.uuid4().hex} for _ in messages]
 
     async def _parse(self, request: Request, kind: str) -> tuple[dict[str, Any], dict[str, str], str | None]:
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+        finally:
+            self.in_flight -= 1
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             body = json.loads(await request.body())

@@ -173,3 +173,32 @@ async def test_requests_go_out_as_the_sdk_would_serialize_them_and_cached_parts_
         assert checked > 100 and flex > 50  # the cards' bubbles are among them
     finally:
         await ours.close()
+
+
+async def test_many_chats_are_answered_at_once_not_ten_at_a_time() -> None:
+    """The SDK's connection pool defaults to 5 per CPU (10 here): at LINE's latency from Thailand
+    that caps a process at about a hundred replies a second, whatever the rest can do."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from bot.handlers.line.api import CONNECTIONS, LineSender
+    from bot.senders import Pacer, RetryPolicy
+    from testbed.line_api import FakeLineApi
+
+    async with FakeLineApi(latency=0.2) as api:
+        sender = LineSender(
+            api.url,
+            api.token,
+            pseudonym=lambda ref: "p",
+            retry=RetryPolicy((0.01,)),
+            pacer=Pacer(rate=10_000.0),
+            clock=lambda: datetime.now(UTC),
+        )
+        await sender.start()
+        try:
+            answers = [sender.push(f"U{n:032x}", [Reply("สวัสดีค่ะ")], key=str(uuid.uuid4())) for n in range(40)]
+            assert set(await asyncio.gather(*answers)) == {"sent"}
+        finally:
+            await sender.stop()
+    assert CONNECTIONS >= 40
+    assert api.peak_in_flight == 40
