@@ -9,7 +9,6 @@ coroutine to its end in one `send`, so a whole unit of work costs one hop to the
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol
@@ -176,7 +175,3 @@ class PgConn:
         async with self.raw.cursor() as cur:
             await cur.executemany(self.dialect.sql(sql), list(rows))
             return Result([], cur.rowcount)
-
-
-async def hop(loop: asyncio.AbstractEventLoop, executor: Any, fn: Any, *args: Any) -> Any:
-    return await loop.run_in_executor(executor, fn, *args)

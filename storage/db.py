@@ -597,7 +597,6 @@ async def _running(db: Conn) -> tuple:
 
 
 _CURSOR_ORDER = ("step", "area", "key", "resume", "pending_area", "pending_live", "live_text")
-_CURSOR_FIELDS = set(_CURSOR_ORDER)
 
 
 async def _save(

@@ -73,11 +73,6 @@ async def list_sessions(db: Database, *, since: datetime | None = None) -> list[
     return [session_view(r) for r in await db.fetch_all(sql + " ORDER BY s.starts_at, s.id", params)]
 
 
-async def get_session(db: Database, session_id: int) -> SessionView | None:
-    rows = await db.fetch_all(f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?", (session_id,))
-    return session_view(rows[0]) if rows else None
-
-
 async def cancel_session(db: Database, session_id: int, now: datetime) -> bool:
     async def unit(conn: Conn) -> bool:
         cur = await conn.execute(

@@ -118,10 +118,9 @@ class Question(Strict):
     id: Id
     kind: QuestionKind
     prompt: Text
-    marks: Literal["current", "target"] | None = None  # level questions: which plan level they are about
     optional: bool = False
     ask_if: AskIf | None = None
-    marks: Marks | None = None
+    marks: Marks | None = None  # level questions: which plan level they are about
 
     @model_validator(mode="after")
     def _marks(self) -> Question:

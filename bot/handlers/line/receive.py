@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 
 from bot.model import Inbound, Incoming, storable
 
-UNSUPPORTED = frozenset({"image", "video", "audio", "file", "location", "sticker"})
-
 
 class NotLine(ValueError):
     """A body that is not a LINE webhook (bad JSON, no event list, nested beyond reason)."""
